@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// libtorch to build against: Debian's `libtorch-dev` (CPU) by default, or the root of any
+/// other libtorch (a CUDA build, e.g. `python -c 'import torch,os;print(os.path.dirname(torch.__file__))'`)
+/// named by IMGSEARCH_LIBTORCH. See README, "GPU build".
+let customLibtorch = Context.environment["IMGSEARCH_LIBTORCH"]
+
+let libtorchIncludes = customLibtorch.map {
+    ["-I\($0)/include", "-I\($0)/include/torch/csrc/api/include"]
+} ?? ["-I/usr/include/torch/csrc/api/include"]
+
+let libtorchLinkFlags: [String] = customLibtorch.map { root in
+    // --no-as-needed keeps torch_cuda linked: nothing references it by symbol, but its
+    // static initialisers register the CUDA backend.
+    ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib",
+     "-Xlinker", "--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Xlinker", "--as-needed"]
+} ?? []
+
+let package = Package(
+    name: "imgsearch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "imgsearch", targets: ["imgsearch"]),
+        .library(name: "Embeddings", targets: ["Embeddings"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "CBlip2",
+            path: "Sources/Embeddings/CBlip2",
+            cxxSettings: [.unsafeFlags(libtorchIncludes + ["-Wno-deprecated-declarations"])],
+            linkerSettings: [
+                .unsafeFlags(libtorchLinkFlags),
+                .linkedLibrary("torch"),
+                .linkedLibrary("torch_cpu"),
+                .linkedLibrary("c10"),
+            ]
+        ),
+        .target(
+            name: "Embeddings",
+            dependencies: [
+                "CBlip2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["CBlip2", "CImageDecode"]
+        ),
+        .executableTarget(
+            name: "imgsearch",
+            dependencies: [
+                "Embeddings",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "EmbeddingsTests",
+            dependencies: ["Embeddings"]
+        ),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,53 @@
+// The small building blocks every BLIP-2 part is made of, each built from a WeightScope.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "weights.hpp"
+
+namespace blip2 {
+
+/** nn.Linear: `weight` [out, in], optional `bias` [out]. */
+struct Linear {
+    torch::Tensor weight;
+    torch::Tensor bias;
+
+    static Linear load(const WeightScope &scope, int64_t out_features, int64_t in_features,
+                       bool with_bias = true) {
+        Linear linear;
+        linear.weight = scope.tensor("weight", {out_features, in_features});
+        if (with_bias) linear.bias = scope.tensor("bias", {out_features});
+        return linear;
+    }
+    torch::Tensor operator()(const torch::Tensor &x) const { return torch::linear(x, weight, bias); }
+};
+
+/** nn.LayerNorm over the last dimension, with the config's epsilon. */
+struct LayerNorm {
+    torch::Tensor weight;
+    torch::Tensor bias;
+    double eps = 1e-5;
+
+    static LayerNorm load(const WeightScope &scope, int64_t size, double eps) {
+        LayerNorm norm;
+        norm.weight = scope.tensor("weight", {size});
+        norm.bias = scope.tensor("bias", {size});
+        norm.eps = eps;
+        return norm;
+    }
+    torch::Tensor operator()(const torch::Tensor &x) const {
+        return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+    }
+};
+
+/** Splits [B, T, heads*head_dim] into [B, heads, T, head_dim]. */
+inline torch::Tensor split_heads(const torch::Tensor &x, int64_t heads) {
+    return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).permute({0, 2, 1, 3});
+}
+
+/** Inverse of split_heads: [B, heads, T, head_dim] to [B, T, heads*head_dim]. */
+inline torch::Tensor merge_heads(const torch::Tensor &x) {
+    return x.permute({0, 2, 1, 3}).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
+}
+
+}  // namespace blip2

@@ -1,0 +1,89 @@
+#include "vision_tower.hpp"
+
+#include <cmath>
+
+namespace blip2 {
+namespace {
+
+/**
+ * The qkv bias as one [3H] vector. transformers saves it fused as cat(q_bias, 0, v_bias);
+ * checkpoints converted from LAVIS keep `q_bias` and `v_bias` apart, fused here the same way.
+ */
+torch::Tensor fused_qkv_bias(const WeightScope &scope, int64_t hidden) {
+    if (scope.contains("qkv.bias") || !scope.contains("q_bias")) {
+        return scope.scope("qkv").tensor("bias", {3 * hidden});
+    }
+    torch::Tensor q_bias = scope.tensor("q_bias", {hidden});
+    torch::Tensor v_bias = scope.tensor("v_bias", {hidden});
+    if (!scope.materialized()) return torch::Tensor();
+    return torch::cat({q_bias, torch::zeros_like(q_bias), v_bias});
+}
+
+}  // namespace
+
+VisionAttention::VisionAttention(const WeightScope &scope, const blip2_config &config)
+    : qkv_(Linear::load(scope.scope("qkv"), 3 * config.vision_hidden_size,
+                        config.vision_hidden_size, /*with_bias=*/false)),
+      projection_(Linear::load(scope.scope("projection"), config.vision_hidden_size,
+                               config.vision_hidden_size)),
+      heads_(config.vision_num_heads),
+      scale_(1.0 / std::sqrt(static_cast<double>(config.vision_hidden_size /
+                                                 config.vision_num_heads))) {
+    if (config.vision_qkv_bias) qkv_.bias = fused_qkv_bias(scope, config.vision_hidden_size);
+}
+
+torch::Tensor VisionAttention::forward(const torch::Tensor &x) const {
+    const int64_t batch = x.size(0), tokens = x.size(1), hidden = x.size(2);
+    // [B,T,3H] -> [3,B,heads,T,head_dim], the head-major q|k|v layout of the checkpoint.
+    torch::Tensor qkv =
+        qkv_(x).reshape({batch, tokens, 3, heads_, hidden / heads_}).permute({2, 0, 3, 1, 4});
+    torch::Tensor scores = torch::matmul(qkv[0], qkv[1].transpose(-1, -2)) * scale_;
+    torch::Tensor context = torch::matmul(torch::softmax(scores, -1), qkv[2]);
+    return projection_(merge_heads(context));
+}
+
+VisionLayer::VisionLayer(const WeightScope &scope, const blip2_config &config)
+    : layer_norm1_(LayerNorm::load(scope.scope("layer_norm1"), config.vision_hidden_size,
+                                   config.vision_layer_norm_eps)),
+      attention_(scope.scope("self_attn"), config),
+      layer_norm2_(LayerNorm::load(scope.scope("layer_norm2"), config.vision_hidden_size,
+                                   config.vision_layer_norm_eps)),
+      fc1_(Linear::load(scope.scope("mlp.fc1"), config.vision_intermediate_size,
+                        config.vision_hidden_size)),
+      fc2_(Linear::load(scope.scope("mlp.fc2"), config.vision_hidden_size,
+                        config.vision_intermediate_size)) {}
+
+torch::Tensor VisionLayer::forward(torch::Tensor x) const {
+    x = x + attention_.forward(layer_norm1_(x));
+    return x + fc2_(torch::gelu(fc1_(layer_norm2_(x))));
+}
+
+VisionTower::VisionTower(const WeightScope &scope, const blip2_config &config)
+    : patch_size_(config.patch_size),
+      post_layernorm_(LayerNorm::load(scope.scope("post_layernorm"), config.vision_hidden_size,
+                                      config.vision_layer_norm_eps)) {
+    const int64_t hidden = config.vision_hidden_size;
+    const int64_t side = config.image_size / config.patch_size;
+    const WeightScope embeddings = scope.scope("embeddings");
+    class_embedding_ = embeddings.tensor("class_embedding", {1, 1, hidden});
+    position_embedding_ = embeddings.tensor("position_embedding", {1, side * side + 1, hidden});
+    patch_weight_ = embeddings.scope("patch_embedding")
+                        .tensor("weight", {hidden, 3, config.patch_size, config.patch_size});
+    patch_bias_ = embeddings.scope("patch_embedding").tensor("bias", {hidden});
+    layers_.reserve(config.vision_num_layers);
+    for (int64_t i = 0; i < config.vision_num_layers; ++i) {
+        layers_.emplace_back(scope.scope("encoder.layers", i), config);
+    }
+}
+
+torch::Tensor VisionTower::forward(const torch::Tensor &pixels) const {
+    torch::Tensor patches =
+        torch::conv2d(pixels, patch_weight_, patch_bias_, {patch_size_, patch_size_});
+    patches = patches.flatten(2).transpose(1, 2);  // [B,P,H], row-major patch order
+    torch::Tensor cls = class_embedding_.expand({pixels.size(0), 1, class_embedding_.size(2)});
+    torch::Tensor x = torch::cat({cls, patches}, 1) + position_embedding_;
+    for (const VisionLayer &layer : layers_) x = layer.forward(x);
+    return post_layernorm_(x);
+}
+
+}  // namespace blip2

@@ -1,0 +1,138 @@
+internal import CBlip2
+import Foundation
+
+/// A loaded BLIP-2 retrieval model: the native libtorch engine behind a Swift owner that
+/// frees it. Image pixels must already be preprocessed (see `ImagePreprocessor`).
+///
+/// Sendable: the native model is immutable once loaded and `blip2.h` documents its embed
+/// functions as safe to call from several threads at once; the handle is never exposed.
+public final class Blip2Model: @unchecked Sendable {
+    private let handle: OpaquePointer
+    public let snapshot: ModelSnapshot
+    /// The device it runs on, e.g. "cpu" or "cuda:0".
+    public let device: String
+    /// The compute precision actually used ("fp32", "fp16", "bf16").
+    public let precision: String
+
+    public var config: ModelConfig { snapshot.config }
+
+    public init(snapshot: ModelSnapshot, options: ComputeOptions = ComputeOptions()) throws(ModelError) {
+        try options.validate()
+        var native = snapshot.config.native
+        var params = blip2_default_load_params()
+        params.dtype = Int32(options.precision.native.rawValue)
+        params.parts = options.parts.rawValue
+        var error = blip2_error()
+        let loaded = options.device.withCString { device -> OpaquePointer? in
+            params.device = device
+            return blip2_model_load(snapshot.directory.path, &native, &params, &error)
+        }
+        guard let loaded else {
+            throw .loadFailed(code: error.code, message: error.text)
+        }
+        handle = loaded
+        self.snapshot = snapshot
+        var deviceName = [CChar](repeating: 0, count: 64)
+        var dtypeName = [CChar](repeating: 0, count: 16)
+        blip2_model_describe(loaded, &deviceName, deviceName.count, &dtypeName, dtypeName.count)
+        device = String(decoding: deviceName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        precision = String(decoding: dtypeName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Loads the snapshot in `directory`.
+    public convenience init(directory: URL, options: ComputeOptions = ComputeOptions()) throws(ModelError) {
+        try self.init(snapshot: ModelSnapshot(directory: directory), options: options)
+    }
+
+    deinit {
+        blip2_model_free(handle)
+    }
+
+    /// Number of floats one preprocessed image occupies: 3 × image_size².
+    public var pixelsPerImage: Int { 3 * config.imageSize * config.imageSize }
+
+    /// `pixels`: `count` preprocessed images, CHW float32 each, back to back.
+    public func embedImages(pixels: [Float], count: Int) throws(ModelError) -> [ImageEmbedding] {
+        guard count > 0, pixels.count == count * pixelsPerImage else {
+            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
+                                   message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
+        }
+        let stride = config.queryTokenCount * config.embeddingDimension
+        var output = [Float](repeating: 0, count: count * stride)
+        var error = blip2_error()
+        let status = blip2_embed_images(handle, pixels, Int64(count), &output, &error)
+        guard status == 0 else { throw .inferenceFailed(code: error.code, message: error.text) }
+        return (0..<count).map { index in
+            ImageEmbedding(queryCount: config.queryTokenCount, dimension: config.embeddingDimension,
+                           values: Array(output[(index * stride)..<((index + 1) * stride)]))
+        }
+    }
+
+    public func embedTexts(_ texts: [TokenizedText]) throws(ModelError) -> [TextEmbedding] {
+        let batch = try PaddedTokens(texts)
+        let dimension = config.embeddingDimension
+        var output = [Float](repeating: 0, count: texts.count * dimension)
+        var error = blip2_error()
+        let status = blip2_embed_texts(handle, batch.ids, batch.mask, Int64(texts.count), Int64(batch.length),
+                                       &output, &error)
+        guard status == 0 else { throw .inferenceFailed(code: error.code, message: error.text) }
+        return (0..<texts.count).map { index in
+            TextEmbedding(values: Array(output[(index * dimension)..<((index + 1) * dimension)]))
+        }
+    }
+
+    /// Tokenizes and embeds texts; an empty text is an error.
+    public func embedTexts(_ texts: [String]) throws(ModelError) -> [TextEmbedding] {
+        var tokenized: [TokenizedText] = []
+        for text in texts { tokenized.append(try snapshot.tokenize(text)) }
+        return try embedTexts(tokenized)
+    }
+
+    /// ITM: the probability that each text describes the one preprocessed image in `pixels`.
+    public func matchProbabilities(pixels: [Float], texts: [TokenizedText]) throws(ModelError) -> [Float] {
+        guard pixels.count == pixelsPerImage else {
+            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
+                                   message: "expected one image of \(pixelsPerImage) floats, got \(pixels.count) floats")
+        }
+        let batch = try PaddedTokens(texts)
+        var output = [Float](repeating: 0, count: texts.count)
+        var error = blip2_error()
+        let status = blip2_match(handle, pixels, batch.ids, batch.mask, Int64(texts.count), Int64(batch.length),
+                                 &output, &error)
+        guard status == 0 else { throw .inferenceFailed(code: error.code, message: error.text) }
+        return output
+    }
+}
+
+/// Texts right-padded to one length with [PAD] = 0 and mask 0, as the reference batches them.
+private struct PaddedTokens {
+    let ids: [Int64]
+    let mask: [Int64]
+    let length: Int
+
+    init(_ texts: [TokenizedText]) throws(ModelError) {
+        guard !texts.isEmpty else {
+            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue), message: "no texts given")
+        }
+        length = texts.map(\.ids.count).max() ?? 0
+        var ids = [Int64](repeating: 0, count: texts.count * length)
+        var mask = [Int64](repeating: 0, count: texts.count * length)
+        for (row, text) in texts.enumerated() {
+            for (column, id) in text.ids.enumerated() {
+                ids[row * length + column] = Int64(id)
+                mask[row * length + column] = 1
+            }
+        }
+        self.ids = ids
+        self.mask = mask
+    }
+}
+
+extension blip2_error {
+    /// The engine's message as a Swift string.
+    var text: String {
+        withUnsafeBytes(of: message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}
