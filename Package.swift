@@ -27,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .target(
@@ -41,9 +42,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CImageDecode",
+            path: "Sources/Embeddings/CImageDecode",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
+        ),
+        .target(
             name: "Embeddings",
             dependencies: [
                 "CBlip2",
+                "CImageDecode",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["CBlip2", "CImageDecode"]
@@ -54,6 +61,7 @@ let package = Package(
                 "Embeddings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         .testTarget(

@@ -1,9 +1,26 @@
 import ArgumentParser
+import Logging
 
-@main
+/// The `imgsearch` command line: parses arguments and wires library calls; no logic of its own.
 struct IMGSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imgsearch",
         abstract: "Local natural-language image search with BLIP-2.",
-        subcommands: [])
+        subcommands: [Embed.self, Match.self])
 }
+
+/// Sets up logging to standard error before any command runs.
+@main
+enum EntryPoint {
+    static func main() {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        IMGSearch.main()
+    }
+}
+
+/// The process-wide logger; messages go to standard error so standard output stays parseable.
+let log = Logger(label: "imgsearch")
