@@ -64,9 +64,25 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
+        .executableTarget(
+            name: "EmbedBenchmark",
+            dependencies: ["Embeddings"],
+            path: "bench/EmbedBenchmark"
+        ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "EmbeddingsTests",
-            dependencies: ["Embeddings"]
+            dependencies: ["Embeddings", "TestSupport"]
+        ),
+        .testTarget(
+            name: "imgsearchTests",
+            dependencies: [
+                "TestSupport",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
         ),
     ],
     cxxLanguageStandard: .cxx17

@@ -147,15 +147,16 @@ imgdec_image *imgdec_internal_decode_jpeg(FILE *fp, const imgdec_params *p,
         return NULL;
     }
 
-    if (p->jpeg_dct_scaling && p->size > 0) {
+    const int32_t min_side = p->jpeg_dct_min_side > 0 ? p->jpeg_dct_min_side : p->size;
+    if (p->jpeg_dct_scaling && min_side > 0) {
         /* smallest n/8 whose output keeps both sides >= size; 8/8 if none does */
         unsigned int num;
         for (num = 1; num <= 8; num++) {
             cinfo.scale_num = num;
             cinfo.scale_denom = 8;
             jpeg_calc_output_dimensions(&cinfo);
-            if (cinfo.output_width >= (JDIMENSION)p->size &&
-                cinfo.output_height >= (JDIMENSION)p->size) {
+            if (cinfo.output_width >= (JDIMENSION)min_side &&
+                cinfo.output_height >= (JDIMENSION)min_side) {
                 break;
             }
         }

@@ -69,6 +69,7 @@ imgdec_params imgdec_default_params(void) {
     p.size = 224;
     p.max_pixels = 178956970; /* 2 * PIL's Image.MAX_IMAGE_PIXELS */
     p.jpeg_dct_scaling = true;
+    p.jpeg_dct_min_side = 0; /* = size */
     p.png_gray16_pil_clip = true;
     p.rescale_factor = 1.0 / 255.0;
     p.mean[0] = 0.48145466f;

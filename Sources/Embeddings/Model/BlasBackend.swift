@@ -11,7 +11,10 @@ public enum BlasBackend: Equatable, Sendable {
 
     /// Inspects `/proc/self/maps` for the BLAS shared objects mapped into this process.
     public static func current(mapsPath: String = "/proc/self/maps") -> BlasBackend {
-        guard let maps = try? String(contentsOfFile: mapsPath, encoding: .utf8) else { return .unknown }
+        // procfs files report size 0, so read them to the end rather than by their size.
+        guard let handle = FileHandle(forReadingAtPath: mapsPath) else { return .unknown }
+        defer { try? handle.close() }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         var fastLibrary: String?
         for line in maps.split(separator: "\n") {
             guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last,

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Rewrites the JSON header of a safetensors file in place, keeping its data section, so a
+/// test can plant one precise defect (a missing tensor, a wrong shape, an unknown dtype).
+public struct SafetensorsEditor {
+    public let url: URL
+    public var header: [String: Any]
+    private let payload: Data
+
+    public init(url: URL) throws {
+        self.url = url
+        let data = try Data(contentsOf: url)
+        let length = data.prefix(8).enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
+        header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as! [String: Any]
+        payload = data.subdata(in: (8 + length)..<data.count)
+    }
+
+    public mutating func edit(_ name: String, _ change: (inout [String: Any]) -> Void) {
+        var entry = header[name] as! [String: Any]
+        change(&entry)
+        header[name] = entry
+    }
+
+    public func save() throws {
+        var json = try JSONSerialization.data(withJSONObject: header)
+        while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
+        var length = UInt64(json.count).littleEndian
+        var data = Data(bytes: &length, count: 8)
+        data.append(json)
+        data.append(payload)
+        try data.write(to: url)
+    }
+}
