@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .target(
@@ -55,6 +56,10 @@ let package = Package(
             ],
             exclude: ["CBlip2", "CImageDecode"]
         ),
+        .target(
+            name: "Store",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "imgsearch",
             dependencies: [
@@ -76,6 +81,15 @@ let package = Package(
         .testTarget(
             name: "EmbeddingsTests",
             dependencies: ["Embeddings", "TestSupport"]
+        ),
+        .executableTarget(
+            name: "CatalogWriterFixture",
+            dependencies: ["Store"],
+            path: "Tests/CatalogWriterFixture"
+        ),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "TestSupport"]
         ),
         .testTarget(
             name: "imgsearchTests",

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+
+/// Why the catalog could not be opened, read or written; names the database file.
+public struct CatalogError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// The SQLite catalog, the source of truth: files, their states and the embeddings of their
+/// contents. WAL mode, so readers (a query, the web UI) never wait for the indexer's writes;
+/// every write is one transaction, so a kill at any moment leaves the last committed state.
+public final class Catalog: Sendable {
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the catalog at `path` and migrates it to this build's schema.
+    public init(path: String) throws {
+        self.path = path
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")  // WAL: durable at checkpoints, never corrupt
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            let migrator = CatalogSchema.migrator
+            let unknown = try pool.read { db in try migrator.appliedIdentifiers(db) }
+                .subtracting(CatalogSchema.knownVersions)
+            guard unknown.isEmpty else {
+                throw CatalogError(path: path, reason: "written by a newer imgsearch (schema \(unknown.sorted().joined(separator: ", "))); upgrade imgsearch")
+            }
+            try migrator.migrate(pool)
+        } catch let error as CatalogError {
+            throw error
+        } catch {
+            throw CatalogError(path: path, reason: "cannot open the catalog: \(error)")
+        }
+    }
+
+    /// The migrations applied to this database, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try read { db in try CatalogSchema.migrator.appliedMigrations(db) }
+    }
+
+    /// Runs `body` in one write transaction: all of it is committed, or none.
+    public func write<T>(_ body: (CatalogTransaction) throws -> T) throws -> T {
+        do {
+            return try pool.write { db in try body(CatalogTransaction(db: db)) }
+        } catch {
+            throw CatalogError(path: path, reason: "write failed: \(error)")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw CatalogError(path: path, reason: "read failed: \(error)")
+        }
+    }
+
+    public func model(id: String) throws -> ModelRecord? {
+        try read { db in try ModelRecord.fetchOne(db, key: id) }
+    }
+
+    public func models() throws -> [ModelRecord] {
+        try read { db in try ModelRecord.order(Column("registeredAt")).fetchAll(db) }
+    }
+
+    /// Calls `body` with every image embedded by `modelId`, one at a time (a cursor: the
+    /// vectors of a million images are never all in memory at once).
+    public func forEachImage(modelId: String, _ body: (Int64, Data) throws -> Void) throws {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, vectors FROM image WHERE modelId = ? ORDER BY id",
+                                           arguments: [modelId])
+            while let row = try rows.next() {
+                try body(row["id"], row["vectors"])
+            }
+        }
+    }
+
+    public func image(id: Int64) throws -> StoredImage? {
+        try read { db in try StoredImage.fetchOne(db, key: id) }
+    }
+
+    public func imageCount(modelId: String) throws -> Int {
+        try read { db in try StoredImage.filter(Column("modelId") == modelId).fetchCount(db) }
+    }
+
+    /// The indexed files whose content is each image, sorted by path.
+    public func paths(ofImages ids: [Int64]) throws -> [Int64: [String]] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT image.id AS imageId, file.path AS path FROM image
+                JOIN file ON file.contentHash = image.contentHash AND file.state = 'indexed'
+                WHERE image.id IN (\(databaseQuestionMarks(count: ids.count)))
+                ORDER BY file.path
+                """, arguments: StatementArguments(ids))
+            var paths: [Int64: [String]] = [:]
+            for row in rows { paths[row["imageId"], default: []].append(row["path"]) }
+            return paths
+        }
+    }
+
+    public func file(path: String) throws -> CatalogFile? {
+        try read { db in try CatalogFile.filter(Column("path") == path).fetchOne(db) }
+    }
+
+    /// Counts per state, per model, and the most recent failures.
+    public func status(recentFailures: Int = 20) throws -> CatalogStatus {
+        try read { db in
+            var counts: [FileState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM file GROUP BY state") {
+                if let state = FileState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            var imagesPerModel: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT modelId, COUNT(*) AS n FROM image GROUP BY modelId") {
+                imagesPerModel[row["modelId"]] = row["n"]
+            }
+            let failures = try CatalogFile.filter(Column("state") == FileState.failed.rawValue)
+                .order(Column("updatedAt").desc).limit(recentFailures).fetchAll(db)
+            return CatalogStatus(filesByState: counts, imagesByModel: imagesPerModel,
+                                 models: try ModelRecord.fetchAll(db), recentFailures: failures)
+        }
+    }
+
+    /// SQLite's own consistency check: "ok", or the problems it found.
+    public func integrityCheck() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+}
+
+/// A snapshot of the catalog for `imgsearch status`.
+public struct CatalogStatus: Sendable {
+    public let filesByState: [FileState: Int]
+    public let imagesByModel: [String: Int]
+    public let models: [ModelRecord]
+    public let recentFailures: [CatalogFile]
+}
