@@ -60,6 +60,20 @@ let package = Package(
             name: "Store",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .target(
+            name: "CFaiss",
+            path: "Sources/Query/CFaiss",
+            linkerSettings: [
+                // Debian's FAISS is a static library: its BLAS, LAPACK and OpenMP come after it.
+                .linkedLibrary("faiss"), .linkedLibrary("blas"), .linkedLibrary("lapack"),
+                .linkedLibrary("gomp"), .linkedLibrary("m"),
+            ]
+        ),
+        .target(
+            name: "Query",
+            dependencies: ["CFaiss", "Store"],
+            exclude: ["CFaiss"]
+        ),
         .executableTarget(
             name: "imgsearch",
             dependencies: [
@@ -90,6 +104,10 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "TestSupport"]
+        ),
+        .testTarget(
+            name: "QueryTests",
+            dependencies: ["Query", "TestSupport"]
         ),
         .testTarget(
             name: "imgsearchTests",

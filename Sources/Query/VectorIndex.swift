@@ -1,0 +1,129 @@
+internal import CFaiss
+import Foundation
+import Synchronization
+
+/// Why the vector index failed; FAISS's message included.
+public struct VectorIndexError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "vector index: \(reason)" }
+}
+
+/// What kind of FAISS index to build. Exact search is the default: a quantized index can
+/// lose the right answers (clip-retrieval #76), so approximate kinds are opt-in and the
+/// benchmark reports their recall against exact.
+public enum IndexKind: Sendable, Equatable, CustomStringConvertible {
+    /// Brute-force inner product over fp32 vectors: results equal the model's ranking.
+    case exact
+    /// Any FAISS `index_factory` string, e.g. "IVF4096,SQ8" or "HNSW32".
+    case factory(String)
+
+    public init(_ text: String) {
+        self = text.lowercased() == "exact" || text == "Flat" ? .exact : .factory(text)
+    }
+
+    var factoryString: String {
+        switch self {
+        case .exact: "Flat"
+        case .factory(let text): text
+        }
+    }
+
+    public var description: String { self == .exact ? "exact" : factoryString }
+}
+
+/// A FAISS inner-product index with 64-bit ids, owned by Swift. FAISS indexes are not safe
+/// for concurrent mutation: every call holds `lock`, so this class is Sendable.
+public final class VectorIndex: Sendable {
+    private let handle: Mutex<OpaquePointer>
+    public let dimension: Int
+    public let kind: IndexKind
+
+    public init(dimension: Int, kind: IndexKind = .exact) throws(VectorIndexError) {
+        var error = vindex_error()
+        guard let created = vindex_create(Int32(dimension), kind.factoryString, &error) else {
+            throw VectorIndexError(reason: "cannot create a \"\(kind)\" index: \(error.text)")
+        }
+        handle = Mutex(created)
+        self.dimension = dimension
+        self.kind = kind
+    }
+
+    private init(handle: sending OpaquePointer, kind: IndexKind) {
+        dimension = Int(vindex_dimension(handle))
+        self.handle = Mutex(handle)
+        self.kind = kind
+    }
+
+    /// Reads an index written by `save(to:)`.
+    public static func load(from path: String, kind: IndexKind) throws(VectorIndexError) -> VectorIndex {
+        var error = vindex_error()
+        guard let loaded = vindex_load(path, &error) else { throw VectorIndexError(reason: error.text) }
+        return VectorIndex(handle: loaded, kind: kind)
+    }
+
+    deinit {
+        handle.withLock { vindex_free($0) }
+    }
+
+    public var count: Int { handle.withLock { Int(vindex_count($0)) } }
+    public var isTrained: Bool { handle.withLock { vindex_is_trained($0) != 0 } }
+
+    public func train(_ vectors: [Float]) throws(VectorIndexError) {
+        try call { index, error in vindex_train(index, vectors, Int64(vectors.count / dimension), &error) }
+    }
+
+    public func add(_ vectors: [Float], ids: [Int64]) throws(VectorIndexError) {
+        precondition(vectors.count == ids.count * dimension, "vector count does not match id count")
+        try call { index, error in vindex_add(index, vectors, ids, Int64(ids.count), &error) }
+    }
+
+    /// Removes the vectors with these ids; returns how many there were.
+    @discardableResult
+    public func remove(ids: [Int64]) throws(VectorIndexError) -> Int {
+        var removed: Int64 = 0
+        try call { index, error in vindex_remove(index, ids, Int64(ids.count), &removed, &error) }
+        return Int(removed)
+    }
+
+    /// The `k` best (id, score) pairs for each query, best first.
+    public func search(_ queries: [Float], k: Int) throws(VectorIndexError) -> [[(id: Int64, score: Float)]] {
+        let queryCount = queries.count / dimension
+        precondition(queryCount * dimension == queries.count && queryCount > 0, "bad query size")
+        var scores = [Float](repeating: 0, count: queryCount * k)
+        var ids = [Int64](repeating: -1, count: queryCount * k)
+        try call { index, error in vindex_search(index, queries, Int64(queryCount), Int64(k), &scores, &ids, &error) }
+        return (0..<queryCount).map { row in
+            (0..<k).compactMap { column in
+                let i = row * k + column
+                return ids[i] >= 0 ? (ids[i], scores[i]) : nil
+            }
+        }
+    }
+
+    /// Sets a FAISS search parameter, e.g. "nprobe" for IVF or "efSearch" for HNSW.
+    public func setParameter(_ name: String, _ value: Double) throws(VectorIndexError) {
+        try call { index, error in vindex_set_parameter(index, name, value, &error) }
+    }
+
+    public func save(to path: String) throws(VectorIndexError) {
+        try call { index, error in vindex_save(index, path, &error) }
+    }
+
+    public static func setThreads(_ threads: Int) {
+        vindex_set_threads(Int32(clamping: threads))
+    }
+
+    private func call(_ body: (OpaquePointer, inout vindex_error) -> Int32) throws(VectorIndexError) {
+        let failure: String? = handle.withLock { index in
+            var error = vindex_error()
+            return body(index, &error) == 0 ? nil : error.text
+        }
+        if let failure { throw VectorIndexError(reason: failure) }
+    }
+}
+
+extension vindex_error {
+    var text: String {
+        withUnsafeBytes(of: message) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import Query
+
+/// Deterministic pseudo-random numbers (SplitMix64), so a failure can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `count` L2-normalised random vectors of `dimension`, back to back.
+func normalizedVectors(_ count: Int, dimension: Int, generator: inout SeededGenerator) -> [Float] {
+    var values: [Float] = []
+    for _ in 0..<count {
+        let vector = (0..<dimension).map { _ in Float.random(in: -1...1, using: &generator) }
+        let norm = sqrt(vector.reduce(0) { $0 + $1 * $1 })
+        values += vector.map { $0 / norm }
+    }
+    return values
+}
+
+/// The definition: every image's best dot product over all (search, image) vector pairs,
+/// computed in Double, best first, ties by id.
+func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: Int,
+                search: [Float], limit: Int) -> [(id: Int64, score: Double)] {
+    let searchCount = search.count / dimension
+    var scored: [(id: Int64, score: Double)] = []
+    for (index, id) in ids.enumerated() {
+        var best = -Double.infinity
+        for query in 0..<queriesPerImage {
+            let base = (index * queriesPerImage + query) * dimension
+            for s in 0..<searchCount {
+                var dot = 0.0
+                for d in 0..<dimension { dot += Double(images[base + d]) * Double(search[s * dimension + d]) }
+                best = max(best, dot)
+            }
+        }
+        scored.append((id, best))
+    }
+    scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+    return Array(scored.prefix(limit))
+}
+
+@Suite struct ImageIndexTests {
+    struct Scenario: CustomStringConvertible, Sendable {
+        let images: Int, queries: Int, dimension: Int, limit: Int, searchVectors: Int
+        var description: String { "\(images) images × \(queries) queries, d=\(dimension), top \(limit), \(searchVectors) search vector(s)" }
+    }
+
+    static let scenarios: [Scenario] = [
+        Scenario(images: 1, queries: 1, dimension: 8, limit: 1, searchVectors: 1),
+        Scenario(images: 7, queries: 4, dimension: 8, limit: 10, searchVectors: 1),
+        Scenario(images: 100, queries: 32, dimension: 16, limit: 1, searchVectors: 1),
+        Scenario(images: 100, queries: 32, dimension: 16, limit: 10, searchVectors: 1),
+        Scenario(images: 1000, queries: 8, dimension: 32, limit: 50, searchVectors: 1),
+        Scenario(images: 2000, queries: 32, dimension: 16, limit: 20, searchVectors: 1),
+        Scenario(images: 300, queries: 32, dimension: 16, limit: 10, searchVectors: 32),
+    ]
+
+    @Test(arguments: scenarios)
+    func exactIndexEqualsBruteForce(_ scenario: Scenario) throws {
+        var generator = SeededGenerator(state: UInt64(scenario.images * 31 + scenario.limit))
+        let index = ImageIndex(vectors: try VectorIndex(dimension: scenario.dimension), queriesPerImage: scenario.queries)
+        let ids = (0..<scenario.images).map { Int64($0 * 3 + 5) }  // sparse ids, as after deletions
+        let images = normalizedVectors(scenario.images * scenario.queries, dimension: scenario.dimension, generator: &generator)
+        try index.add(imageIDs: ids, embeddings: images)
+        for trial in 0..<5 {
+            let search = normalizedVectors(scenario.searchVectors, dimension: scenario.dimension, generator: &generator)
+            let found = try index.search(search, limit: scenario.limit)
+            let expected = bruteForce(images: images, ids: ids, queriesPerImage: scenario.queries,
+                                      dimension: scenario.dimension, search: search, limit: scenario.limit)
+            #expect(found.count == expected.count, "trial \(trial)")
+            for (rank, (hit, truth)) in zip(found, expected).enumerated() {
+                // Same score at every rank; the same image unless two scores tie within float error.
+                #expect(abs(Double(hit.score) - truth.score) < 1e-5, "trial \(trial) rank \(rank)")
+                if hit.imageID != truth.id {
+                    let truthOfHit = expected.first { $0.id == hit.imageID }?.score
+                    #expect(truthOfHit.map { abs($0 - truth.score) < 1e-5 } == true, "trial \(trial) rank \(rank): \(hit.imageID) vs \(truth.id)")
+                }
+            }
+        }
+    }
+
+    @Test func tiesAcrossTheCutoffAreBrokenByImageID() throws {
+        let index = ImageIndex(vectors: try VectorIndex(dimension: 4), queriesPerImage: 3)
+        // Ten identical images: every one ties with every other.
+        let image: [Float] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]
+        let ids: [Int64] = [90, 10, 50, 30, 70, 20, 80, 40, 60, 100]
+        try index.add(imageIDs: ids, embeddings: Array(repeating: image, count: ids.count).flatMap { $0 })
+        let found = try index.search([0, 1, 0, 0], limit: 3)
+        #expect(found.map(\.imageID) == [10, 20, 30])
+        #expect(found.allSatisfy { $0.score == 1 })
+    }
+
+    @Test func removedImagesAreNeverFound() throws {
+        var generator = SeededGenerator(state: 7)
+        let index = ImageIndex(vectors: try VectorIndex(dimension: 8), queriesPerImage: 4)
+        let ids: [Int64] = Array(1...50)
+        let images = normalizedVectors(50 * 4, dimension: 8, generator: &generator)
+        try index.add(imageIDs: ids, embeddings: images)
+        #expect(try index.remove(imageIDs: [3, 4, 5, 99]) == 3)
+        #expect(index.imageCount == 47)
+        let found = try index.search(normalizedVectors(1, dimension: 8, generator: &generator), limit: 50)
+        #expect(found.count == 47)
+        #expect(Set(found.map(\.imageID)).isDisjoint(with: [3, 4, 5]))
+    }
+
+    @Test func savedIndexLoadsWithTheSameResults() throws {
+        var generator = SeededGenerator(state: 11)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vectors = try VectorIndex(dimension: 16)
+        let index = ImageIndex(vectors: vectors, queriesPerImage: 8)
+        try index.add(imageIDs: Array(0..<200), embeddings: normalizedVectors(200 * 8, dimension: 16, generator: &generator))
+        let path = directory.appendingPathComponent("index.faiss").path
+        try vectors.save(to: path)
+        let loaded = ImageIndex(vectors: try VectorIndex.load(from: path, kind: .exact), queriesPerImage: 8)
+        let search = normalizedVectors(1, dimension: 16, generator: &generator)
+        #expect(try loaded.search(search, limit: 10) == (try index.search(search, limit: 10)))
+    }
+
+    @Test func corruptSavedIndexIsAnError() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("index.faiss").path
+        try Data("not an index".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: VectorIndexError.self) { _ = try VectorIndex.load(from: path, kind: .exact) }
+    }
+
+    @Test func unknownFactoryStringIsAnError() {
+        #expect {
+            _ = try VectorIndex(dimension: 16, kind: .factory("NoSuchIndex99"))
+        } throws: { error in
+            "\(error)".contains("NoSuchIndex99")
+        }
+    }
+
+    @Test func untrainedApproximateIndexRefusesVectors() throws {
+        let index = try VectorIndex(dimension: 16, kind: .factory("IVF4,Flat"))
+        #expect(!index.isTrained)
+        #expect(throws: VectorIndexError.self) { try index.add([Float](repeating: 0.25, count: 16), ids: [1]) }
+    }
+}
