@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         .target(
@@ -45,14 +46,17 @@ let package = Package(
         .target(
             name: "CImageDecode",
             path: "Sources/Embeddings/CImageDecode",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
+            linkerSettings: [
+                .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("webp"), .linkedLibrary("webpdemux"),
+                .linkedLibrary("heif"), .linkedLibrary("tiff"), .linkedLibrary("gif"), .linkedLibrary("exif"),
+            ]
         ),
         .target(
             name: "Embeddings",
             dependencies: [
                 "CBlip2",
                 "CImageDecode",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["CBlip2", "CImageDecode"]
         ),
@@ -70,14 +74,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CQuantizedScan",
+            path: "Sources/Query/CQuantizedScan",
+            // The scan is the hot loop of every query: optimised in debug builds too.
+            cxxSettings: [.unsafeFlags(["-O3"])]
+        ),
+        .target(
             name: "Query",
-            dependencies: ["CFaiss", "Store"],
-            exclude: ["CFaiss"]
+            dependencies: ["CFaiss", "CQuantizedScan", "Store"],
+            exclude: ["CFaiss", "CQuantizedScan"]
         ),
         .executableTarget(
             name: "imgsearch",
             dependencies: [
                 "Embeddings",
+                "Query",
+                "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -87,6 +99,11 @@ let package = Package(
             name: "EmbedBenchmark",
             dependencies: ["Embeddings"],
             path: "bench/EmbedBenchmark"
+        ),
+        .executableTarget(
+            name: "SearchBenchmark",
+            dependencies: ["Query"],
+            path: "bench/SearchBenchmark"
         ),
         .target(
             name: "TestSupport",
@@ -112,6 +129,8 @@ let package = Package(
         .testTarget(
             name: "imgsearchTests",
             dependencies: [
+                "Embeddings",
+                "Store",
                 "TestSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]

@@ -8,57 +8,32 @@ public struct VectorIndexError: Error, CustomStringConvertible {
     public var description: String { "vector index: \(reason)" }
 }
 
-/// What kind of FAISS index to build. Exact search is the default: a quantized index can
-/// lose the right answers (clip-retrieval #76), so approximate kinds are opt-in and the
-/// benchmark reports their recall against exact.
-public enum IndexKind: Sendable, Equatable, CustomStringConvertible {
-    /// Brute-force inner product over fp32 vectors: results equal the model's ranking.
-    case exact
-    /// Any FAISS `index_factory` string, e.g. "IVF4096,SQ8" or "HNSW32".
-    case factory(String)
-
-    public init(_ text: String) {
-        self = text.lowercased() == "exact" || text == "Flat" ? .exact : .factory(text)
-    }
-
-    var factoryString: String {
-        switch self {
-        case .exact: "Flat"
-        case .factory(let text): text
-        }
-    }
-
-    public var description: String { self == .exact ? "exact" : factoryString }
-}
-
 /// A FAISS inner-product index with 64-bit ids, owned by Swift. FAISS indexes are not safe
 /// for concurrent mutation: every call holds `lock`, so this class is Sendable.
 public final class VectorIndex: Sendable {
     private let handle: Mutex<OpaquePointer>
     public let dimension: Int
-    public let kind: IndexKind
 
-    public init(dimension: Int, kind: IndexKind = .exact) throws(VectorIndexError) {
+    /// `factory`: a FAISS index_factory string; "Flat" is brute force.
+    public init(dimension: Int, factory: String = "Flat") throws(VectorIndexError) {
         var error = vindex_error()
-        guard let created = vindex_create(Int32(dimension), kind.factoryString, &error) else {
-            throw VectorIndexError(reason: "cannot create a \"\(kind)\" index: \(error.text)")
+        guard let created = vindex_create(Int32(dimension), factory, &error) else {
+            throw VectorIndexError(reason: "cannot create a \"\(factory)\" index: \(error.text)")
         }
         handle = Mutex(created)
         self.dimension = dimension
-        self.kind = kind
     }
 
-    private init(handle: sending OpaquePointer, kind: IndexKind) {
+    private init(handle: sending OpaquePointer) {
         dimension = Int(vindex_dimension(handle))
         self.handle = Mutex(handle)
-        self.kind = kind
     }
 
     /// Reads an index written by `save(to:)`.
-    public static func load(from path: String, kind: IndexKind) throws(VectorIndexError) -> VectorIndex {
+    public static func load(from path: String) throws(VectorIndexError) -> VectorIndex {
         var error = vindex_error()
         guard let loaded = vindex_load(path, &error) else { throw VectorIndexError(reason: error.text) }
-        return VectorIndex(handle: loaded, kind: kind)
+        return VectorIndex(handle: loaded)
     }
 
     deinit {

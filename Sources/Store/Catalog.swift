@@ -6,6 +6,11 @@ public struct CatalogError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
 
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -81,6 +86,22 @@ public final class Catalog: Sendable {
             while let row = try rows.next() {
                 try body(row["id"], row["vectors"])
             }
+        }
+    }
+
+    /// The stored vectors of each listed image that still exists.
+    public func vectors(ofImages ids: [Int64]) throws -> [Int64: Data] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var vectors: [Int64: Data] = [:]
+            // SQLite limits the number of parameters of one statement.
+            for start in Swift.stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[start..<min(start + 500, ids.count)])
+                let rows = try Row.fetchCursor(db, sql: "SELECT id, vectors FROM image WHERE id IN (\(databaseQuestionMarks(count: slice.count)))",
+                                               arguments: StatementArguments(slice))
+                while let row = try rows.next() { vectors[row["id"]] = row["vectors"] }
+            }
+            return vectors
         }
     }
 

@@ -64,18 +64,31 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
         Scenario(images: 300, queries: 32, dimension: 16, limit: 10, searchVectors: 32),
     ]
 
+    /// Both exact kinds: the int8 scan with fp32 re-scoring, and FAISS's flat index.
+    static func exactIndexes(queries: Int, dimension: Int, ids: [Int64], images: [Float]) throws -> [any ImageIndex] {
+        let floatsPerImage = queries * dimension
+        var byID: [Int64: [Float]] = [:]
+        for (index, id) in ids.enumerated() { byID[id] = Array(images[(index * floatsPerImage)..<((index + 1) * floatsPerImage)]) }
+        let fp32 = byID
+        return [
+            QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in fp32.filter { wanted.contains($0.key) } },
+            FaissImageIndex(vectors: try VectorIndex(dimension: dimension, factory: "Flat"), queriesPerImage: queries),
+        ]
+    }
+
     @Test(arguments: scenarios)
-    func exactIndexEqualsBruteForce(_ scenario: Scenario) throws {
+    func exactIndexesEqualBruteForce(_ scenario: Scenario) throws {
         var generator = SeededGenerator(state: UInt64(scenario.images * 31 + scenario.limit))
-        let index = ImageIndex(vectors: try VectorIndex(dimension: scenario.dimension), queriesPerImage: scenario.queries)
         let ids = (0..<scenario.images).map { Int64($0 * 3 + 5) }  // sparse ids, as after deletions
         let images = normalizedVectors(scenario.images * scenario.queries, dimension: scenario.dimension, generator: &generator)
-        try index.add(imageIDs: ids, embeddings: images)
+        let indexes = try Self.exactIndexes(queries: scenario.queries, dimension: scenario.dimension, ids: ids, images: images)
+        for index in indexes { try index.add(imageIDs: ids, embeddings: images) }
         for trial in 0..<5 {
             let search = normalizedVectors(scenario.searchVectors, dimension: scenario.dimension, generator: &generator)
-            let found = try index.search(search, limit: scenario.limit)
             let expected = bruteForce(images: images, ids: ids, queriesPerImage: scenario.queries,
                                       dimension: scenario.dimension, search: search, limit: scenario.limit)
+            for index in indexes {
+            let found = try index.search(search, limit: scenario.limit)
             #expect(found.count == expected.count, "trial \(trial)")
             for (rank, (hit, truth)) in zip(found, expected).enumerated() {
                 // Same score at every rank; the same image unless two scores tie within float error.
@@ -85,43 +98,48 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
                     #expect(truthOfHit.map { abs($0 - truth.score) < 1e-5 } == true, "trial \(trial) rank \(rank): \(hit.imageID) vs \(truth.id)")
                 }
             }
+            }
         }
     }
 
     @Test func tiesAcrossTheCutoffAreBrokenByImageID() throws {
-        let index = ImageIndex(vectors: try VectorIndex(dimension: 4), queriesPerImage: 3)
         // Ten identical images: every one ties with every other.
         let image: [Float] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]
         let ids: [Int64] = [90, 10, 50, 30, 70, 20, 80, 40, 60, 100]
-        try index.add(imageIDs: ids, embeddings: Array(repeating: image, count: ids.count).flatMap { $0 })
-        let found = try index.search([0, 1, 0, 0], limit: 3)
-        #expect(found.map(\.imageID) == [10, 20, 30])
-        #expect(found.allSatisfy { $0.score == 1 })
+        let images = Array(repeating: image, count: ids.count).flatMap { $0 }
+        for index in try Self.exactIndexes(queries: 3, dimension: 4, ids: ids, images: images) {
+            try index.add(imageIDs: ids, embeddings: images)
+            let found = try index.search([0, 1, 0, 0], limit: 3)
+            #expect(found.map(\.imageID) == [10, 20, 30], "\(type(of: index))")
+            #expect(found.allSatisfy { $0.score == 1 })
+        }
     }
 
     @Test func removedImagesAreNeverFound() throws {
         var generator = SeededGenerator(state: 7)
-        let index = ImageIndex(vectors: try VectorIndex(dimension: 8), queriesPerImage: 4)
         let ids: [Int64] = Array(1...50)
         let images = normalizedVectors(50 * 4, dimension: 8, generator: &generator)
-        try index.add(imageIDs: ids, embeddings: images)
-        #expect(try index.remove(imageIDs: [3, 4, 5, 99]) == 3)
-        #expect(index.imageCount == 47)
-        let found = try index.search(normalizedVectors(1, dimension: 8, generator: &generator), limit: 50)
-        #expect(found.count == 47)
-        #expect(Set(found.map(\.imageID)).isDisjoint(with: [3, 4, 5]))
+        let search = normalizedVectors(1, dimension: 8, generator: &generator)
+        for index in try Self.exactIndexes(queries: 4, dimension: 8, ids: ids, images: images) {
+            try index.add(imageIDs: ids, embeddings: images)
+            #expect(try index.remove(imageIDs: [3, 4, 5, 99]) == 3)
+            #expect(index.imageCount == 47)
+            let found = try index.search(search, limit: 50)
+            #expect(found.count == 47, "\(type(of: index))")
+            #expect(Set(found.map(\.imageID)).isDisjoint(with: [3, 4, 5]))
+        }
     }
 
     @Test func savedIndexLoadsWithTheSameResults() throws {
         var generator = SeededGenerator(state: 11)
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let vectors = try VectorIndex(dimension: 16)
-        let index = ImageIndex(vectors: vectors, queriesPerImage: 8)
+        let vectors = try VectorIndex(dimension: 16, factory: "Flat")
+        let index = FaissImageIndex(vectors: vectors, queriesPerImage: 8)
         try index.add(imageIDs: Array(0..<200), embeddings: normalizedVectors(200 * 8, dimension: 16, generator: &generator))
         let path = directory.appendingPathComponent("index.faiss").path
         try vectors.save(to: path)
-        let loaded = ImageIndex(vectors: try VectorIndex.load(from: path, kind: .exact), queriesPerImage: 8)
+        let loaded = FaissImageIndex(vectors: try VectorIndex.load(from: path), queriesPerImage: 8)
         let search = normalizedVectors(1, dimension: 16, generator: &generator)
         #expect(try loaded.search(search, limit: 10) == (try index.search(search, limit: 10)))
     }
@@ -131,19 +149,19 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("index.faiss").path
         try Data("not an index".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: VectorIndexError.self) { _ = try VectorIndex.load(from: path, kind: .exact) }
+        #expect(throws: VectorIndexError.self) { _ = try VectorIndex.load(from: path) }
     }
 
     @Test func unknownFactoryStringIsAnError() {
         #expect {
-            _ = try VectorIndex(dimension: 16, kind: .factory("NoSuchIndex99"))
+            _ = try VectorIndex(dimension: 16, factory: "NoSuchIndex99")
         } throws: { error in
             "\(error)".contains("NoSuchIndex99")
         }
     }
 
     @Test func untrainedApproximateIndexRefusesVectors() throws {
-        let index = try VectorIndex(dimension: 16, kind: .factory("IVF4,Flat"))
+        let index = try VectorIndex(dimension: 16, factory: "IVF4,Flat")
         #expect(!index.isTrained)
         #expect(throws: VectorIndexError.self) { try index.add([Float](repeating: 0.25, count: 16), ids: [1]) }
     }

@@ -3,6 +3,7 @@
  * fancy upsampling, grayscale replicated, CMYK/YCCK read as Adobe-inverted CMYK and
  * converted with Pillow's cmyk2rgb. Errors and the "premature end of file" warning
  * longjmp back here; every other libjpeg warning is ignored, as Pillow ignores them.
+ * Reads from memory (jpeg_mem_src); the EXIF orientation comes from the first APP1.
  */
 #include <setjmp.h>
 #include <stdint.h>
@@ -77,8 +78,20 @@ static inline int muldiv255(int a, int b) {
     return ((tmp >> 8) + tmp) >> 8;
 }
 
-imgdec_image *imgdec_internal_decode_jpeg(FILE *fp, const imgdec_params *p,
-                                          imgdec_error *err) {
+/* The first APP1 "Exif\0" marker, as Pillow's JpegImagePlugin keeps it (a later one is
+   ignored); 0 when there is none. */
+static int jpeg_exif_orientation(j_decompress_ptr cinfo) {
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
+            memcmp(m->data, "Exif\0", 5) == 0) {
+            return imgdec_internal_exif_orientation(m->data, m->data_length);
+        }
+    }
+    return 0;
+}
+
+imgdec_image *imgdec_internal_decode_jpeg(const uint8_t *data, size_t size,
+                                          const imgdec_params *p, imgdec_error *err) {
     struct jpeg_decompress_struct cinfo;
     jpeg_guard guard;
     imgdec_image *volatile image = NULL;
@@ -106,22 +119,17 @@ imgdec_image *imgdec_internal_decode_jpeg(FILE *fp, const imgdec_params *p,
 
     jpeg_create_decompress(&cinfo);
     created = 1;
-    jpeg_stdio_src(&cinfo, fp);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    if (p->apply_exif_orientation) {
+        jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
+    }
     (void)jpeg_read_header(&cinfo, TRUE); /* errors (not tables-only) longjmp */
+    const int orientation = p->apply_exif_orientation ? jpeg_exif_orientation(&cinfo) : 0;
 
     const int32_t source_w = (int32_t)cinfo.image_width, source_h = (int32_t)cinfo.image_height;
-    const int64_t declared = (int64_t)cinfo.image_width * (int64_t)cinfo.image_height;
-    if (cinfo.image_width == 0 || cinfo.image_height == 0) {
+    if (imgdec_internal_check_size(cinfo.image_width, cinfo.image_height, p, "JPEG", err) !=
+        IMGDEC_OK) {
         jpeg_destroy_decompress(&cinfo);
-        imgdec_internal_fail(err, IMGDEC_ERROR_CORRUPT, "corrupt JPEG: zero width or height");
-        return NULL;
-    }
-    if (p->max_pixels > 0 && declared > p->max_pixels) {
-        jpeg_destroy_decompress(&cinfo);
-        imgdec_internal_fail(err, IMGDEC_ERROR_TOO_LARGE,
-                             "image too large: %ux%u = %lld pixels, limit %lld",
-                             cinfo.image_width, cinfo.image_height, (long long)declared,
-                             (long long)p->max_pixels);
         return NULL;
     }
 
@@ -247,5 +255,6 @@ imgdec_image *imgdec_internal_decode_jpeg(FILE *fp, const imgdec_params *p,
     out->source_height = source_h;
     out->content_width = (float)((double)source_w * scale_num / scale_denom);
     out->content_height = (float)((double)source_h * scale_num / scale_denom);
+    out->orientation = orientation;
     return out;
 }

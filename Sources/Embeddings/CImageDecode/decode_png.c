@@ -12,8 +12,8 @@
  *   palette 1..8      -> palette colours, tRNS ignored
  * Ancillary chunks (gAMA, cHRM, iCCP, sBIT, tRNS on non-palette images) are ignored.
  */
-#include <errno.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +24,11 @@
 
 typedef struct png_guard {
     jmp_buf jump;
-    FILE *fp;
+    const uint8_t *data; /* the whole file */
+    size_t size;
+    size_t pos;
     imgdec_status status; /* IMGDEC_OK until a callback decides otherwise */
-    char message[384];
+    char message[512];
 } png_guard;
 
 /* ASCII case-insensitive "does `text` contain `needle`" (strcasestr is not portable) */
@@ -66,21 +68,23 @@ static void guard_warning(png_structp png, png_const_charp msg) {
 
 static void guard_read(png_structp png, png_bytep data, size_t length) {
     png_guard *guard = (png_guard *)png_get_io_ptr(png);
-    size_t got = fread(data, 1, length, guard->fp);
-    if (got != length) {
-        if (ferror(guard->fp)) {
-            char buf[128];
-            guard->status = IMGDEC_ERROR_IO;
-            snprintf(guard->message, sizeof guard->message, "read error: %s",
-                     imgdec_internal_strerror(errno, buf, sizeof buf));
-        } else {
-            guard->status = IMGDEC_ERROR_CORRUPT;
-            snprintf(guard->message, sizeof guard->message,
-                     "truncated PNG (unexpected end of file)");
-        }
+    if (length > guard->size - guard->pos) {
+        guard->status = IMGDEC_ERROR_CORRUPT;
+        snprintf(guard->message, sizeof guard->message,
+                 "truncated PNG (unexpected end of file)");
         png_error(png, guard->message);
     }
+    memcpy(data, guard->data + guard->pos, length);
+    guard->pos += length;
 }
+
+#ifdef PNG_eXIf_SUPPORTED
+static int png_exif_orientation(png_structp png, png_infop info) {
+    png_bytep exif = NULL;
+    png_uint_32 n = png_get_eXIf_1(png, info, &n, &exif) ? n : 0;
+    return (exif && n) ? imgdec_internal_exif_orientation(exif, n) : 0;
+}
+#endif
 
 /* Convert one transformed row (8-bit 1..4 channels, or 16-bit gray) to packed RGB. */
 static void row_to_rgb(const uint8_t *src, uint8_t *dst, int64_t w, int channels,
@@ -118,8 +122,8 @@ static void row_to_rgb(const uint8_t *src, uint8_t *dst, int64_t w, int channels
     }
 }
 
-imgdec_image *imgdec_internal_decode_png(FILE *fp, const imgdec_params *p,
-                                         imgdec_error *err) {
+imgdec_image *imgdec_internal_decode_png(const uint8_t *data, size_t size,
+                                         const imgdec_params *p, imgdec_error *err) {
     png_guard guard;
     png_structp png = NULL;
     png_infop info = NULL;
@@ -128,8 +132,11 @@ imgdec_image *imgdec_internal_decode_png(FILE *fp, const imgdec_params *p,
     uint8_t *volatile rows = NULL;            /* one row, or the whole interlaced image */
     png_bytep *volatile row_pointers = NULL;  /* interlaced only */
 
+    volatile int orientation = 0;
+
     memset(&guard, 0, sizeof guard);
-    guard.fp = fp;
+    guard.data = data;
+    guard.size = size;
     guard.status = IMGDEC_OK;
 
     png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &guard, guard_error, guard_warning);
@@ -160,26 +167,25 @@ imgdec_image *imgdec_internal_decode_png(FILE *fp, const imgdec_params *p,
        caller's max_pixels decide instead. */
     png_set_user_limits(png, 0x7fffffffU, 0x7fffffffU);
     png_read_info(png, info);
+#ifdef PNG_eXIf_SUPPORTED
+    if (p->apply_exif_orientation) {
+        orientation = png_exif_orientation(png, info);
+    }
+#endif
 
     png_uint_32 w32 = 0, h32 = 0;
     int bit_depth = 0, color_type = 0, interlace = 0;
     png_get_IHDR(png, info, &w32, &h32, &bit_depth, &color_type, &interlace, NULL, NULL);
     const int64_t w = w32, h = h32;
-    const int64_t declared = w * h;
-    if (p->max_pixels > 0 && declared > p->max_pixels) {
-        guard.status = IMGDEC_ERROR_TOO_LARGE;
-        snprintf(guard.message, sizeof guard.message,
-                 "image too large: %lldx%lld = %lld pixels, limit %lld", (long long)w,
-                 (long long)h, (long long)declared, (long long)p->max_pixels);
-        longjmp(guard.jump, 1);
+    {
+        imgdec_error size_err;
+        if (imgdec_internal_check_size(w, h, p, "PNG", &size_err) != IMGDEC_OK) {
+            guard.status = size_err.code;
+            snprintf(guard.message, sizeof guard.message, "%s", size_err.message);
+            longjmp(guard.jump, 1);
+        }
     }
     const size_t bytes = imgdec_internal_rgb_bytes(w, h);
-    if (bytes == 0 || w > INT32_MAX || h > INT32_MAX) {
-        guard.status = IMGDEC_ERROR_TOO_LARGE;
-        snprintf(guard.message, sizeof guard.message, "image too large: %lldx%lld",
-                 (long long)w, (long long)h);
-        longjmp(guard.jump, 1);
-    }
 
     const int gray = (color_type == PNG_COLOR_TYPE_GRAY);
     if (color_type == PNG_COLOR_TYPE_PALETTE) {
@@ -240,7 +246,18 @@ imgdec_image *imgdec_internal_decode_png(FILE *fp, const imgdec_params *p,
             row_to_rgb(rows, pixels + (size_t)y * (size_t)w * 3, w, channels, depth);
         }
     }
-    /* No png_read_end: the pixels are complete; trailing chunks do not change them. */
+    /* The pixels are complete; trailing chunks do not change them. Only an eXIf chunk
+       after the image data (allowed since PNG 1.5 / eXIf 1.5.0) is looked for, and a
+       damaged tail then is ignored, as Pillow ignores it. */
+#ifdef PNG_eXIf_SUPPORTED
+    if (p->apply_exif_orientation && orientation == 0) {
+        /* a new landing point: an error in the tail just ends the search */
+        if (setjmp(guard.jump) == 0) {
+            png_read_end(png, info);
+            orientation = png_exif_orientation(png, info);
+        }
+    }
+#endif
     png_destroy_read_struct(&png, &info, NULL);
     free(row_pointers);
     free(rows);
@@ -254,5 +271,6 @@ imgdec_image *imgdec_internal_decode_png(FILE *fp, const imgdec_params *p,
     out->source_height = (int32_t)h;
     out->content_width = (float)w;
     out->content_height = (float)h;
+    out->orientation = orientation;
     return out;
 }

@@ -18,7 +18,7 @@
 extern "C" void omp_set_num_threads(int threads);
 
 struct vindex {
-    std::unique_ptr<faiss::IndexIDMap2> index;
+    std::unique_ptr<faiss::IndexIDMap> index;
 };
 
 namespace {
@@ -73,7 +73,7 @@ vindex *vindex_create(int32_t dimension, const char *description, vindex_error *
         std::string factory = (description == nullptr || *description == '\0') ? "Flat" : description;
         std::unique_ptr<faiss::Index> inner(
             faiss::index_factory(dimension, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
-        auto map = std::make_unique<faiss::IndexIDMap2>(inner.release());
+        auto map = std::make_unique<faiss::IndexIDMap>(inner.release());
         map->own_fields = true;
         created = new vindex{std::move(map)};
     });
@@ -158,10 +158,10 @@ vindex *vindex_load(const char *path, vindex_error *err) {
         } catch (const faiss::FaissException &e) {
             throw Failure{VINDEX_ERROR_IO, std::string(path) + ": " + e.msg};
         }
-        auto *map = dynamic_cast<faiss::IndexIDMap2 *>(read.get());
+        auto *map = dynamic_cast<faiss::IndexIDMap *>(read.get());
         if (map == nullptr) throw Failure{VINDEX_ERROR_IO, std::string(path) + ": not an imgsearch index"};
         read.release();
-        loaded = new vindex{std::unique_ptr<faiss::IndexIDMap2>(map)};
+        loaded = new vindex{std::unique_ptr<faiss::IndexIDMap>(map)};
     });
     return loaded;
 }

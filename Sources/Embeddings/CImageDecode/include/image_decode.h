@@ -1,36 +1,69 @@
 /*
- * image_decode.h — imgsearch's C image front end: decode JPEG/PNG, resize the way
- * PIL does, normalise into the CHW float32 tensor that BLIP-2's vision tower expects.
+ * image_decode.h — imgsearch's C image front end: decode JPEG, PNG, WebP, HEIF/HEIC
+ * (and AVIF), TIFF and GIF on the system libraries, turn phone photos upright from their
+ * EXIF orientation, resize the way PIL does, normalise into the CHW float32 tensor that
+ * BLIP-2's vision tower expects.
  *
  * Usage:
  *
  *     float pixels[3 * 224 * 224];
  *     imgdec_error err;
- *     if (imgdec_load_preprocessed("/photos/cat.jpg", 224, 0, pixels, &err) != IMGDEC_OK) {
- *         fprintf(stderr, "cat.jpg: %s\n", err.message);   // the caller adds the file name
+ *     if (imgdec_load_preprocessed("/photos/cat.heic", 224, 0, pixels, &err) != IMGDEC_OK) {
+ *         fprintf(stderr, "cat.heic: %s\n", err.message);   // the caller adds the file name
  *     }
  *
  *     // or step by step, with every knob:
  *     imgdec_params params = imgdec_default_params();
  *     params.jpeg_dct_scaling = false;                 // exact-reference mode
+ *     params.apply_exif_orientation = false;           // as BlipImageProcessor (no rotation)
  *     imgdec_image *img = imgdec_decode_file(path, &params, &err);   // 8-bit RGB
  *     if (!img) { ... err.code, err.message ... }
  *     uint8_t small[224 * 224 * 3];
- *     const float box[4] = {0, 0, img->content_width, img->content_height};
+ *     const float box[4] = {img->content_x, img->content_y,
+ *                           img->content_x + img->content_width,
+ *                           img->content_y + img->content_height};
  *     imgdec_resize_bicubic_box(img->pixels, img->width, img->height, box,
  *                               small, 224, 224, &err);
  *     imgdec_normalize_chw(small, 224, 224, &params, pixels, &err);
  *     imgdec_image_free(img);
  *
+ *     // bytes already in memory (a zip member, a network buffer, a fuzzer input):
+ *     imgdec_image *img2 = imgdec_decode_memory(bytes, length, &params, &err);
+ *
+ * Formats are chosen by content (magic bytes), never by the file name: a JPEG called
+ * photo.png decodes as a JPEG.
+ *   JPEG  libjpeg(-turbo): baseline, progressive, grayscale, CMYK/YCCK.
+ *   PNG   libpng: every colour type and depth, interlaced.
+ *   WebP  libwebp + libwebpdemux: lossy, lossless, alpha, extended; an animation gives
+ *         its first frame, on its canvas (transparent black outside the frame).
+ *   HEIF  libheif: the primary image of a HEIC/HEIF (and of an AVIF when libheif has an
+ *         AV1 decoder), converted to 8-bit RGB, with the file's own rotation/mirror/crop
+ *         boxes (irot/imir/clap) applied as libheif does, always (they are part of the
+ *         image, like pillow-heif). Its EXIF orientation is not read (Apple writes it
+ *         only as a copy of irot). Decoded on the calling thread.
+ *   TIFF  libtiff: the first page (directory), turned by its Orientation tag as Pillow
+ *         does on load. 8/16-bit contiguous strip images of
+ *         gray / gray+alpha / RGB / RGBA are read sample by sample as PIL does; every
+ *         other layout (tiled, planar, palette, YCbCr, CMYK, 1/2/4-bit, float, ...) goes
+ *         through libtiff's TIFFRGBAImage, which premultiplies unassociated alpha.
+ *   GIF   giflib: the first frame on the logical screen, as PIL's first frame.
+ *
  * What it reproduces (transformers' BlipImageProcessor with its PIL backend):
- *   - `PIL.Image.open(path).convert("RGB")`: the format is chosen by magic bytes, not by
- *     the extension. Alpha is DROPPED, not composited (transformers' `convert_to_rgb`
- *     is a plain `image.convert("RGB")`), palette images are expanded through their
- *     palette (tRNS ignored), grayscale is replicated to R=G=B. 16-bit PNGs follow PIL:
- *     RGB/RGBA/gray+alpha keep the high byte; 16-bit grayscale is CLIPPED to 255 (PIL's
- *     "I;16" -> "RGB" conversion) unless `png_gray16_pil_clip` is false. CMYK/YCCK JPEGs
- *     are read as Adobe-inverted CMYK and converted with PIL's formula. EXIF
- *     orientation is NOT applied (neither PIL's open nor the processor applies it).
+ *   - `PIL.Image.open(path).convert("RGB")`. Alpha is DROPPED, not composited
+ *     (transformers' `convert_to_rgb` is a plain `image.convert("RGB")`), palette images
+ *     are expanded through their palette (tRNS ignored), grayscale is replicated to
+ *     R=G=B. 16-bit PNG/TIFF follow PIL: RGB/RGBA/gray+alpha keep the high byte; 16-bit
+ *     grayscale is CLIPPED to 255 (PIL's "I;16" -> "RGB" conversion) unless
+ *     `png_gray16_pil_clip` is false. CMYK/YCCK JPEGs are read as Adobe-inverted CMYK and
+ *     converted with PIL's formula.
+ *   - with `apply_exif_orientation` (the default), then `ImageOps.exif_transpose`: the
+ *     EXIF Orientation tag (1..8, IFD0) of a JPEG (first APP1 "Exif"), PNG (eXIf chunk
+ *     before or after the image data) or WebP (EXIF chunk) is applied to the decoded
+ *     pixels before the resize. NOTE: BlipImageProcessor itself does NOT rotate these;
+ *     compare with it with apply_exif_orientation = false (or with files without an
+ *     orientation tag). A TIFF's Orientation tag is applied in both cases, because
+ *     Pillow (8.0 and later) applies it when it loads a TIFF (with Pillow < 10.1,
+ *     exif_transpose then turns a TIFF a second time: a Pillow bug not reproduced).
  *   - `Image.resize((w, h), Image.BICUBIC)` (no box, no reducing_gap): PIL's two-pass
  *     separable resampler (libImaging/Resample.c), bit for bit.
  *   - rescale (x * 1/255 in float64, stored as float32) then normalise
@@ -39,14 +72,24 @@
  *   scaling at the smallest scale (1/8 .. 8/8) that keeps both sides >= `size`, which
  *   is much faster for photos but differs from PIL after the resize (measured: mean
  *   0.3-0.75 uint8 levels, max 4-15); jpeg_dct_min_side = 2 * size roughly halves that,
- *   `jpeg_dct_scaling = false` gives the exact reference.
+ *   `jpeg_dct_scaling = false` gives the exact reference. Orientation is applied to the
+ *   DCT-scaled buffer (the content box follows it).
  *
- * Errors: every function returns IMGDEC_OK or another code and, when `err` is not NULL,
- * fills it with a one-line message naming the cause (never the file: the caller knows
- * it). Nothing calls exit() or abort(); libjpeg/libpng errors are caught with longjmp.
+ * Guards: a file larger than max_file_bytes, and an image whose header declares more than
+ * max_pixels, is refused before decoding (IMGDEC_ERROR_TOO_LARGE); an empty, truncated or
+ * malformed file is IMGDEC_ERROR_CORRUPT (a truncated file is refused, not padded, as PIL
+ * without LOAD_TRUNCATED_IMAGES); content that is no supported image (text, garbage, BMP,
+ * PDF, ...) is IMGDEC_ERROR_UNSUPPORTED_FORMAT; a missing, unreadable or non-regular file
+ * (a directory) is IMGDEC_ERROR_IO. A failed decode never returns partial pixels.
+ *
+ * Errors: every function returns IMGDEC_OK or another code (or NULL) and, when `err` is
+ * not NULL, fills it with a one-line message naming the cause (never the file: the
+ * caller knows it). Nothing calls exit() or abort() or prints; library errors are caught
+ * (longjmp for libjpeg/libpng, per-handle handlers for libtiff, return codes elsewhere).
  *
  * Thread safety: there is no global state; every function may be called from several
- * threads at once on different buffers.
+ * threads at once on different buffers. Every pointer argument may be NULL (the call then
+ * fails with IMGDEC_ERROR_INVALID_ARGUMENT, or does nothing for imgdec_image_free).
  */
 #ifndef IMGSEARCH_IMAGE_DECODE_H
 #define IMGSEARCH_IMAGE_DECODE_H
@@ -61,10 +104,10 @@ extern "C" {
 
 typedef enum imgdec_status {
     IMGDEC_OK = 0,
-    IMGDEC_ERROR_IO = 1,                 /* cannot open or read the file */
-    IMGDEC_ERROR_UNSUPPORTED_FORMAT = 2, /* neither JPEG nor PNG, or an unsupported variant */
+    IMGDEC_ERROR_IO = 1,                 /* cannot open or read the file, or not a regular file */
+    IMGDEC_ERROR_UNSUPPORTED_FORMAT = 2, /* not an image format decoded here, or an unsupported variant */
     IMGDEC_ERROR_CORRUPT = 3,            /* empty, truncated or malformed data */
-    IMGDEC_ERROR_TOO_LARGE = 4,          /* declared width*height above max_pixels */
+    IMGDEC_ERROR_TOO_LARGE = 4,          /* declared width*height above max_pixels, or file above max_file_bytes */
     IMGDEC_ERROR_OUT_OF_MEMORY = 5,
     IMGDEC_ERROR_INVALID_ARGUMENT = 6    /* a NULL pointer or a non-positive size */
 } imgdec_status;
@@ -75,10 +118,16 @@ typedef struct imgdec_error {
     char message[512];
 } imgdec_error;
 
+/** Formats, as recognised by content. New values may be added at the end. */
 typedef enum imgdec_format {
     IMGDEC_FORMAT_UNKNOWN = 0,
     IMGDEC_FORMAT_JPEG = 1,
-    IMGDEC_FORMAT_PNG = 2
+    IMGDEC_FORMAT_PNG = 2,
+    IMGDEC_FORMAT_WEBP = 3,
+    IMGDEC_FORMAT_HEIF = 4, /* HEIC / HEIF (ISO BMFF "ftyp" heic, heix, mif1, ...) */
+    IMGDEC_FORMAT_AVIF = 5, /* decoded through libheif when it has an AV1 decoder */
+    IMGDEC_FORMAT_TIFF = 6,
+    IMGDEC_FORMAT_GIF = 7
 } imgdec_format;
 
 /** Options; start from imgdec_default_params() so that new fields keep old callers working. */
@@ -94,14 +143,22 @@ typedef struct imgdec_params {
     /** The minimum side for DCT scaling; <= 0: `size`. Default 0. 2 * size halves the
         difference from PIL at some cost in speed. */
     int32_t jpeg_dct_min_side;
-    /** 16-bit grayscale PNG: true = PIL (values > 255 become 255), false = keep the
-        high byte like every other 16-bit PNG. Default true. */
+    /** 16-bit grayscale PNG or TIFF: true = PIL (values > 255 become 255), false = keep
+        the high byte like every other 16-bit image. Default true. */
     bool png_gray16_pil_clip;
     /** rescale factor (applied in float64, stored as float32). Default 1/255. */
     double rescale_factor;
     /** Per-channel normalisation, RGB order. Default CLIP's mean and std. */
     float mean[3];
     float std[3];
+    /** Read the EXIF orientation (JPEG, PNG, WebP) and turn the image upright, as PIL's
+        ImageOps.exif_transpose. false: the stored pixels, as BlipImageProcessor sees
+        them (the EXIF block is then not even parsed). TIFF orientation is applied either
+        way (as Pillow's TIFF loader does). Default true. */
+    bool apply_exif_orientation;
+    /** imgdec_decode_file / imgdec_load_preprocessed*: refuse files larger than this
+        many bytes before reading them. <= 0: no limit. Default 2 GiB. */
+    int64_t max_file_bytes;
 } imgdec_params;
 
 imgdec_params imgdec_default_params(void);
@@ -112,27 +169,64 @@ typedef struct imgdec_image {
     int32_t height;
     uint8_t *pixels;
     imgdec_format format;
-    /** Size declared by the file (differs from width/height after JPEG DCT scaling). */
+    /** Size declared by the file, as stored (before orientation; differs from
+        width/height after JPEG DCT scaling or a 90-degree orientation). */
     int32_t source_width;
     int32_t source_height;
     /** The source's extent in this buffer's pixels: width/height, except after JPEG DCT
         scaling by n/8, where it is source * n / 8 and the last block column/row is
         partial (3001 px at 1/8: width 376, content_width 375.125). Resize with the box
-        (0, 0, content_width, content_height) to keep a full-size decode's geometry. */
+        (content_x, content_y, content_x + content_width, content_y + content_height)
+        to keep a full-size decode's geometry. */
     float content_width;
     float content_height;
+    /** EXIF orientation found in the file, 1..8 (1 = upright); 0 when the file has none
+        (or an invalid value), for HEIF/GIF, and when apply_exif_orientation is false
+        (except TIFF). When it is reported, the pixels are already turned upright. */
+    int32_t orientation;
+    /** Left/top of the content box: 0, except after DCT scaling plus an orientation that
+        mirrors the partial last block column/row to the left/top. */
+    float content_x;
+    float content_y;
 } imgdec_image;
 
 /**
- * Decode a JPEG or PNG file to 8-bit RGB. `params` may be NULL (defaults); used here:
- * max_pixels, jpeg_dct_scaling with jpeg_dct_min_side (or size), png_gray16_pil_clip.
- * Returns NULL on failure (err filled).
+ * Decode an image file to 8-bit RGB (upright, unless params->apply_exif_orientation is
+ * false). `params` may be NULL (defaults); used here: max_pixels, max_file_bytes,
+ * jpeg_dct_scaling with jpeg_dct_min_side (or size), png_gray16_pil_clip,
+ * apply_exif_orientation. Only the first bytes are read before the format is known:
+ * a non-image file is refused without reading it whole. Returns NULL on failure (err filled).
  */
 imgdec_image *imgdec_decode_file(const char *path, const imgdec_params *params,
                                  imgdec_error *err);
 
-/** Release an image from imgdec_decode_file. NULL-safe. */
+/**
+ * As imgdec_decode_file, from `size` bytes at `data` (read only, not kept after the
+ * call). size 0 is IMGDEC_ERROR_CORRUPT ("empty"); data NULL is INVALID_ARGUMENT.
+ */
+imgdec_image *imgdec_decode_memory(const uint8_t *data, size_t size,
+                                   const imgdec_params *params, imgdec_error *err);
+
+/** Release an image from imgdec_decode_file / imgdec_decode_memory. NULL-safe. */
 void imgdec_image_free(imgdec_image *image);
+
+/**
+ * Turn `image` as EXIF orientation `orientation` says (1..8, PIL's exif_transpose: 2 flip
+ * left-right, 3 rotate 180, 4 flip top-bottom, 5 transpose, 6 rotate 90 clockwise,
+ * 7 transverse, 8 rotate 90 counter-clockwise), in place: pixels, width/height and the
+ * content box change; `orientation` and source_* do not. 1 does nothing. Used by the
+ * decoders; exported for callers that decode with apply_exif_orientation = false and
+ * rotate later (image->orientation is then 0: read it elsewhere).
+ */
+imgdec_status imgdec_image_apply_orientation(imgdec_image *image, int32_t orientation,
+                                             imgdec_error *err);
+
+/** The format of `data` by its magic bytes (the first 32 are enough); UNKNOWN if none.
+    NULL-safe (UNKNOWN). */
+imgdec_format imgdec_detect_format(const uint8_t *data, size_t size);
+
+/** "JPEG", "PNG", "WebP", "HEIF", "AVIF", "TIFF", "GIF", "unknown"; never NULL. */
+const char *imgdec_format_name(imgdec_format format);
 
 /**
  * Resize 8-bit RGB `src` (src_w x src_h, packed) into `dst` (dst_w x dst_h, packed)
@@ -162,9 +256,10 @@ imgdec_status imgdec_normalize_chw(const uint8_t *rgb, int32_t width, int32_t he
                                    imgdec_error *err);
 
 /**
- * decode -> resize to size x size -> normalise into `out_chw` (3 * size * size floats),
- * with JPEG DCT scaling on and the default mean/std. max_pixels <= 0: no limit.
- * After DCT scaling the resize uses the box (0, 0, content_width, content_height).
+ * decode -> (EXIF orientation) -> resize to size x size -> normalise into `out_chw`
+ * (3 * size * size floats), with the default params except `size` and `max_pixels`
+ * (<= 0: no limit): JPEG DCT scaling on, orientation applied, default mean/std.
+ * The resize uses the image's content box.
  */
 imgdec_status imgdec_load_preprocessed(const char *path, int32_t size, int64_t max_pixels,
                                        float *out_chw, imgdec_error *err);
@@ -173,6 +268,11 @@ imgdec_status imgdec_load_preprocessed(const char *path, int32_t size, int64_t m
 imgdec_status imgdec_load_preprocessed_with_params(const char *path,
                                                    const imgdec_params *params,
                                                    float *out_chw, imgdec_error *err);
+
+/** As imgdec_load_preprocessed_with_params, from bytes in memory (see imgdec_decode_memory). */
+imgdec_status imgdec_load_preprocessed_memory(const uint8_t *data, size_t size,
+                                              const imgdec_params *params, float *out_chw,
+                                              imgdec_error *err);
 
 /** "IMGDEC_OK", "IMGDEC_ERROR_IO", ... for logs; never NULL. */
 const char *imgdec_status_name(imgdec_status status);

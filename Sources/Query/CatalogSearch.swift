@@ -1,0 +1,112 @@
+import Foundation
+import Store
+
+/// One result: an image, every indexed file holding its content (identical copies share
+/// one embedding), and its score.
+public struct SearchResult: Sendable, Equatable {
+    public let imageID: Int64
+    public let paths: [String]
+    public let score: Float
+}
+
+/// What to search for, as vectors in the model's space (the caller embeds texts or images).
+public struct SearchRequest: Sendable {
+    /// One vector for a text; an image's query vectors for "more like this".
+    public var vectors: [Float]
+    public var limit: Int
+    /// Results scoring below this are dropped (scores are cosines in [-1, 1]).
+    public var minScore: Float?
+
+    public init(vectors: [Float], limit: Int = 20, minScore: Float? = nil) {
+        self.vectors = vectors
+        self.limit = limit
+        self.minScore = minScore
+    }
+
+    /// A text pushed away from other texts: the search vector is `text − weight × Σ negatives`,
+    /// so an image scores max over its queries of q·text − weight × Σ q·negative, ranked
+    /// exactly like any text search.
+    public static func text(_ text: [Float], excluding negatives: [[Float]], weight: Float,
+                            limit: Int, minScore: Float?) -> SearchRequest {
+        var vector = text
+        for negative in negatives {
+            for i in vector.indices { vector[i] -= weight * negative[i] }
+        }
+        return SearchRequest(vectors: vector, limit: limit, minScore: minScore)
+    }
+}
+
+/// The vector index of one model's embeddings, built from the catalog (the source of truth),
+/// answering searches with catalog paths.
+public final class CatalogSearch: Sendable {
+    public let catalog: Catalog
+    public let model: ModelRecord
+    public let index: any ImageIndex
+
+    /// Builds the index from every image the catalog holds for `model`. The exact kind
+    /// re-scores its candidates with the catalog's fp32 vectors; FAISS kinds that need
+    /// training are trained on (up to) 100k of the catalog's vectors first.
+    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact) throws {
+        self.catalog = catalog
+        self.model = model
+        switch kind {
+        case .exact:
+            index = QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension) { ids in
+                try catalog.vectors(ofImages: ids).mapValues { data in
+                    data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                }
+            }
+        case .factory(let factory):
+            let vectors = try VectorIndex(dimension: model.dimension, factory: factory)
+            if !vectors.isTrained { try vectors.train(try Self.trainingSample(catalog: catalog, model: model)) }
+            index = FaissImageIndex(vectors: vectors, queriesPerImage: model.queryCount)
+        }
+        try Self.load(catalog: catalog, model: model, into: index)
+    }
+
+    public func search(_ request: SearchRequest) throws -> [SearchResult] {
+        var hits = try index.search(request.vectors, limit: request.limit)
+        if let minScore = request.minScore { hits = hits.filter { $0.score >= minScore } }
+        let paths = try catalog.paths(ofImages: hits.map(\.imageID))
+        return hits.compactMap { hit in
+            // An image with no indexed file left (deleted since the index was built) is skipped.
+            paths[hit.imageID].map { SearchResult(imageID: hit.imageID, paths: $0, score: hit.score) }
+        }
+    }
+
+    private static func load(catalog: Catalog, model: ModelRecord, into index: any ImageIndex) throws {
+        let floatsPerImage = model.queryCount * model.dimension
+        var ids: [Int64] = []
+        var values: [Float] = []
+        func flush() throws {
+            try index.add(imageIDs: ids, embeddings: values)
+            ids.removeAll(keepingCapacity: true)
+            values.removeAll(keepingCapacity: true)
+        }
+        try catalog.forEachImage(modelId: model.id) { id, vectors in
+            guard vectors.count == floatsPerImage * 4 else {
+                throw CatalogError(path: catalog.path, reason: "image \(id) has \(vectors.count) bytes of vectors, expected \(floatsPerImage * 4)")
+            }
+            ids.append(id)
+            vectors.withUnsafeBytes { values.append(contentsOf: $0.bindMemory(to: Float.self)) }
+            if ids.count == 4096 { try flush() }
+        }
+        if !ids.isEmpty { try flush() }
+    }
+
+    private static func trainingSample(catalog: Catalog, model: ModelRecord, maxVectors: Int = 100_000) throws -> [Float] {
+        let total = try catalog.imageCount(modelId: model.id)
+        let stride = max(1, total * model.queryCount / maxVectors)
+        var sample: [Float] = []
+        var position = 0
+        try catalog.forEachImage(modelId: model.id) { _, vectors in
+            defer { position += 1 }
+            guard position % stride == 0 else { return }
+            vectors.withUnsafeBytes { sample.append(contentsOf: $0.bindMemory(to: Float.self)) }
+        }
+        guard !sample.isEmpty else {
+            throw CatalogError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
+        }
+        return sample
+    }
+}

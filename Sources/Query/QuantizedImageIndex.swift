@@ -1,0 +1,80 @@
+internal import CQuantizedScan
+import Synchronization
+
+/// Exact max-over-queries search that meets a 50 ms budget at 100k images: an int8 copy of
+/// every vector is scanned on all cores to bound each image's score, and only the images
+/// that can still be in the top K are re-scored with their fp32 vectors, which `fp32Vectors`
+/// supplies (from the catalog, so they need not stay in memory). The result equals brute
+/// force over fp32 vectors; see qscan.h for the bound.
+public final class QuantizedImageIndex: ImageIndex {
+    /// Returns the fp32 vectors (queriesPerImage × dimension) of each requested image.
+    public typealias VectorSource = @Sendable ([Int64]) throws -> [Int64: [Float]]
+
+    public let queriesPerImage: Int
+    public let dimension: Int
+    private let scan: Mutex<OpaquePointer>
+    private let fp32Vectors: VectorSource
+
+    public init(queriesPerImage: Int, dimension: Int, fp32Vectors: @escaping VectorSource) {
+        self.queriesPerImage = queriesPerImage
+        self.dimension = dimension
+        guard let created = qscan_create(Int32(dimension), Int32(queriesPerImage)) else {
+            preconditionFailure("qscan_create refused dimension \(dimension), \(queriesPerImage) queries")
+        }
+        scan = Mutex(created)
+        self.fp32Vectors = fp32Vectors
+    }
+
+    deinit {
+        scan.withLock { qscan_free($0) }
+    }
+
+    public var imageCount: Int { scan.withLock { Int(qscan_count($0)) } }
+
+    public func add(imageIDs: [Int64], embeddings: [Float]) throws {
+        precondition(embeddings.count == imageIDs.count * queriesPerImage * dimension, "embedding size mismatch")
+        let status = scan.withLock { qscan_add($0, imageIDs, embeddings, Int64(imageIDs.count)) }
+        guard status == 0 else {
+            throw VectorIndexError(reason: status == Int32(QSCAN_ERROR_DUPLICATE_ID.rawValue)
+                ? "an image is already in the index" : "out of memory adding \(imageIDs.count) images")
+        }
+    }
+
+    @discardableResult
+    public func remove(imageIDs: [Int64]) throws -> Int {
+        var removed: Int64 = 0
+        _ = scan.withLock { qscan_remove($0, imageIDs, Int64(imageIDs.count), &removed) }
+        return Int(removed)
+    }
+
+    public func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage] {
+        guard limit > 0 else { return [] }
+        var capacity = max(64, limit * 4)
+        var ids: [Int64] = []
+        while true {
+            ids = [Int64](repeating: 0, count: capacity)
+            var upper = [Float](repeating: 0, count: capacity)
+            var count: Int64 = 0
+            let status = scan.withLock {
+                qscan_candidates($0, searchVectors, Int32(searchVectors.count / dimension), Int64(limit), 0,
+                                 &ids, &upper, Int64(capacity), &count)
+            }
+            if status == Int32(QSCAN_ERROR_CAPACITY.rawValue) {
+                capacity = Int(count)
+                continue
+            }
+            guard status == 0 else { throw VectorIndexError(reason: "quantized scan failed (status \(status))") }
+            ids.removeSubrange(Int(count)...)
+            break
+        }
+        let vectors = try fp32Vectors(ids)
+        var scored: [ScoredImage] = []
+        scored.reserveCapacity(ids.count)
+        for id in ids {
+            guard let values = vectors[id] else { continue }  // gone from the source since
+            let score = values.withUnsafeBufferPointer { maxOverQueries($0, searchVectors, dimension: dimension) }
+            scored.append(ScoredImage(imageID: id, score: score))
+        }
+        return Array(scored.sorted(by: ScoredImage.ranking).prefix(limit))
+    }
+}

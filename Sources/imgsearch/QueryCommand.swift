@@ -1,0 +1,100 @@
+import ArgumentParser
+import Embeddings
+import Foundation
+import Query
+import Store
+
+/// `imgsearch query`: rank the catalog's images for a text (or an image) with BLIP-2's ITC score.
+struct Search: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Search the catalog by text or by example image; best first, with scores.",
+        discussion: """
+            score (text): max over the image's 32 query embeddings of the cosine with the text's
+            embedding, in [-1, 1]; the exact BLIP-2 ITC ranking.
+            --not TEXT: score = max over queries of q·(text − w × not), w = --not-weight: images
+            matching the negative text are pushed down.
+            --image PATH: score = the best cosine between any of the example's 32 query
+            embeddings and any of the image's; near-duplicates score close to 1.
+            Every indexed copy of an image is printed, with the image's score.
+            With --json, one {"path":P,"score":s} per line, best first.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Argument(help: "What to look for, in words.")
+    var text: String?
+
+    @Option(help: ArgumentHelp("Find images like this one instead of (or, with TEXT, in addition to) a text.", valueName: "path"))
+    var image: String?
+
+    @Option(name: .customLong("not"), help: ArgumentHelp("A concept to push down (repeatable).", valueName: "text"))
+    var negatives: [String] = []
+
+    @Option(help: "Weight of each --not text.")
+    var notWeight: Float = 0.5
+
+    @Option(help: "Number of images to return.")
+    var limit = 20
+
+    @Option(help: "Drop results scoring below this.")
+    var minScore: Float?
+
+    @Option(help: ArgumentHelp("Vector index: exact (default) or a FAISS index_factory string such as IVF1024,SQ8.", valueName: "kind"))
+    var index = "exact"
+
+    @Flag(help: "Print one JSON object per line.")
+    var json = false
+
+    func validate() throws {
+        if text == nil && image == nil { throw ValidationError("give a TEXT or --image PATH") }
+        if image != nil && text != nil { throw ValidationError("give either a TEXT or --image, not both") }
+        if image != nil && !negatives.isEmpty { throw ValidationError("--not applies to text searches") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let catalog = try catalogOptions.openExisting()
+        let model = try modelOptions.load(parts: image == nil ? .text : .image)
+        let identity = try ModelIdentity(snapshot: model.snapshot)
+        guard let record = try catalog.model(id: identity.id) else {
+            let known = try catalog.models().map { "\($0.id) (\($0.description))" }.joined(separator: ", ")
+            throw ValidationError("\(catalog.path) has no embeddings from \(modelOptions.model) (\(identity.id))"
+                + (known.isEmpty ? "" : "; it has: \(known)") + ". Index with this model first.")
+        }
+        let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index))
+        try print(results: try search.search(try request(model: model)))
+    }
+
+    private func request(model: Blip2Model) throws -> SearchRequest {
+        if let image {
+            let pixels = try ImagePreprocessor(size: model.config.imageSize).pixels(path: image)
+            let embedding = try model.embedImages(pixels: pixels, count: 1)[0]
+            return SearchRequest(vectors: embedding.values, limit: limit, minScore: minScore)
+        }
+        guard let text else { throw ValidationError("give a TEXT or --image PATH") }
+        let embeddings = try model.embedTexts([text] + negatives)
+        return .text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values), weight: notWeight,
+                     limit: limit, minScore: minScore)
+    }
+
+    private func print(results: [SearchResult]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for result in results {
+            for path in result.paths {
+                if json {
+                    Swift.print(String(decoding: try encoder.encode(ResultLine(path: path, score: result.score)), as: UTF8.self))
+                } else {
+                    Swift.print(String(format: "%6.3f  ", result.score) + path)
+                }
+            }
+        }
+    }
+
+    private struct ResultLine: Encodable {
+        let path: String
+        let score: Float
+    }
+}

@@ -1,0 +1,129 @@
+import Embeddings
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+/// `imgsearch query` and `status` on a catalog holding the three fixture photos embedded
+/// with tiny-a: the ranking must be transformers' ITC ranking (expected.json).
+@Suite struct QueryCommandTests {
+    struct ResultLine: Decodable, Equatable {
+        let path: String
+        let score: Float
+    }
+
+    let expected: ExpectedOutputs
+    let photos = ["astronaut.png", "chelsea.png", "coffee.png"].map { Fixtures.root.appendingPathComponent("images/\($0)").path }
+
+    init() throws {
+        expected = try ExpectedOutputs.load(model: "tiny-a")
+    }
+
+    /// A catalog with the fixture photos embedded by `modelName`'s model, registered under its identity.
+    func makeCatalog(in directory: URL, modelName: String = "tiny-a") throws -> String {
+        let snapshot = try ModelSnapshot(directory: Fixtures.model(modelName))
+        let model = try Blip2Model(snapshot: snapshot, options: ComputeOptions(device: "cpu", parts: .image))
+        let identity = try ModelIdentity(snapshot: snapshot)
+        let path = directory.appendingPathComponent("catalog.sqlite").path
+        let catalog = try Catalog(path: path)
+        let preprocessor = ImagePreprocessor(size: model.config.imageSize)
+        try catalog.write { tx in
+            try tx.register(ModelRecord(id: identity.id, description: modelName, queryCount: model.config.queryTokenCount,
+                                        dimension: model.config.embeddingDimension))
+            for (index, photo) in photos.enumerated() {
+                let embedding = try model.embedImages(pixels: try preprocessor.pixels(path: photo), count: 1)[0]
+                try tx.storeImage(StoredImage(contentHash: "hash-\(index)", modelId: identity.id, vectors: embedding.values))
+                try tx.upsert(CatalogFile(root: Fixtures.root.path, path: photo, device: 1, inode: Int64(index), size: 1,
+                                          modifiedNanoseconds: 0, contentHash: "hash-\(index)", state: .indexed))
+            }
+        }
+        return path
+    }
+
+    func query(_ database: String, _ arguments: [String]) throws -> [ResultLine] {
+        let run = try CommandRunner.imgsearch(["query", "--db", database, "--model", Fixtures.model("tiny-a").path,
+                                               "--device", "cpu", "--json"] + arguments)
+        #expect(run.status == 0, "\(run.standardError)")
+        return try run.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(ResultLine.self, from: Data($0.utf8)) }
+    }
+
+    @Test func everyCaptionRanksThePhotosAsTransformersDoes() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        for (textIndex, text) in expected.texts.enumerated() {
+            let results = try query(database, [text, "--limit", "3"])
+            let reference = (0..<3).map { (photos[$0], expected.itc[$0][textIndex]) }.sorted { $0.1 > $1.1 }
+            #expect(results.map(\.path) == reference.map(\.0), "ranking for \(text)")
+            #expect(maxAbsoluteDifference(results.map(\.score), reference.map(\.1)) <= 1e-4, "scores for \(text)")
+        }
+    }
+
+    @Test func limitAndMinScoreCutTheList() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        let all = try query(database, [expected.texts[0]])
+        #expect(all.count == 3)
+        #expect(try query(database, [expected.texts[0], "--limit", "1"]) == [all[0]])
+        let threshold = (all[1].score + all[2].score) / 2
+        #expect(try query(database, [expected.texts[0], "--min-score", String(threshold)]).map(\.path) == all.prefix(2).map(\.path))
+    }
+
+    @Test func negativeTextScoresAsDocumented() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        let results = try query(database, [expected.texts[0], "--not", expected.texts[1], "--not-weight", "0.5"])
+        let direction = zip(expected.text_embeddings[0], expected.text_embeddings[1]).map { $0 - 0.5 * $1 }
+        let reference = (0..<3).map { image -> (String, Float) in
+            let best = expected.image_embeddings[image].map { query in zip(query, direction).map { $0 * $1 }.reduce(0, +) }.max()!
+            return (photos[image], best)
+        }.sorted { $0.1 > $1.1 }
+        #expect(results.map(\.path) == reference.map(\.0))
+        #expect(maxAbsoluteDifference(results.map(\.score), reference.map(\.1)) <= 1e-4)
+    }
+
+    @Test func examplePhotoFindsItselfFirst() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        let results = try query(database, ["--image", photos[1]])
+        #expect(results.first?.path == photos[1])
+        #expect(abs((results.first?.score ?? 0) - 1) < 1e-4)
+    }
+
+    @Test func catalogOfAnotherModelIsRefusedClearly() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory, modelName: "tiny-b")
+        let run = try CommandRunner.imgsearch(["query", "--db", database, "--model", Fixtures.model("tiny-a").path,
+                                               "--device", "cpu", "a cat"])
+        #expect(run.status != 0)
+        #expect(run.standardError.contains("has no embeddings from"))
+        #expect(run.standardError.contains("tiny-b"))
+    }
+
+    @Test func statusCountsFilesAndImages() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        let run = try CommandRunner.imgsearch(["status", "--db", database, "--json"])
+        #expect(run.status == 0, "\(run.standardError)")
+        struct Report: Decodable {
+            struct Model: Decodable { let images: Int; let vectorsPerImage: Int }
+            let files: [String: Int]
+            let models: [Model]
+        }
+        let report = try JSONDecoder().decode(Report.self, from: Data(run.standardOutput.utf8))
+        #expect(report.files == ["indexed": 3, "pending": 0, "failed": 0])
+        #expect(report.models.map(\.images) == [3])
+        #expect(report.models.map(\.vectorsPerImage) == [32])
+    }
+
+    @Test func missingCatalogIsAClearError() throws {
+        let run = try CommandRunner.imgsearch(["status", "--db", "/nonexistent/catalog.sqlite"])
+        #expect(run.status != 0)
+        #expect(run.standardError.contains("no catalog at /nonexistent/catalog.sqlite"))
+    }
+}

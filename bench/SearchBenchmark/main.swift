@@ -1,0 +1,203 @@
+// Max-over-queries search over synthetic BLIP-2-shaped embeddings (32 L2-normalised 256-d
+// vectors per image): build time, query latency p50/p99, resident memory per image, and the
+// recall@10 of approximate indexes against exact search on the same data.
+//
+//   .build/release/SearchBenchmark --images 100000 [--kind exact|FAISS-factory] [--queries 50]
+//                                  [--nprobe N] [--efSearch N] [--threads N] [--no-recall]
+//
+// The data is clustered (images around 2048 topics, each query vector a noisy copy of its
+// image's topic) so that approximate indexes see the kind of structure real embeddings have;
+// uniform random vectors on a 256-d sphere would have none. bench/search.sh runs the matrix.
+import Foundation
+import Query
+
+let queriesPerImage = 32
+let dimension = 256
+let topicCount = 2048
+let noisePoolSize = 65_536
+
+struct Options {
+    var images = 10_000
+    var kind = IndexKind.exact
+    var queries = 50
+    var limit = 10
+    var parameters: [(String, Double)] = []
+    var threads: Int?
+    var recall = true
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let flag = iterator.next() {
+            if flag == "--no-recall" { recall = false; continue }
+            guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
+            switch flag {
+            case "--images": images = Int(value)!
+            case "--kind": kind = IndexKind(value)
+            case "--queries": queries = Int(value)!
+            case "--limit": limit = Int(value)!
+            case "--threads": threads = Int(value)!
+            case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
+            default: fatalError("unknown option \(flag)")
+            }
+        }
+    }
+}
+
+/// Deterministic data: the same seed gives the same vectors in every run and every chunk.
+struct SyntheticEmbeddings {
+    let topics: [Float]
+    let noise: [Float]
+
+    init() {
+        var generator = SplitMix(state: 42)
+        topics = Self.unitVectors(topicCount, &generator)
+        noise = Self.unitVectors(noisePoolSize, &generator)
+    }
+
+    static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
+        var values = [Float](repeating: 0, count: count * dimension)
+        for v in 0..<count {
+            var norm: Float = 0
+            for d in 0..<dimension {
+                let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
+                values[v * dimension + d] = x
+                norm += x * x
+            }
+            norm = norm.squareRoot()
+            for d in 0..<dimension { values[v * dimension + d] /= norm }
+        }
+        return values
+    }
+
+    func topic(ofImage image: Int) -> Int { (image &* 2_654_435_761) % topicCount }
+
+    /// normalize(topic + 0.8 × noise): close to its topic, distinct from its neighbours.
+    func vector(topic: Int, noiseIndex: Int, into output: inout [Float], at offset: Int) {
+        var norm: Float = 0
+        let t = topic * dimension, n = (noiseIndex % noisePoolSize) * dimension
+        for d in 0..<dimension {
+            let x = topics[t + d] + 0.8 * noise[n + d]
+            output[offset + d] = x
+            norm += x * x
+        }
+        norm = norm.squareRoot()
+        for d in 0..<dimension { output[offset + d] /= norm }
+    }
+
+    func images(_ range: Range<Int>) -> [Float] {
+        var values = [Float](repeating: 0, count: range.count * queriesPerImage * dimension)
+        for (i, image) in range.enumerated() {
+            for q in 0..<queriesPerImage {
+                vector(topic: topic(ofImage: image), noiseIndex: image &* 31 &+ q &* 7919,
+                       into: &values, at: (i * queriesPerImage + q) * dimension)
+            }
+        }
+        return values
+    }
+
+    func query(_ index: Int, images: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: dimension)
+        vector(topic: topic(ofImage: (index &* 7_919) % images), noiseIndex: 50_000 + index, into: &values, at: 0)
+        return values
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func residentMegabytes() -> Double {
+    let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+    let pages = Double(statm.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    return pages * 4096 / 1_048_576
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+let options = Options(CommandLine.arguments)
+if let threads = options.threads { VectorIndex.setThreads(threads) }
+let data = SyntheticEmbeddings()
+let chunk = 20_000
+let baseline = residentMegabytes()
+
+// Build.
+var start = now()
+let index: any ImageIndex
+switch options.kind {
+case .exact:
+    // The fp32 vectors for re-scoring come from the generator, standing in for the catalog.
+    index = QuantizedImageIndex(queriesPerImage: queriesPerImage, dimension: dimension) { ids in
+        Dictionary(uniqueKeysWithValues: ids.map { ($0, data.images(Int($0)..<(Int($0) + 1))) })
+    }
+case .factory(let factory):
+    let vectors = try VectorIndex(dimension: dimension, factory: factory)
+    if !vectors.isTrained {
+        let sampleImages = min(options.images, 100_000 / queriesPerImage * 4)
+        let stride = max(1, options.images / sampleImages)
+        var sample: [Float] = []
+        for image in Swift.stride(from: 0, to: options.images, by: stride) { sample += data.images(image..<(image + 1)) }
+        try vectors.train(sample)
+    }
+    for (name, value) in options.parameters { try vectors.setParameter(name, value) }
+    index = FaissImageIndex(vectors: vectors, queriesPerImage: queriesPerImage)
+}
+let trainSeconds = now() - start
+for first in Swift.stride(from: 0, to: options.images, by: chunk) {
+    let range = first..<min(first + chunk, options.images)
+    try index.add(imageIDs: range.map { Int64($0) }, embeddings: data.images(range))
+}
+let buildSeconds = now() - start
+let memory = residentMegabytes() - baseline
+
+// Query latency.
+var latencies: [Double] = []
+var results: [[Int64]] = []
+for q in 0..<options.queries {
+    let query = data.query(q, images: options.images)
+    start = now()
+    let hits = try index.search(query, limit: options.limit)
+    latencies.append((now() - start) * 1000)
+    results.append(hits.map(\.imageID))
+}
+
+// Recall against brute force (FAISS "Flat"), computed chunk by chunk so that even 1M images
+// fit in memory; for the exact kind it must be 1.
+var recall: Double?
+if options.recall {
+    var best: [[ScoredImage]] = Array(repeating: [], count: options.queries)
+    for first in Swift.stride(from: 0, to: options.images, by: chunk) {
+        let range = first..<min(first + chunk, options.images)
+        let exact = FaissImageIndex(vectors: try VectorIndex(dimension: dimension),
+                                    queriesPerImage: queriesPerImage)
+        try exact.add(imageIDs: range.map { Int64($0) }, embeddings: data.images(range))
+        for q in 0..<options.queries {
+            best[q] = Array((best[q] + (try exact.search(data.query(q, images: options.images), limit: options.limit)))
+                .sorted { $0.score != $1.score ? $0.score > $1.score : $0.imageID < $1.imageID }.prefix(options.limit))
+        }
+    }
+    let found = zip(results, best).map { Set($0).intersection($1.map(\.imageID)).count }.reduce(0, +)
+    recall = Double(found) / Double(options.queries * options.limit)
+}
+
+var report: [String: Any] = [
+    "images": options.images, "vectors": options.images * queriesPerImage, "kind": options.kind.description,
+    "train_s": trainSeconds, "build_s": buildSeconds, "index_mb": memory,
+    "bytes_per_image": memory * 1_048_576 / Double(options.images),
+    "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99), "queries": options.queries,
+    "limit": options.limit,
+]
+if let recall { report["recall_at_\(options.limit)"] = recall }
+for (name, value) in options.parameters { report[name] = value }
+print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
