@@ -84,10 +84,19 @@ let package = Package(
             dependencies: ["CFaiss", "CQuantizedScan", "Store"],
             exclude: ["CFaiss", "CQuantizedScan"]
         ),
+        .target(
+            name: "Indexer",
+            dependencies: [
+                "Embeddings",
+                "Store",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "imgsearch",
             dependencies: [
                 "Embeddings",
+                "Indexer",
                 "Query",
                 "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -120,6 +129,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreTests",
+            dependencies: ["Store", "TestSupport"]
+        ),
+        .testTarget(
+            name: "IndexerTests",
             dependencies: ["Store", "TestSupport"]
         ),
         .testTarget(

@@ -43,23 +43,26 @@ public final class CatalogSearch: Sendable {
     public let model: ModelRecord
     public let index: any ImageIndex
 
-    /// Builds the index from every image the catalog holds for `model`. The exact kind
-    /// re-scores its candidates with the catalog's fp32 vectors; FAISS kinds that need
+    /// Builds the index from every image the catalog holds for `model`. Both kinds re-score
+    /// their candidates with the catalog's fp32 vectors (the exact kind is then exact; FAISS
+    /// kinds consider `candidatesPerResult` × limit candidates). FAISS kinds that need
     /// training are trained on (up to) 100k of the catalog's vectors first.
-    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact) throws {
+    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 10) throws {
         self.catalog = catalog
         self.model = model
+        let fp32: FP32VectorSource = { ids in
+            try catalog.vectors(ofImages: ids).mapValues { data in
+                data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            }
+        }
         switch kind {
         case .exact:
-            index = QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension) { ids in
-                try catalog.vectors(ofImages: ids).mapValues { data in
-                    data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-                }
-            }
+            index = QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
         case .factory(let factory):
             let vectors = try VectorIndex(dimension: model.dimension, factory: factory)
             if !vectors.isTrained { try vectors.train(try Self.trainingSample(catalog: catalog, model: model)) }
-            index = FaissImageIndex(vectors: vectors, queriesPerImage: model.queryCount)
+            index = RescoredImageIndex(base: FaissImageIndex(vectors: vectors, queriesPerImage: model.queryCount),
+                                       candidatesPerResult: candidatesPerResult, fp32Vectors: fp32)
         }
         try Self.load(catalog: catalog, model: model, into: index)
     }

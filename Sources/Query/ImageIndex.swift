@@ -44,3 +44,20 @@ func maxOverQueries(_ image: UnsafeBufferPointer<Float>, _ search: [Float], dime
     }
     return best
 }
+
+/// Returns the fp32 vectors (queriesPerImage × dimension) of each requested image that exists.
+public typealias FP32VectorSource = @Sendable ([Int64]) throws -> [Int64: [Float]]
+
+/// Exact scores of `candidates` from their fp32 vectors; the best `limit`, ranked.
+func rescore(_ candidates: [Int64], search: [Float], dimension: Int, limit: Int,
+             source: FP32VectorSource) throws -> [ScoredImage] {
+    let vectors = try source(candidates)
+    var scored: [ScoredImage] = []
+    scored.reserveCapacity(candidates.count)
+    for id in candidates {
+        guard let values = vectors[id] else { continue }  // gone from the source since
+        let score = values.withUnsafeBufferPointer { maxOverQueries($0, search, dimension: dimension) }
+        scored.append(ScoredImage(imageID: id, score: score))
+    }
+    return Array(scored.sorted(by: ScoredImage.ranking).prefix(limit))
+}

@@ -7,15 +7,12 @@ import Synchronization
 /// supplies (from the catalog, so they need not stay in memory). The result equals brute
 /// force over fp32 vectors; see qscan.h for the bound.
 public final class QuantizedImageIndex: ImageIndex {
-    /// Returns the fp32 vectors (queriesPerImage × dimension) of each requested image.
-    public typealias VectorSource = @Sendable ([Int64]) throws -> [Int64: [Float]]
-
     public let queriesPerImage: Int
     public let dimension: Int
     private let scan: Mutex<OpaquePointer>
-    private let fp32Vectors: VectorSource
+    private let fp32Vectors: FP32VectorSource
 
-    public init(queriesPerImage: Int, dimension: Int, fp32Vectors: @escaping VectorSource) {
+    public init(queriesPerImage: Int, dimension: Int, fp32Vectors: @escaping FP32VectorSource) {
         self.queriesPerImage = queriesPerImage
         self.dimension = dimension
         guard let created = qscan_create(Int32(dimension), Int32(queriesPerImage)) else {
@@ -67,14 +64,6 @@ public final class QuantizedImageIndex: ImageIndex {
             ids.removeSubrange(Int(count)...)
             break
         }
-        let vectors = try fp32Vectors(ids)
-        var scored: [ScoredImage] = []
-        scored.reserveCapacity(ids.count)
-        for id in ids {
-            guard let values = vectors[id] else { continue }  // gone from the source since
-            let score = values.withUnsafeBufferPointer { maxOverQueries($0, searchVectors, dimension: dimension) }
-            scored.append(ScoredImage(imageID: id, score: score))
-        }
-        return Array(scored.sorted(by: ScoredImage.ranking).prefix(limit))
+        return try rescore(ids, search: searchVectors, dimension: dimension, limit: limit, source: fp32Vectors)
     }
 }

@@ -129,6 +129,26 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Every file recorded under these roots.
+    public func files(inRoots roots: [String]) throws -> [CatalogFile] {
+        try read { db in try CatalogFile.filter(roots.contains(Column("root"))).fetchAll(db) }
+    }
+
+    /// Which of these content hashes already have an embedding by `modelId`.
+    public func embeddedHashes(_ hashes: [String], modelId: String) throws -> Set<String> {
+        guard !hashes.isEmpty else { return [] }
+        return try read { db in
+            var found: Set<String> = []
+            for start in Swift.stride(from: 0, to: hashes.count, by: 500) {
+                let slice = Array(hashes[start..<min(start + 500, hashes.count)])
+                found.formUnion(try String.fetchAll(db, sql: """
+                    SELECT contentHash FROM image WHERE modelId = ? AND contentHash IN (\(databaseQuestionMarks(count: slice.count)))
+                    """, arguments: StatementArguments([modelId] + slice)))
+            }
+            return found
+        }
+    }
+
     public func file(path: String) throws -> CatalogFile? {
         try read { db in try CatalogFile.filter(Column("path") == path).fetchOne(db) }
     }

@@ -3,7 +3,7 @@
 // recall@10 of approximate indexes against exact search on the same data.
 //
 //   .build/release/SearchBenchmark --images 100000 [--kind exact|FAISS-factory] [--queries 50]
-//                                  [--nprobe N] [--efSearch N] [--threads N] [--no-recall]
+//                                  [--nprobe N] [--efSearch N] [--rescore N] [--threads N] [--no-recall]
 //
 // The data is clustered (images around 2048 topics, each query vector a noisy copy of its
 // image's topic) so that approximate indexes see the kind of structure real embeddings have;
@@ -24,6 +24,8 @@ struct Options {
     var parameters: [(String, Double)] = []
     var threads: Int?
     var recall = true
+    /// For FAISS kinds: re-score this many candidates per result with fp32 vectors (0: off).
+    var rescore = 0
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -36,6 +38,7 @@ struct Options {
             case "--queries": queries = Int(value)!
             case "--limit": limit = Int(value)!
             case "--threads": threads = Int(value)!
+            case "--rescore": rescore = Int(value)!
             case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
             default: fatalError("unknown option \(flag)")
             }
@@ -135,23 +138,25 @@ let baseline = residentMegabytes()
 // Build.
 var start = now()
 let index: any ImageIndex
+// The fp32 vectors for re-scoring come from the generator, standing in for the catalog.
+let fp32: FP32VectorSource = { ids in
+    Dictionary(uniqueKeysWithValues: ids.map { ($0, data.images(Int($0)..<(Int($0) + 1))) })
+}
 switch options.kind {
 case .exact:
-    // The fp32 vectors for re-scoring come from the generator, standing in for the catalog.
-    index = QuantizedImageIndex(queriesPerImage: queriesPerImage, dimension: dimension) { ids in
-        Dictionary(uniqueKeysWithValues: ids.map { ($0, data.images(Int($0)..<(Int($0) + 1))) })
-    }
+    index = QuantizedImageIndex(queriesPerImage: queriesPerImage, dimension: dimension, fp32Vectors: fp32)
 case .factory(let factory):
     let vectors = try VectorIndex(dimension: dimension, factory: factory)
     if !vectors.isTrained {
-        let sampleImages = min(options.images, 100_000 / queriesPerImage * 4)
+        let sampleImages = min(options.images, 2048)  // 65k vectors: enough for IVF1024 and PQ codebooks
         let stride = max(1, options.images / sampleImages)
         var sample: [Float] = []
         for image in Swift.stride(from: 0, to: options.images, by: stride) { sample += data.images(image..<(image + 1)) }
         try vectors.train(sample)
     }
     for (name, value) in options.parameters { try vectors.setParameter(name, value) }
-    index = FaissImageIndex(vectors: vectors, queriesPerImage: queriesPerImage)
+    let faiss = FaissImageIndex(vectors: vectors, queriesPerImage: queriesPerImage)
+    index = options.rescore > 0 ? RescoredImageIndex(base: faiss, candidatesPerResult: options.rescore, fp32Vectors: fp32) : faiss
 }
 let trainSeconds = now() - start
 for first in Swift.stride(from: 0, to: options.images, by: chunk) {
@@ -200,4 +205,5 @@ var report: [String: Any] = [
 ]
 if let recall { report["recall_at_\(options.limit)"] = recall }
 for (name, value) in options.parameters { report[name] = value }
+if options.rescore > 0 { report["rescore_candidates_per_result"] = options.rescore }
 print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))

@@ -80,7 +80,7 @@ static toff_t tiff_size(thandle_t h) {
 
 static int tiff_map(thandle_t h, void **base, toff_t *size) {
     tiff_source *src = (tiff_source *)h;
-    *base = (void *)src->data; /* libtiff only reads a file opened "r" */
+    *base = (void *)(uintptr_t)src->data; /* libtiff only reads a file opened "r" */
     *size = (toff_t)src->size;
     return 1;
 }

@@ -27,6 +27,16 @@ imgdec_status imgdec_internal_fail(imgdec_error *err, imgdec_status code, const 
         err->code = code;
         vsnprintf(err->message, sizeof err->message, fmt, args);
         va_end(args);
+        /* one line: library messages may carry newlines or tabs */
+        size_t n = strlen(err->message);
+        for (size_t i = 0; i < n; i++) {
+            if ((unsigned char)err->message[i] < 0x20 || err->message[i] == 0x7f) {
+                err->message[i] = ' ';
+            }
+        }
+        while (n > 0 && err->message[n - 1] == ' ') {
+            err->message[--n] = '\0';
+        }
     }
     return code;
 }

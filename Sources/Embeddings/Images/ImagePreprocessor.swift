@@ -1,4 +1,5 @@
 internal import CImageDecode
+import Foundation
 
 /// Turns an image file into BLIP-2's input: decoded by content (JPEG, PNG), converted to
 /// RGB, resized straight to `size`×`size` with PIL's bicubic filter, scaled by 1/255 and
@@ -35,6 +36,17 @@ public struct ImagePreprocessor: Sendable {
         let status = imgdec_load_preprocessed_with_params(path, &params, buffer.baseAddress, &error)
         guard status == IMGDEC_OK else {
             throw ImageError(path: path, kind: Self.kind(of: status), reason: error.text)
+        }
+    }
+
+    /// Whether the file's first bytes are those of a format the decoders read (by content,
+    /// not by name). An unreadable file answers false.
+    public static func recognizesContent(ofFileAt path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let header = try? handle.read(upToCount: 64), !header.isEmpty else { return false }
+        return header.withUnsafeBytes { raw in
+            imgdec_detect_format(raw.bindMemory(to: UInt8.self).baseAddress, raw.count) != IMGDEC_FORMAT_UNKNOWN
         }
     }
 

@@ -1,0 +1,184 @@
+import Embeddings
+import Foundation
+import Store
+
+/// What an index run did, for the summary line and the tests.
+public struct IndexSummary: Sendable {
+    /// Files whose content was embedded in this run.
+    public var embedded = 0
+    /// Files whose content already had an embedding (moved, renamed, copied, touched).
+    public var reused = 0
+    public var unchanged = 0
+    public var removed = 0
+    /// Files that could not be indexed, with the reason.
+    public var failures: [(path: String, reason: String)] = []
+    /// Paths the crawl could not read.
+    public var crawlProblems: [Crawler.Problem] = []
+    public var stoppedEarly = false
+}
+
+/// Where a run stands, after each batch.
+public struct IndexProgress: Sendable {
+    public let done: Int
+    public let total: Int
+    public let failed: Int
+    public let imagesPerSecond: Double
+}
+
+/// One `imgsearch index` pass: crawl the roots, compare with the catalog (size + mtime +
+/// inode, then content hash), embed only contents the model has never seen, and commit
+/// each batch in one transaction, so a killed run resumes where it stopped. Files gone
+/// from disk leave the catalog, and so do embeddings no file uses any more.
+public struct IndexRun: Sendable {
+    public let catalog: Catalog
+    public let model: Blip2Model
+    public let modelRecord: ModelRecord
+    public let batchSize: Int
+    public let preprocessor: ImagePreprocessor
+
+    public init(catalog: Catalog, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
+        self.catalog = catalog
+        self.model = model
+        self.modelRecord = modelRecord
+        self.batchSize = max(1, batchSize)
+        preprocessor = ImagePreprocessor(size: model.config.imageSize)
+    }
+
+    public func run(_ crawler: Crawler, shouldStop: @Sendable () -> Bool = { false },
+                    progress: (IndexProgress) -> Void = { _ in }) throws -> IndexSummary {
+        var summary = IndexSummary()
+        try catalog.write { tx in try tx.register(modelRecord) }
+        let (found, problems) = crawler.scan()
+        summary.crawlProblems = problems
+        let known = Dictionary(try catalog.files(inRoots: crawler.roots).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let embeddedHashes = try catalog.embeddedHashes(known.values.compactMap(\.contentHash), modelId: modelRecord.id)
+
+        var pending: [FoundFile] = []
+        for file in found {
+            if let record = known[file.path], Self.sameStat(record, file),
+               record.state == .failed || record.contentHash.map(embeddedHashes.contains) == true {
+                summary.unchanged += 1
+            } else {
+                pending.append(file)
+            }
+        }
+        let started = Date()
+        var done = 0
+        for start in stride(from: 0, to: pending.count, by: batchSize) {
+            if shouldStop() {
+                summary.stoppedEarly = true
+                break
+            }
+            let batch = Array(pending[start..<min(start + batchSize, pending.count)])
+            try index(batch, summary: &summary)
+            done += batch.count
+            let elapsed = Date().timeIntervalSince(started)
+            progress(IndexProgress(done: done, total: pending.count, failed: summary.failures.count,
+                                   imagesPerSecond: elapsed > 0 ? Double(done) / elapsed : 0))
+        }
+        // After the new files are in: a moved file's content is then still referenced, so
+        // its embedding survives the removal of the old path.
+        if !summary.stoppedEarly {
+            try removeVanished(known: known, found: found, problems: problems, summary: &summary)
+        }
+        return summary
+    }
+
+    static func sameStat(_ record: CatalogFile, _ file: FoundFile) -> Bool {
+        record.device == file.device && record.inode == file.inode && record.size == file.size
+            && record.modifiedNanoseconds == file.modifiedNanoseconds
+    }
+
+    /// Catalog files under the roots that the crawl did not find. Nothing is removed under a
+    /// folder the crawl could not read: an unmounted disk must not empty the catalog.
+    private func removeVanished(known: [String: CatalogFile], found: [FoundFile], problems: [Crawler.Problem],
+                                summary: inout IndexSummary) throws {
+        let present = Set(found.map(\.path))
+        let vanished = known.keys.filter { path in
+            !present.contains(path) && !problems.contains { path == $0.path || path.hasPrefix($0.path + "/") }
+        }
+        guard !vanished.isEmpty else { return }
+        try catalog.write { tx in
+            summary.removed = try tx.removeFiles(paths: vanished)
+            try tx.removeOrphanImages()
+        }
+    }
+
+    /// Hash, preprocess (in parallel), embed and commit one batch.
+    private func index(_ batch: [FoundFile], summary: inout IndexSummary) throws {
+        let prepared = prepare(batch)
+        let newHashes = Set(prepared.compactMap { $0.pixels == nil ? nil : $0.hash })
+        let alreadyEmbedded = try catalog.embeddedHashes(Array(newHashes), modelId: modelRecord.id)
+
+        // Embed each new content once, even when the batch holds several copies of it.
+        var toEmbed: [(hash: String, pixels: [Float])] = []
+        var seen: Set<String> = alreadyEmbedded
+        for item in prepared {
+            guard let hash = item.hash, let pixels = item.pixels, !seen.contains(hash) else { continue }
+            seen.insert(hash)
+            toEmbed.append((hash, pixels))
+        }
+        let embeddings = toEmbed.isEmpty ? [] : try model.embedImages(pixels: toEmbed.flatMap(\.pixels), count: toEmbed.count)
+
+        try catalog.write { tx in
+            for (item, embedding) in zip(toEmbed, embeddings) {
+                try tx.storeImage(StoredImage(contentHash: item.hash, modelId: modelRecord.id, vectors: embedding.values))
+            }
+            for item in prepared {
+                let file = item.file
+                var record = CatalogFile(root: file.root, path: file.path, device: file.device, inode: file.inode,
+                                         size: file.size, modifiedNanoseconds: file.modifiedNanoseconds,
+                                         contentHash: item.hash, state: .indexed)
+                if let failure = item.failure {
+                    record.state = .failed
+                    record.lastError = failure
+                } else if item.hash == nil {
+                    try tx.removeFiles(paths: [file.path])  // not an image (any more)
+                    continue
+                }
+                try tx.upsert(record)
+            }
+        }
+        // Each embedded content stands for its first file; every other indexed file reused an embedding.
+        let indexed = prepared.filter { $0.failure == nil && $0.hash != nil }.count
+        summary.embedded += toEmbed.count
+        summary.reused += indexed - toEmbed.count
+        summary.failures += prepared.compactMap { item in item.failure.map { (item.file.path, $0) } }
+    }
+
+    private struct PreparedFile: Sendable {
+        let file: FoundFile
+        var hash: String?
+        /// Present when the content may need embedding.
+        var pixels: [Float]?
+        var failure: String?
+    }
+
+    /// Sniffs, hashes and preprocesses every file of the batch on all cores. Files whose
+    /// content already has an embedding are hashed but not decoded.
+    private func prepare(_ batch: [FoundFile]) -> [PreparedFile] {
+        var results = batch.map { PreparedFile(file: $0) }
+        let preprocessor = self.preprocessor
+        let catalog = self.catalog
+        let modelId = modelRecord.id
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let slots = buffer
+            DispatchQueue.concurrentPerform(iterations: slots.count) { index in
+                let path = slots[index].file.path
+                guard ImagePreprocessor.recognizesContent(ofFileAt: path) else { return }  // not an image
+                do {
+                    let hash = try ContentHash.of(fileAt: path)
+                    slots[index].hash = hash
+                    if (try? catalog.embeddedHashes([hash], modelId: modelId).isEmpty) ?? true {
+                        slots[index].pixels = try preprocessor.pixels(path: path)
+                    }
+                } catch let error as ImageError {
+                    slots[index].failure = error.reason
+                } catch {
+                    slots[index].failure = "cannot read: \(error.localizedDescription)"
+                }
+            }
+        }
+        return results
+    }
+}
