@@ -6,7 +6,7 @@ struct IMGSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imgsearch",
         abstract: "Local natural-language image search with BLIP-2.",
-        subcommands: [Index.self, Search.self, Status.self, Embed.self, Match.self])
+        subcommands: [Index.self, Search.self, Daemon.self, Status.self, Embed.self, Match.self])
 }
 
 /// Sets up logging to standard error before any command runs.

@@ -3,10 +3,6 @@ import Embeddings
 import Foundation
 import Indexer
 import Store
-import Synchronization
-
-/// Set by Ctrl-C: the run finishes its current batch, commits it and stops.
-private let stopRequested = Atomic<Bool>(false)
 
 /// `imgsearch index`: bring the catalog in step with folders of photos.
 struct Index: ParsableCommand {
@@ -47,10 +43,7 @@ struct Index: ParsableCommand {
         let catalog = try Catalog(path: catalogOptions.path)
         let record = ModelRecord(id: identity.id, description: model.snapshot.directory.path,
                                  queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)
-        signal(SIGINT) { _ in
-            stopRequested.store(true, ordering: .relaxed)
-            signal(SIGINT, SIG_DFL)  // a second Ctrl-C stops at once
-        }
+        StopSignals.install([SIGINT, SIGTERM], secondSignalStopsAtOnce: true)
         let progressBar = ProgressBar()
         let crawler = Crawler(roots: folders, excludes: exclude, includeHidden: includeHidden)
         let summary = try IndexRun(catalog: catalog, model: model, modelRecord: record, batchSize: batch)

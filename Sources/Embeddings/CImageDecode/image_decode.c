@@ -353,9 +353,11 @@ imgdec_image *imgdec_decode_file(const char *path, const imgdec_params *params,
     const imgdec_params p = params ? *params : imgdec_default_params();
     char ebuf[128];
 
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is refused
+       below as not a regular file. For regular files the flag changes nothing. */
     int fd;
     do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
