@@ -18,16 +18,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/bench/out"
 python="${PYTHON:-$root/.venv/bin/python}"
 cores="$(nproc)"
-mkdir -p "$out/debs"
-
-if [ ! -d "$out/wallpapers" ]; then
-  if ! ls "$out"/debs/plasma-workspace-wallpapers_*.deb >/dev/null 2>&1; then
-    (cd "$out/debs" && apt-get download plasma-workspace-wallpapers)
-  fi
-  rm -rf "$out/wallpapers.tmp"
-  dpkg -x "$(ls "$out"/debs/plasma-workspace-wallpapers_*.deb | tail -1)" "$out/wallpapers.tmp"
-  mv "$out/wallpapers.tmp" "$out/wallpapers"
-fi
+"$root/bench/fetch-wallpapers.sh"
 mapfile -t mid < <(find "$out/wallpapers" -type f -name 2560x1600.jpg | sort)
 mapfile -t big < <(find "$out/wallpapers" -type f -name 5120x2880.jpg | sort)
 echo "files: ${#mid[@]} JPEGs at 2560x1600, ${#big[@]} at 5120x2880; $cores cores; $passes passes"

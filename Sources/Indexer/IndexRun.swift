@@ -15,6 +15,15 @@ public struct IndexSummary: Sendable {
     /// Paths the crawl could not read.
     public var crawlProblems: [Crawler.Problem] = []
     public var stoppedEarly = false
+    /// Wall-clock seconds per stage: crawl, prepare (sniff + hash + decode, on all cores), embed, commit.
+    public var stageSeconds: [String: Double] = [:]
+}
+
+/// Adds the seconds `body` takes to `stage`.
+private func timed<T>(_ stage: String, _ summary: inout IndexSummary, _ body: () throws -> T) rethrows -> T {
+    let start = DispatchTime.now().uptimeNanoseconds
+    defer { summary.stageSeconds[stage, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+    return try body()
 }
 
 /// Where a run stands, after each batch.
@@ -48,7 +57,7 @@ public struct IndexRun: Sendable {
                     progress: (IndexProgress) -> Void = { _ in }) throws -> IndexSummary {
         var summary = IndexSummary()
         try catalog.write { tx in try tx.register(modelRecord) }
-        let (found, problems) = crawler.scan()
+        let (found, problems) = timed("crawl", &summary) { crawler.scan() }
         summary.crawlProblems = problems
         let known = Dictionary(try catalog.files(inRoots: crawler.roots).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let embeddedHashes = try catalog.embeddedHashes(known.values.compactMap(\.contentHash), modelId: modelRecord.id)
@@ -106,23 +115,33 @@ public struct IndexRun: Sendable {
 
     /// Hash, preprocess (in parallel), embed and commit one batch.
     private func index(_ batch: [FoundFile], summary: inout IndexSummary) throws {
-        let prepared = prepare(batch)
-        let newHashes = Set(prepared.compactMap { $0.pixels == nil ? nil : $0.hash })
-        let alreadyEmbedded = try catalog.embeddedHashes(Array(newHashes), modelId: modelRecord.id)
+        let prepared = timed("prepare", &summary) { prepare(batch) }
 
         // Embed each new content once, even when the batch holds several copies of it.
         var toEmbed: [(hash: String, pixels: [Float])] = []
-        var seen: Set<String> = alreadyEmbedded
+        var seen: Set<String> = []
         for item in prepared {
             guard let hash = item.hash, let pixels = item.pixels, !seen.contains(hash) else { continue }
             seen.insert(hash)
             toEmbed.append((hash, pixels))
         }
-        let embeddings = toEmbed.isEmpty ? [] : try model.embedImages(pixels: toEmbed.flatMap(\.pixels), count: toEmbed.count)
+        let embeddings = try timed("embed", &summary) {
+            toEmbed.isEmpty ? [] : try model.embedImages(pixels: toEmbed.flatMap(\.pixels), count: toEmbed.count)
+        }
 
+        try timed("commit", &summary) { try commit(prepared: prepared, embedded: Array(zip(toEmbed.map(\.hash), embeddings))) }
+        // Each embedded content stands for its first file; every other indexed file reused an embedding.
+        let indexed = prepared.filter { $0.failure == nil && $0.hash != nil }.count
+        summary.embedded += toEmbed.count
+        summary.reused += indexed - toEmbed.count
+        summary.failures += prepared.compactMap { item in item.failure.map { (item.file.path, $0) } }
+    }
+
+    /// One transaction: the new embeddings, then every file of the batch as indexed or failed.
+    private func commit(prepared: [PreparedFile], embedded: [(String, ImageEmbedding)]) throws {
         try catalog.write { tx in
-            for (item, embedding) in zip(toEmbed, embeddings) {
-                try tx.storeImage(StoredImage(contentHash: item.hash, modelId: modelRecord.id, vectors: embedding.values))
+            for (hash, embedding) in embedded {
+                try tx.storeImage(StoredImage(contentHash: hash, modelId: modelRecord.id, vectors: embedding.values))
             }
             for item in prepared {
                 let file = item.file
@@ -139,11 +158,6 @@ public struct IndexRun: Sendable {
                 try tx.upsert(record)
             }
         }
-        // Each embedded content stands for its first file; every other indexed file reused an embedding.
-        let indexed = prepared.filter { $0.failure == nil && $0.hash != nil }.count
-        summary.embedded += toEmbed.count
-        summary.reused += indexed - toEmbed.count
-        summary.failures += prepared.compactMap { item in item.failure.map { (item.file.path, $0) } }
     }
 
     private struct PreparedFile: Sendable {

@@ -32,6 +32,9 @@ struct Index: ParsableCommand {
     @Flag(help: "Also index hidden files and folders (names starting with a dot).")
     var includeHidden = false
 
+    @Flag(help: "Print the seconds spent in each stage (crawl, prepare, embed, commit).")
+    var timings = false
+
     func validate() throws {
         if folders.isEmpty { throw ValidationError("give at least one folder") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -55,6 +58,10 @@ struct Index: ParsableCommand {
         print("\(summary.embedded) embedded, \(summary.reused) reused (moved or copied), \(summary.unchanged) unchanged, "
             + "\(summary.removed) removed, \(summary.failures.count) failed"
             + (summary.stoppedEarly ? "; stopped early, run again to resume" : ""))
+        if timings {
+            print("stages: " + summary.stageSeconds.sorted { $0.key < $1.key }
+                .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
+        }
         if summary.stoppedEarly { throw ExitCode(130) }
     }
 }

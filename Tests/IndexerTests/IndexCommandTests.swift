@@ -122,10 +122,13 @@ import Testing
             try process.run()
             // Kill it once a few batches are committed, while it is still working.
             let deadline = Date().addingTimeInterval(60)
+            var observer: Catalog?
             while Date() < deadline {
-                if FileManager.default.fileExists(atPath: library.database),
-                   let indexed = try? Catalog(path: library.database).status().filesByState[.indexed], indexed >= 5 { break }
-                Thread.sleep(forTimeInterval: 0.01)
+                if observer == nil, FileManager.default.fileExists(atPath: library.database) {
+                    observer = try? Catalog(path: library.database)
+                }
+                if let indexed = try? observer?.status().filesByState[.indexed], indexed >= 5 { break }
+                Thread.sleep(forTimeInterval: 0.005)
             }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

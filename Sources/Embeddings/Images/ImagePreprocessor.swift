@@ -1,8 +1,9 @@
 internal import CImageDecode
 import Foundation
 
-/// Turns an image file into BLIP-2's input: decoded by content (JPEG, PNG), converted to
-/// RGB, resized straight to `size`×`size` with PIL's bicubic filter, scaled by 1/255 and
+/// Turns an image file into BLIP-2's input: decoded by content (JPEG, PNG, WebP, HEIC/AVIF,
+/// TIFF, GIF: first frame), turned upright by its EXIF orientation, converted to RGB,
+/// resized straight to `size`×`size` with PIL's bicubic filter, scaled by 1/255 and
 /// normalised with CLIP's mean and std, CHW float32 (transformers' BlipImageProcessor).
 ///
 /// JPEGs are decoded with libjpeg's DCT scaling at the smallest scale still at least
@@ -15,11 +16,16 @@ public struct ImagePreprocessor: Sendable {
     public var maxPixels: Int64
     /// Decode at full size, as PIL does, for bit-exact parity with the reference.
     public var exactReference: Bool
+    /// Rotate and mirror by the EXIF orientation tag, so a phone photo is embedded upright.
+    /// The reference processor does not (it sees the raw pixels); turn off to compare with it.
+    public var applyExifOrientation: Bool
 
-    public init(size: Int, maxPixels: Int64 = 178_956_970, exactReference: Bool = false) {
+    public init(size: Int, maxPixels: Int64 = 178_956_970, exactReference: Bool = false,
+                applyExifOrientation: Bool = true) {
         self.size = size
         self.maxPixels = maxPixels
         self.exactReference = exactReference
+        self.applyExifOrientation = applyExifOrientation
     }
 
     public var floatsPerImage: Int { 3 * size * size }
@@ -32,6 +38,7 @@ public struct ImagePreprocessor: Sendable {
         params.max_pixels = maxPixels
         params.jpeg_dct_scaling = !exactReference
         params.jpeg_dct_min_side = Int32(2 * size)
+        params.apply_exif_orientation = applyExifOrientation
         var error = imgdec_error()
         let status = imgdec_load_preprocessed_with_params(path, &params, buffer.baseAddress, &error)
         guard status == IMGDEC_OK else {
