@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 /// libtorch to build against: Debian's `libtorch-dev` (CPU) by default, or the root of any
@@ -6,15 +7,19 @@ import PackageDescription
 /// named by IMGSEARCH_LIBTORCH. See README, "GPU build".
 let customLibtorch = Context.environment["IMGSEARCH_LIBTORCH"]
 
-let libtorchIncludes = customLibtorch.map {
-    ["-I\($0)/include", "-I\($0)/include/torch/csrc/api/include"]
+/// libtorch 2.x headers (from 2.10 on) need C++20; Debian's 1.13 needs C++17 and fails under C++20.
+let libtorchCompileFlags = customLibtorch.map {
+    ["-I\($0)/include", "-I\($0)/include/torch/csrc/api/include", "-std=c++20"]
 } ?? ["-I/usr/include/torch/csrc/api/include"]
 
 let libtorchLinkFlags: [String] = customLibtorch.map { root in
-    // --no-as-needed keeps torch_cuda linked: nothing references it by symbol, but its
-    // static initialisers register the CUDA backend.
-    ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib",
-     "-Xlinker", "--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Xlinker", "--as-needed"]
+    var flags = ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"]
+    // A CUDA build: --no-as-needed keeps torch_cuda linked; nothing references it by
+    // symbol, but its static initialisers register the CUDA backend.
+    if FileManager.default.fileExists(atPath: "\(root)/lib/libtorch_cuda.so") {
+        flags += ["-Xlinker", "--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Xlinker", "--as-needed"]
+    }
+    return flags
 } ?? []
 
 let package = Package(
@@ -35,7 +40,7 @@ let package = Package(
         .target(
             name: "CBlip2",
             path: "Sources/Embeddings/CBlip2",
-            cxxSettings: [.unsafeFlags(libtorchIncludes + ["-Wno-deprecated-declarations"])],
+            cxxSettings: [.unsafeFlags(libtorchCompileFlags + ["-Wno-deprecated-declarations"])],
             linkerSettings: [
                 .unsafeFlags(libtorchLinkFlags),
                 .linkedLibrary("torch"),
