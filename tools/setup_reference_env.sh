@@ -16,9 +16,9 @@ SYSTEM_PYTHON=/usr/bin/python3
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 
+"$ROOT/scripts/bootstrap" --with-reference >&2
 if ! "$SYSTEM_PYTHON" -c 'import torch, PIL, numpy' 2>/dev/null; then
     echo "error: $SYSTEM_PYTHON cannot import torch, PIL and numpy." >&2
-    echo "       install them with: apt-get install python3-torch python3-pil python3-numpy" >&2
     exit 1
 fi
 

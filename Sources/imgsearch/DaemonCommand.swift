@@ -1,8 +1,6 @@
 import ArgumentParser
-import Embeddings
 import Foundation
 import Indexer
-import Store
 
 /// `imgsearch daemon`: keep the catalog in step with folders as files come and go.
 struct Daemon: ParsableCommand {
@@ -20,18 +18,7 @@ struct Daemon: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
-
-    @Argument(help: ArgumentHelp("Folders to watch.", valueName: "folder"))
-    var folders: [String]
-
-    @Option(help: "Images embedded per forward pass.")
-    var batch = 8
-
-    @Option(help: ArgumentHelp("Skip paths matching this glob (repeatable).", valueName: "glob"))
-    var exclude: [String] = []
-
-    @Flag(help: "Also index hidden files and folders.")
-    var includeHidden = false
+    @OptionGroup var library: LibraryOptions
 
     @Option(help: "Seconds between full reconcile scans.")
     var rescan: Double = 600
@@ -40,23 +27,15 @@ struct Daemon: ParsableCommand {
     var statusFile: String?
 
     func validate() throws {
-        if folders.isEmpty { throw ValidationError("give at least one folder") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if rescan <= 0 { throw ValidationError("--rescan must be positive") }
     }
 
     func run() throws {
-        let model = try modelOptions.load(parts: .image)
-        let identity = try ModelIdentity(snapshot: model.snapshot)
-        let catalog = try Catalog(path: catalogOptions.path)
-        let record = ModelRecord(id: identity.id, description: model.snapshot.directory.path,
-                                 queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)
+        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions)
         StopSignals.install([SIGTERM, SIGINT], secondSignalStopsAtOnce: false)
-        let daemon = try LibraryDaemon(
-            indexRun: IndexRun(catalog: catalog, model: model, modelRecord: record, batchSize: batch),
-            crawler: Crawler(roots: folders, excludes: exclude, includeHidden: includeHidden),
-            statusPath: statusFile ?? catalog.path + ".daemon.json", rescanInterval: rescan)
-        log.info("watching \(folders.joined(separator: ", ")) with \(model.device)")
+        let daemon = try LibraryDaemon(indexRun: indexRun, crawler: library.crawler,
+                                       statusPath: statusFile ?? indexRun.catalog.path + ".daemon.json", rescanInterval: rescan)
+        log.info("watching \(library.folders.joined(separator: ", ")) with \(indexRun.model.device)")
         try daemon.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
         log.info("stopped after \(daemon.counters.passes) passes")
     }

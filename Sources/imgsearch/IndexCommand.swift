@@ -1,8 +1,6 @@
 import ArgumentParser
-import Embeddings
 import Foundation
 import Indexer
-import Store
 
 /// `imgsearch index`: bring the catalog in step with folders of photos.
 struct Index: ParsableCommand {
@@ -19,38 +17,20 @@ struct Index: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
-
-    @Argument(help: ArgumentHelp("Folders to index.", valueName: "folder"))
-    var folders: [String]
-
-    @Option(help: "Images embedded per forward pass.")
-    var batch = 8
-
-    @Option(help: ArgumentHelp("Skip paths matching this glob (repeatable), e.g. '*/.thumbnails/*'.", valueName: "glob"))
-    var exclude: [String] = []
-
-    @Flag(help: "Also index hidden files and folders (names starting with a dot).")
-    var includeHidden = false
+    @OptionGroup var library: LibraryOptions
 
     @Flag(help: "Print the seconds spent in each stage (crawl, prepare, embed, commit).")
     var timings = false
 
-    func validate() throws {
-        if folders.isEmpty { throw ValidationError("give at least one folder") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-    }
+    @Flag(help: "Log every committed batch (when standard error is not a terminal).")
+    var verbose = false
 
     func run() throws {
-        let model = try modelOptions.load(parts: .image)
-        let identity = try ModelIdentity(snapshot: model.snapshot)
-        let catalog = try Catalog(path: catalogOptions.path)
-        let record = ModelRecord(id: identity.id, description: model.snapshot.directory.path,
-                                 queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)
+        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions)
         StopSignals.install([SIGINT, SIGTERM], secondSignalStopsAtOnce: true)
-        let progressBar = ProgressBar()
-        let crawler = Crawler(roots: folders, excludes: exclude, includeHidden: includeHidden)
-        let summary = try IndexRun(catalog: catalog, model: model, modelRecord: record, batchSize: batch)
-            .run(crawler, shouldStop: { stopRequested.load(ordering: .relaxed) }, progress: progressBar.show)
+        let progressBar = ProgressBar(logEveryBatch: verbose)
+        let summary = try indexRun.run(library.crawler, shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                       progress: progressBar.show)
         progressBar.finish()
 
         for problem in summary.crawlProblems { log.warning("\(problem)") }
@@ -66,11 +46,16 @@ struct Index: ParsableCommand {
     }
 }
 
-/// A one-line progress bar on a terminal; a log line every 10 seconds otherwise.
+/// A one-line progress bar on a terminal; a log line every 10 seconds (or every batch) otherwise.
 final class ProgressBar {
     private let isTerminal = isatty(STDERR_FILENO) != 0
+    private let logEveryBatch: Bool
     private var lastLine = Date.distantPast
     private var drawn = false
+
+    init(logEveryBatch: Bool) {
+        self.logEveryBatch = logEveryBatch
+    }
 
     func show(_ progress: IndexProgress) {
         let remaining = progress.imagesPerSecond > 0 ? Double(progress.total - progress.done) / progress.imagesPerSecond : 0
@@ -83,7 +68,7 @@ final class ProgressBar {
             let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
             FileHandle.standardError.write(Data("\r[\(bar)] \(counts)\u{1B}[K".utf8))
             drawn = true
-        } else if Date().timeIntervalSince(lastLine) >= 10 || progress.done == progress.total {
+        } else if logEveryBatch || Date().timeIntervalSince(lastLine) >= 10 || progress.done == progress.total {
             lastLine = Date()
             log.info("indexed \(counts)")
         }

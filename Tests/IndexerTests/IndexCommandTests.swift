@@ -116,23 +116,21 @@ import Testing
             let process = Process()
             process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
             process.arguments = ["index", "--db", library.database, "--model", model, "--device", "cpu", "--batch", "1",
-                                 library.folder.path]
+                                 "--verbose", library.folder.path]
+            let log = Pipe()
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            process.standardError = log
             try process.run()
-            // Kill it once a few batches are committed, while it is still working.
-            let deadline = Date().addingTimeInterval(60)
-            var observer: Catalog?
-            while Date() < deadline {
-                if observer == nil, FileManager.default.fileExists(atPath: library.database) {
-                    observer = try? Catalog(path: library.database)
-                }
-                if let indexed = try? observer?.status().filesByState[.indexed], indexed >= 5 { break }
-                Thread.sleep(forTimeInterval: 0.005)
+            // Kill it once five batches are committed (it logs each), while it is still working.
+            var logged = ""
+            while logged.components(separatedBy: "] indexed ").count - 1 < 5 {
+                let chunk = log.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                logged += String(decoding: chunk, as: UTF8.self)
             }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
+            #expect(process.terminationReason == .uncaughtSignal, "the run ended before it could be killed: \(logged)")
 
             let rerun = try index(library)
             #expect(rerun.standardOutput.contains("0 failed"))
