@@ -73,13 +73,21 @@ public struct IndexRun: Sendable {
         }
         let started = Date()
         var done = 0
-        for start in stride(from: 0, to: pending.count, by: batchSize) {
+        let batches = stride(from: 0, to: pending.count, by: batchSize).map {
+            Array(pending[$0..<min($0 + batchSize, pending.count)])
+        }
+        let preparer = DispatchQueue(label: "imgsearch.prepare")
+        var next = batches.first.map { batch in PreparedAhead(on: preparer) { prepare(batch) } }
+        for (number, batch) in batches.enumerated() {
             if shouldStop() {
                 summary.stoppedEarly = true
                 break
             }
-            let batch = Array(pending[start..<min(start + batchSize, pending.count)])
-            try index(batch, summary: &summary)
+            // The stage time of "prepare" is only the wait for it: the rest overlaps embedding.
+            let prepared = timed("prepare", &summary) { next!.wait() }
+            next = number + 1 < batches.count
+                ? PreparedAhead(on: preparer) { [batch = batches[number + 1]] in prepare(batch) } : nil
+            try index(prepared, summary: &summary)
             done += batch.count
             let elapsed = Date().timeIntervalSince(started)
             progress(IndexProgress(done: done, total: pending.count, failed: summary.failures.count,
@@ -113,10 +121,8 @@ public struct IndexRun: Sendable {
         }
     }
 
-    /// Hash, preprocess (in parallel), embed and commit one batch.
-    private func index(_ batch: [FoundFile], summary: inout IndexSummary) throws {
-        let prepared = timed("prepare", &summary) { prepare(batch) }
-
+    /// Embed and commit one prepared batch.
+    private func index(_ prepared: [PreparedFile], summary: inout IndexSummary) throws {
         // Embed each new content once, even when the batch holds several copies of it.
         var toEmbed: [(hash: String, pixels: [Float])] = []
         var seen: Set<String> = []

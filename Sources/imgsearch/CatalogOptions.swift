@@ -5,12 +5,12 @@ import Store
 /// The `--db` option shared by commands that read or write the catalog.
 struct CatalogOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The catalog database (default: $XDG_DATA_HOME/imgsearch/catalog.sqlite, or ~/.local/share/imgsearch/catalog.sqlite).",
+        "The catalog database (default: `database` in the config file, else $XDG_DATA_HOME/imgsearch/catalog.sqlite).",
         valueName: "path"))
     var db: String?
 
-    var path: String {
-        if let db { return db }
+    func path(_ config: Configuration) -> String {
+        if let db = db ?? config.database { return db }
         let environment = ProcessInfo.processInfo.environment
         let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
@@ -18,9 +18,10 @@ struct CatalogOptions: ParsableArguments {
     }
 
     /// Opens an existing catalog; a missing one is an error rather than an empty result.
-    func openExisting() throws -> Catalog {
+    func openExisting(_ config: Configuration) throws -> Catalog {
+        let path = path(config)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("no catalog at \(path): run `imgsearch index` first, or pass --db")
+            throw CommandError("no catalog at \(path): run `imgsearch index` first, or pass --db")
         }
         return try Catalog(path: path)
     }

@@ -19,23 +19,27 @@ struct Daemon: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var library: LibraryOptions
+    @OptionGroup var configOption: ConfigOption
 
-    @Option(help: "Seconds between full reconcile scans.")
-    var rescan: Double = 600
+    @Option(help: "Seconds between full reconcile scans (default 600).")
+    var rescan: Double?
 
     @Option(help: ArgumentHelp("Where to write the daemon's counters (default: the catalog's path + .daemon.json).", valueName: "path"))
     var statusFile: String?
 
     func validate() throws {
-        if rescan <= 0 { throw ValidationError("--rescan must be positive") }
+        if let rescan, rescan <= 0 { throw ValidationError("--rescan must be positive") }
     }
 
     func run() throws {
-        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions)
+        let config = try configOption.load()
+        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
+        let crawler = try library.crawler(config)
         StopSignals.install([SIGTERM, SIGINT], secondSignalStopsAtOnce: false)
-        let daemon = try LibraryDaemon(indexRun: indexRun, crawler: library.crawler,
-                                       statusPath: statusFile ?? indexRun.catalog.path + ".daemon.json", rescanInterval: rescan)
-        log.info("watching \(library.folders.joined(separator: ", ")) with \(indexRun.model.device)")
+        let daemon = try LibraryDaemon(indexRun: indexRun, crawler: crawler,
+                                       statusPath: statusFile ?? indexRun.catalog.path + ".daemon.json",
+                                       rescanInterval: rescan ?? config.rescanSeconds ?? 600)
+        log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
         try daemon.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
         log.info("stopped after \(daemon.counters.passes) passes")
     }

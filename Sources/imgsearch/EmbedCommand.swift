@@ -17,6 +17,7 @@ struct Embed: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var configOption: ConfigOption
 
     @Option(name: .customLong("image"), help: ArgumentHelp("An image file to embed (repeatable).", valueName: "path"))
     var images: [String] = []
@@ -43,7 +44,7 @@ struct Embed: ParsableCommand {
         var parts: ModelParts = []
         if !images.isEmpty { parts.insert(.image) }
         if !texts.isEmpty { parts.insert(.text) }
-        let model = try modelOptions.load(parts: parts)
+        let model = try modelOptions.load(parts: parts, config: try configOption.load())
 
         let tokens = try texts.map { try model.snapshot.tokenize($0) }
         let imageResult = try ImageBatchEmbedder(model: model, batchSize: batch).embed(paths: images)

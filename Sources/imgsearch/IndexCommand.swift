@@ -18,6 +18,7 @@ struct Index: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var library: LibraryOptions
+    @OptionGroup var configOption: ConfigOption
 
     @Flag(help: "Print the seconds spent in each stage (crawl, prepare, embed, commit).")
     var timings = false
@@ -26,10 +27,12 @@ struct Index: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions)
+        let config = try configOption.load()
+        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
+        let crawler = try library.crawler(config)
         StopSignals.install([SIGINT, SIGTERM], secondSignalStopsAtOnce: true)
         let progressBar = ProgressBar(logEveryBatch: verbose)
-        let summary = try indexRun.run(library.crawler, shouldStop: { stopRequested.load(ordering: .relaxed) },
+        let summary = try indexRun.run(crawler, shouldStop: { stopRequested.load(ordering: .relaxed) },
                                        progress: progressBar.show)
         progressBar.finish()
 

@@ -14,6 +14,7 @@ struct Match: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var configOption: ConfigOption
 
     @Argument(help: ArgumentHelp("The image file.", valueName: "image"))
     var image: String
@@ -29,7 +30,7 @@ struct Match: ParsableCommand {
     }
 
     func run() throws {
-        let model = try modelOptions.load(parts: .all)
+        let model = try modelOptions.load(parts: .all, config: try configOption.load())
         let tokens = try texts.map { try model.snapshot.tokenize($0) }
         let pixels = try ImagePreprocessor(size: model.config.imageSize).pixels(path: image)
         let imageEmbedding = try model.embedImages(pixels: pixels, count: 1)[0]

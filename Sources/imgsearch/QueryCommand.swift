@@ -22,6 +22,7 @@ struct Search: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup var configOption: ConfigOption
 
     @Argument(help: "What to look for, in words.")
     var text: String?
@@ -55,12 +56,13 @@ struct Search: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try catalogOptions.openExisting()
-        let model = try modelOptions.load(parts: image == nil ? .text : .image)
+        let config = try configOption.load()
+        let catalog = try catalogOptions.openExisting(config)
+        let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
         let identity = try ModelIdentity(snapshot: model.snapshot)
         guard let record = try catalog.model(id: identity.id) else {
             let known = try catalog.models().map { "\($0.id) (\($0.description))" }.joined(separator: ", ")
-            throw ValidationError("\(catalog.path) has no embeddings from \(modelOptions.model) (\(identity.id))"
+            throw CommandError("\(catalog.path) has no embeddings from \(model.snapshot.directory.path) (\(identity.id))"
                 + (known.isEmpty ? "" : "; it has: \(known)") + ". Index with this model first.")
         }
         let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index))
@@ -73,7 +75,7 @@ struct Search: ParsableCommand {
             let embedding = try model.embedImages(pixels: pixels, count: 1)[0]
             return SearchRequest(vectors: embedding.values, limit: limit, minScore: minScore)
         }
-        guard let text else { throw ValidationError("give a TEXT or --image PATH") }
+        guard let text else { throw CommandError("give a TEXT or --image PATH") }
         let embeddings = try model.embedTexts([text] + negatives)
         return .text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values), weight: notWeight,
                      limit: limit, minScore: minScore)

@@ -8,12 +8,13 @@ struct Status: ParsableCommand {
         abstract: "Show the catalog: files per state, models and their images, recent failures.")
 
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup var configOption: ConfigOption
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func run() throws {
-        let catalog = try catalogOptions.openExisting()
+        let catalog = try catalogOptions.openExisting(try configOption.load())
         let status = try catalog.status()
         let report = Report(
             catalog: catalog.path,
