@@ -47,7 +47,11 @@ public final class CatalogSearch: Sendable {
     /// their candidates with the catalog's fp32 vectors (the exact kind is then exact; FAISS
     /// kinds consider `candidatesPerResult` × limit candidates). FAISS kinds that need
     /// training are trained on (up to) 100k of the catalog's vectors first.
-    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 10) throws {
+    ///
+    /// `cacheDirectory`: where the exact kind keeps its int8 store between runs (a rebuildable
+    /// cache: used only when its fingerprint matches the catalog's images, else rebuilt).
+    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 10,
+                cacheDirectory: String? = nil) throws {
         self.catalog = catalog
         self.model = model
         let fp32: FP32VectorSource = { ids in
@@ -57,14 +61,30 @@ public final class CatalogSearch: Sendable {
         }
         switch kind {
         case .exact:
-            index = QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
+            index = try Self.exactIndex(catalog: catalog, model: model, fp32: fp32, cacheDirectory: cacheDirectory)
         case .factory(let factory):
             let vectors = try VectorIndex(dimension: model.dimension, factory: factory)
             if !vectors.isTrained { try vectors.train(try Self.trainingSample(catalog: catalog, model: model)) }
             index = RescoredImageIndex(base: FaissImageIndex(vectors: vectors, queriesPerImage: model.queryCount),
                                        candidatesPerResult: candidatesPerResult, fp32Vectors: fp32)
+            try Self.load(catalog: catalog, model: model, into: index)
         }
-        try Self.load(catalog: catalog, model: model, into: index)
+    }
+
+    /// The saved int8 store when its fingerprint matches the catalog, else one built from the
+    /// catalog (and saved, replacing the stale one).
+    private static func exactIndex(catalog: Catalog, model: ModelRecord, fp32: @escaping FP32VectorSource,
+                                   cacheDirectory: String?) throws -> QuantizedImageIndex {
+        let name = "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).qscan"
+        if let cacheDirectory,
+           let saved = QuantizedImageIndex.load(from: cacheDirectory + "/" + name, queriesPerImage: model.queryCount,
+                                                dimension: model.dimension, fp32Vectors: fp32) {
+            return saved
+        }
+        let built = QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
+        try load(catalog: catalog, model: model, into: built)
+        if let cacheDirectory { try replaceCache(in: cacheDirectory, named: name, modelId: model.id, with: built) }
+        return built
     }
 
     public func search(_ request: SearchRequest) throws -> [SearchResult] {
@@ -95,6 +115,17 @@ public final class CatalogSearch: Sendable {
             if ids.count == 4096 { try flush() }
         }
         if !ids.isEmpty { try flush() }
+    }
+
+    /// Saves `index` as the model's only cache file in `directory`.
+    private static func replaceCache(in directory: String, named name: String, modelId: String,
+                                     with index: QuantizedImageIndex) throws {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for stale in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] where stale.hasPrefix(modelId + ".") {
+            try? manager.removeItem(atPath: directory + "/" + stale)
+        }
+        try index.save(to: directory + "/" + name)
     }
 
     private static func trainingSample(catalog: Catalog, model: ModelRecord, maxVectors: Int = 100_000) throws -> [Float] {

@@ -22,6 +22,28 @@ public final class QuantizedImageIndex: ImageIndex {
         self.fp32Vectors = fp32Vectors
     }
 
+    private init(handle: sending OpaquePointer, queriesPerImage: Int, dimension: Int,
+                 fp32Vectors: @escaping FP32VectorSource) {
+        self.queriesPerImage = queriesPerImage
+        self.dimension = dimension
+        scan = Mutex(handle)
+        self.fp32Vectors = fp32Vectors
+    }
+
+    /// Reads an index written by `save(to:)`; nil when the file is missing, damaged or of other sizes.
+    public static func load(from path: String, queriesPerImage: Int, dimension: Int,
+                            fp32Vectors: @escaping FP32VectorSource) -> QuantizedImageIndex? {
+        guard let handle = qscan_load(path, Int32(dimension), Int32(queriesPerImage)) else { return nil }
+        return QuantizedImageIndex(handle: handle, queriesPerImage: queriesPerImage, dimension: dimension,
+                                   fp32Vectors: fp32Vectors)
+    }
+
+    /// Writes the int8 store (about a quarter of the fp32 vectors' size), replacing `path` atomically.
+    public func save(to path: String) throws {
+        let status = scan.withLock { qscan_save($0, path) }
+        guard status == 0 else { throw VectorIndexError(reason: "\(path): cannot write the index") }
+    }
+
     deinit {
         scan.withLock { qscan_free($0) }
     }

@@ -109,6 +109,18 @@ public final class Catalog: Sendable {
         try read { db in try StoredImage.fetchOne(db, key: id) }
     }
 
+    /// Count, largest id and sum of ids of the model's images. Image ids only grow (never
+    /// reused), so any insertion or deletion changes it: a saved vector index whose
+    /// fingerprint matches holds exactly the catalog's images.
+    public func imageFingerprint(modelId: String) throws -> String {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, IFNULL(MAX(id), 0) AS top, IFNULL(SUM(id), 0) AS total FROM image WHERE modelId = ?",
+                                       arguments: [modelId])
+            let count: Int64 = row?["n"] ?? 0, top: Int64 = row?["top"] ?? 0, total: Int64 = row?["total"] ?? 0
+            return "\(count)-\(top)-\(total)"
+        }
+    }
+
     public func imageCount(modelId: String) throws -> Int {
         try read { db in try StoredImage.filter(Column("modelId") == modelId).fetchCount(db) }
     }

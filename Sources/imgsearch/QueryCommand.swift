@@ -17,6 +17,8 @@ struct Search: ParsableCommand {
             --image PATH: score = the best cosine between any of the example's 32 query
             embeddings and any of the image's; near-duplicates score close to 1.
             Every indexed copy of an image is printed, with the image's score.
+            The exact index is cached next to the catalog (<db>.index/), and rebuilt whenever
+            the catalog's images changed since.
             With --json, one {"path":P,"score":s} per line, best first.
             """)
 
@@ -65,7 +67,8 @@ struct Search: ParsableCommand {
             throw CommandError("\(catalog.path) has no embeddings from \(model.snapshot.directory.path) (\(identity.id))"
                 + (known.isEmpty ? "" : "; it has: \(known)") + ". Index with this model first.")
         }
-        let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index))
+        let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index),
+                                       cacheDirectory: catalog.path + ".index")
         try print(results: try search.search(try request(model: model)))
     }
 

@@ -1,9 +1,12 @@
 #include "qscan.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -193,6 +196,83 @@ int qscan_candidates(const qscan *scan, const float *search, int32_t search_coun
     } catch (const std::system_error &) {
         return QSCAN_ERROR_OUT_OF_MEMORY;  // no thread could be started
     }
+}
+
+}  // extern "C"
+
+namespace {
+
+constexpr char kMagic[8] = {'I', 'M', 'G', 'Q', 'S', 'C', 'N', '1'};
+
+struct FileCloser {
+    void operator()(FILE *file) const { if (file) std::fclose(file); }
+};
+
+template <typename T>
+bool write_all(FILE *file, const std::vector<T> &values) {
+    return values.empty() || std::fwrite(values.data(), sizeof(T), values.size(), file) == values.size();
+}
+
+template <typename T>
+bool read_all(FILE *file, std::vector<T> &values, size_t count) {
+    values.resize(count);
+    return count == 0 || std::fread(values.data(), sizeof(T), count, file) == count;
+}
+
+}  // namespace
+
+extern "C" {
+
+int qscan_save(const qscan *scan, const char *path) {
+    if (scan == nullptr || path == nullptr) return QSCAN_ERROR_INVALID_ARGUMENT;
+    const std::string temporary = std::string(path) + ".tmp";
+    {
+        std::unique_ptr<FILE, FileCloser> file(std::fopen(temporary.c_str(), "wb"));
+        if (!file) return QSCAN_ERROR_IO;
+        const int64_t header[3] = {scan->dimension, scan->vectors_per_item, int64_t(scan->ids.size())};
+        bool ok = std::fwrite(kMagic, 1, sizeof(kMagic), file.get()) == sizeof(kMagic) &&
+                  std::fwrite(header, sizeof(int64_t), 3, file.get()) == 3 && write_all(file.get(), scan->ids) &&
+                  write_all(file.get(), scan->scales) && write_all(file.get(), scan->codes) &&
+                  std::fflush(file.get()) == 0;
+        if (!ok) {
+            std::remove(temporary.c_str());
+            return QSCAN_ERROR_IO;
+        }
+    }
+    if (std::rename(temporary.c_str(), path) != 0) {
+        std::remove(temporary.c_str());
+        return QSCAN_ERROR_IO;
+    }
+    return QSCAN_OK;
+}
+
+qscan *qscan_load(const char *path, int32_t dimension, int32_t vectors_per_item) {
+    if (path == nullptr) return nullptr;
+    std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "rb"));
+    if (!file) return nullptr;
+    char magic[sizeof(kMagic)];
+    int64_t header[3];
+    if (std::fread(magic, 1, sizeof(magic), file.get()) != sizeof(magic) ||
+        std::memcmp(magic, kMagic, sizeof(kMagic)) != 0 ||
+        std::fread(header, sizeof(int64_t), 3, file.get()) != 3 || header[0] != dimension ||
+        header[1] != vectors_per_item || header[2] < 0) {
+        return nullptr;
+    }
+    std::unique_ptr<qscan> scan(qscan_create(dimension, vectors_per_item));
+    if (!scan) return nullptr;
+    try {
+        const size_t items = size_t(header[2]), rows = items * size_t(vectors_per_item);
+        if (!read_all(file.get(), scan->ids, items) || !read_all(file.get(), scan->scales, rows) ||
+            !read_all(file.get(), scan->codes, rows * size_t(dimension)) || std::fgetc(file.get()) != EOF) {
+            return nullptr;
+        }
+        for (size_t i = 0; i < items; ++i) {
+            if (!scan->slot_of.emplace(scan->ids[i], i).second) return nullptr;
+        }
+    } catch (const std::bad_alloc &) {
+        return nullptr;
+    }
+    return scan.release();
 }
 
 }  // extern "C"

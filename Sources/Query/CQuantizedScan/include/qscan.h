@@ -35,7 +35,8 @@ typedef enum qscan_status {
     QSCAN_ERROR_INVALID_ARGUMENT = 1,
     QSCAN_ERROR_OUT_OF_MEMORY = 2,
     QSCAN_ERROR_DUPLICATE_ID = 3,
-    QSCAN_ERROR_CAPACITY = 4       /* more candidates than the output buffers hold; *count tells how many */
+    QSCAN_ERROR_CAPACITY = 4,      /* more candidates than the output buffers hold; *count tells how many */
+    QSCAN_ERROR_IO = 5
 } qscan_status;
 
 typedef struct qscan qscan;
@@ -63,6 +64,14 @@ int qscan_remove(qscan *scan, const int64_t *ids, int64_t count, int64_t *remove
 int qscan_candidates(const qscan *scan, const float *search, int32_t search_count, int64_t k,
                      int32_t threads, int64_t *ids, float *upper_bounds, int64_t capacity,
                      int64_t *count);
+
+/**
+ * Writes the store to `path` (replaced atomically: written to `path`.tmp, then renamed),
+ * and reads it back; `qscan_load` returns NULL for a missing, truncated or foreign file,
+ * or one of other sizes.
+ */
+int qscan_save(const qscan *scan, const char *path);
+qscan *qscan_load(const char *path, int32_t dimension, int32_t vectors_per_item);
 
 #ifdef __cplusplus
 }
