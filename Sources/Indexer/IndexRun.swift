@@ -15,6 +15,8 @@ public struct IndexSummary: Sendable {
     /// Paths the crawl could not read.
     public var crawlProblems: [Crawler.Problem] = []
     public var stoppedEarly = false
+    /// Files modified too recently to be complete; left for a later pass.
+    public var deferred = 0
     /// Wall-clock seconds per stage: crawl, prepare (sniff + hash + decode, on all cores), embed, commit.
     public var stageSeconds: [String: Double] = [:]
 }
@@ -44,6 +46,9 @@ public struct IndexRun: Sendable {
     public let modelRecord: ModelRecord
     public let batchSize: Int
     public let preprocessor: ImagePreprocessor
+    /// A file modified less than this many seconds ago may still be being written (a copy,
+    /// a camera import): it is deferred, not indexed half-written. The daemon sets it.
+    public var settleSeconds: Double = 0
 
     public init(catalog: Catalog, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
         self.catalog = catalog
@@ -63,10 +68,13 @@ public struct IndexRun: Sendable {
         let embeddedHashes = try catalog.embeddedHashes(known.values.compactMap(\.contentHash), modelId: modelRecord.id)
 
         var pending: [FoundFile] = []
+        let settledBefore = Int64((Date().timeIntervalSince1970 - settleSeconds) * 1e9)
         for file in found {
             if let record = known[file.path], Self.sameStat(record, file),
                record.state == .failed || record.contentHash.map(embeddedHashes.contains) == true {
                 summary.unchanged += 1
+            } else if settleSeconds > 0 && file.modifiedNanoseconds > settledBefore {
+                summary.deferred += 1
             } else {
                 pending.append(file)
             }

@@ -26,7 +26,11 @@ public final class LibraryDaemon {
     public private(set) var counters = DaemonCounters()
     private let watcher: FolderWatcher
 
-    public init(indexRun: IndexRun, crawler: Crawler, statusPath: String, rescanInterval: Double = 600) throws {
+    /// Files younger than `settleSeconds` wait for a later pass (see `IndexRun.settleSeconds`).
+    public init(indexRun: IndexRun, crawler: Crawler, statusPath: String, rescanInterval: Double = 600,
+                settleSeconds: Double = 2) throws {
+        var indexRun = indexRun
+        indexRun.settleSeconds = settleSeconds
         self.indexRun = indexRun
         self.crawler = crawler
         self.statusPath = statusPath
@@ -41,7 +45,7 @@ public final class LibraryDaemon {
         counters.unwatchedFolders = watcher.unwatched.map(\.path)
         for (path, reason) in watcher.unwatched { log("\(path): not watched: \(reason)") }
 
-        try pass(shouldStop: shouldStop, log: log)
+        var deferred = try pass(shouldStop: shouldStop, log: log)
         var lastPass = Date()
         while !shouldStop() {
             let changes = watcher.waitForChanges(timeout: 1.0, includeHidden: crawler.includeHidden)
@@ -50,14 +54,17 @@ public final class LibraryDaemon {
                 log("inotify queue overflowed: rescanning everything")
             }
             counters.watchedFolders = watcher.watchedFolderCount
-            if changes.changed || changes.overflowed || Date().timeIntervalSince(lastPass) >= rescanInterval {
-                try pass(shouldStop: shouldStop, log: log)
+            let settledSince = Date().timeIntervalSince(lastPass) >= indexRun.settleSeconds
+            if changes.changed || changes.overflowed || (deferred > 0 && settledSince)
+                || Date().timeIntervalSince(lastPass) >= rescanInterval {
+                deferred = try pass(shouldStop: shouldStop, log: log)
                 lastPass = Date()
             }
         }
     }
 
-    private func pass(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws {
+    /// One index pass; returns how many files it deferred as still being written.
+    private func pass(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws -> Int {
         let summary = try indexRun.run(crawler, shouldStop: shouldStop)
         counters.passes += 1
         counters.embedded += summary.embedded
@@ -70,6 +77,7 @@ public final class LibraryDaemon {
             log("\(summary.embedded) embedded, \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")
         }
         try writeStatus()
+        return summary.deferred
     }
 
     /// Replaces the status file atomically, so a reader never sees half of it.

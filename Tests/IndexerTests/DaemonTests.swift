@@ -82,13 +82,28 @@ import Testing
         try changed.write(to: album.appendingPathComponent("coffee.png"))
         _ = daemon.waitFor("the modified photo") { $0.embedded == 4 }
 
+        // A photo written slowly, as a copy from a camera is: never indexed half-written.
+        let slow = folder.appendingPathComponent("import.png")
+        let bytes = try Data(contentsOf: photo("astronaut.png"))
+        var variant = bytes
+        variant.append(Data("imported".utf8))
+        #expect(manager.createFile(atPath: slow.path, contents: variant.prefix(variant.count / 3)))
+        Thread.sleep(forTimeInterval: 1.2)
+        let writer = try FileHandle(forWritingTo: slow)
+        try writer.seekToEnd()
+        try writer.write(contentsOf: variant.dropFirst(variant.count / 3))
+        try writer.close()
+        let afterImport = daemon.waitFor("the slowly written photo") { $0.embedded == 5 }
+        #expect(afterImport?.failed == 0)
+
         // Delete a photo.
         try manager.removeItem(at: folder.appendingPathComponent("astronaut.png"))
         _ = daemon.waitFor("the deletion") { $0.removed == 3 }
 
         let catalog = try Catalog(path: daemon.database)
         let indexed = Set(try catalog.files(inRoots: [folder.standardizedFileURL.path]).filter { $0.state == .indexed }.map(\.path))
-        #expect(indexed == [album.appendingPathComponent("coffee.png").path, album.appendingPathComponent("cat.png").path])
+        #expect(indexed == [album.appendingPathComponent("coffee.png").path, album.appendingPathComponent("cat.png").path,
+                            slow.path])
 
         daemon.process.terminate()  // SIGTERM
         daemon.process.waitUntilExit()
