@@ -112,13 +112,21 @@ import Testing
         #expect(run.status == 0, "\(run.standardError)")
         struct Report: Decodable {
             struct Model: Decodable { let images: Int; let vectorsPerImage: Int }
+            struct Index: Decodable { let file: String; let bytes: Int }
             let files: [String: Int]
             let models: [Model]
+            let indexes: [Index]
         }
         let report = try JSONDecoder().decode(Report.self, from: Data(run.standardOutput.utf8))
         #expect(report.files == ["indexed": 3, "pending": 0, "failed": 0])
         #expect(report.models.map(\.images) == [3])
         #expect(report.models.map(\.vectorsPerImage) == [32])
+        #expect(report.indexes.isEmpty)
+        // A query saves the exact index beside the catalog; status shows it.
+        _ = try query(database, ["a cat"])
+        let after = try JSONDecoder().decode(Report.self, from: Data(try CommandRunner.imgsearch(["status", "--db", database, "--json"]).standardOutput.utf8))
+        #expect(after.indexes.count == 1)
+        #expect(after.indexes.first?.bytes ?? 0 > 3 * 32 * 16)
     }
 
     @Test func missingCatalogIsAClearError() throws {
