@@ -33,9 +33,9 @@ struct Match: ParsableCommand {
         let model = try modelOptions.load(parts: .all, config: try configOption.load())
         let tokens = try texts.map { try model.snapshot.tokenize($0) }
         let pixels = try ImagePreprocessor(size: model.config.imageSize).pixels(path: image)
-        let imageEmbedding = try model.embedImages(pixels: pixels, count: 1)[0]
-        let itc = try model.embedTexts(tokens).map { imageEmbedding.maxOverQueries($0) }
-        let itm = try model.matchProbabilities(pixels: pixels, texts: tokens)
+        let match = try model.match(pixels: pixels, texts: tokens)
+        let itc = try model.embedTexts(tokens).map { match.image.maxOverQueries($0) }
+        let itm = match.probabilities
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

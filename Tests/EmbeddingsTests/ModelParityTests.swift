@@ -53,8 +53,9 @@ import Testing
             let itc = texts.map { images[image].maxOverQueries($0) }
             #expect(maxAbsoluteDifference(itc, expected.itc[image]) <= Self.tolerance, "\(name): ITC of image \(image)")
             let one = Array(pixels[(image * model.pixelsPerImage)..<((image + 1) * model.pixelsPerImage)])
-            let itm = try model.matchProbabilities(pixels: one, texts: tokens)
-            #expect(maxAbsoluteDifference(itm, expected.itm[image]) <= Self.tolerance, "\(name): ITM of image \(image)")
+            let match = try model.match(pixels: one, texts: tokens)
+            #expect(maxAbsoluteDifference(match.probabilities, expected.itm[image]) <= Self.tolerance, "\(name): ITM of image \(image)")
+            #expect(maxAbsoluteDifference(match.image.values, images[image].values) <= 1e-5, "\(name): embedding from the ITM pass")
         }
     }
 

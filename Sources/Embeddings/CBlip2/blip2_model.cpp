@@ -51,10 +51,12 @@ Blip2Model::Blip2Model(WeightStore &weights, const blip2_config &config, int par
 }
 
 torch::Tensor Blip2Model::embed_images(const torch::Tensor &pixels) const {
-    torch::Tensor image_states = vision_.forward(pixels);
-    torch::Tensor queries = query_tokens_.expand({pixels.size(0), -1, -1});
-    torch::Tensor hidden =
-        qformer_.forward(queries, torch::Tensor(), image_states, config_.num_query_tokens);
+    return embed_image_states(vision_.forward(pixels));
+}
+
+torch::Tensor Blip2Model::embed_image_states(const torch::Tensor &states) const {
+    torch::Tensor queries = query_tokens_.expand({states.size(0), -1, -1});
+    torch::Tensor hidden = qformer_.forward(queries, torch::Tensor(), states, config_.num_query_tokens);
     return normalized(vision_projection_(hidden));
 }
 
@@ -63,11 +65,11 @@ torch::Tensor Blip2Model::embed_texts(const torch::Tensor &ids, const torch::Ten
     return normalized(text_projection_(hidden.select(1, 0)));  // the [CLS] position
 }
 
-torch::Tensor Blip2Model::match(const torch::Tensor &pixels, const torch::Tensor &ids,
+torch::Tensor Blip2Model::match(const torch::Tensor &states, const torch::Tensor &ids,
                                 const torch::Tensor &mask) const {
     const int64_t texts = ids.size(0);
     const int64_t queries = config_.num_query_tokens;
-    torch::Tensor image_states = vision_.forward(pixels).expand({texts, -1, -1});
+    torch::Tensor image_states = states.expand({texts, -1, -1});
     torch::Tensor embeds = torch::cat(
         {query_tokens_.expand({texts, -1, -1}), text_embeddings_.forward(ids)}, 1);
     torch::Tensor full_mask = torch::cat({torch::ones({texts, queries}, mask.options()), mask}, 1);

@@ -29,8 +29,12 @@ public:
     torch::Tensor embed_images(const torch::Tensor &pixels) const;
     /** ids/mask [B,L] → [B,D], L2-normalised. */
     torch::Tensor embed_texts(const torch::Tensor &ids, const torch::Tensor &mask) const;
-    /** One image [1,3,S,S] against N texts → [N] match probabilities. */
-    torch::Tensor match(const torch::Tensor &pixels, const torch::Tensor &ids,
+    /** The vision tower's states of all tokens [B,P+1,Hv]: the input of both paths below. */
+    torch::Tensor image_states(const torch::Tensor &pixels) const { return vision_.forward(pixels); }
+    /** Image states [B,P+1,Hv] → [B,Q,D], L2-normalised. */
+    torch::Tensor embed_image_states(const torch::Tensor &states) const;
+    /** One image's states [1,P+1,Hv] against N texts → [N] match probabilities. */
+    torch::Tensor match(const torch::Tensor &states, const torch::Tensor &ids,
                         const torch::Tensor &mask) const;
 
     const blip2_config &config() const { return config_; }

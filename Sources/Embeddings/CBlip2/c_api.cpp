@@ -254,13 +254,17 @@ int blip2_embed_texts(const blip2_model *model, const int64_t *ids, const int64_
 
 int blip2_match(const blip2_model *model, const float *pixels, const int64_t *ids,
                 const int64_t *mask, int64_t count, int64_t length, float *out_probabilities,
-                blip2_error *err) {
+                float *out_image_embedding, blip2_error *err) {
     return guarded(err, [&] {
         require(model, BLIP2_PART_ITM, "image-text matching");
+        if (out_image_embedding != nullptr) require(model, BLIP2_PART_IMAGE, "image embedding");
         c10::InferenceMode inference;
         auto [id_tensor, mask_tensor] = text_tensors(model, ids, mask, count, length);
-        copy_out(model->model->match(pixels_tensor(model, pixels, 1), id_tensor, mask_tensor),
-                 out_probabilities);
+        torch::Tensor states = model->model->image_states(pixels_tensor(model, pixels, 1));
+        copy_out(model->model->match(states, id_tensor, mask_tensor), out_probabilities);
+        if (out_image_embedding != nullptr) {
+            copy_out(model->model->embed_image_states(states), out_image_embedding);
+        }
     });
 }
 

@@ -88,19 +88,30 @@ public final class Blip2Model: @unchecked Sendable {
         return try embedTexts(tokenized)
     }
 
-    /// ITM: the probability that each text describes the one preprocessed image in `pixels`.
-    public func matchProbabilities(pixels: [Float], texts: [TokenizedText]) throws(ModelError) -> [Float] {
+    /// One image against texts, from a single vision pass: its ITC embedding, and the ITM
+    /// probability that each text describes it.
+    public struct ImageTextMatch: Sendable {
+        public let image: ImageEmbedding
+        public let probabilities: [Float]
+    }
+
+    /// ITM of the one preprocessed image in `pixels` against `texts`, with the image's ITC
+    /// embedding (needs the image and matching parts loaded).
+    public func match(pixels: [Float], texts: [TokenizedText]) throws(ModelError) -> ImageTextMatch {
         guard pixels.count == pixelsPerImage else {
             throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
                                    message: "expected one image of \(pixelsPerImage) floats, got \(pixels.count) floats")
         }
         let batch = try PaddedTokens(texts)
-        var output = [Float](repeating: 0, count: texts.count)
+        var probabilities = [Float](repeating: 0, count: texts.count)
+        var image = [Float](repeating: 0, count: config.queryTokenCount * config.embeddingDimension)
         var error = blip2_error()
         let status = blip2_match(handle, pixels, batch.ids, batch.mask, Int64(texts.count), Int64(batch.length),
-                                 &output, &error)
+                                 &probabilities, &image, &error)
         guard status == 0 else { throw .inferenceFailed(code: error.code, message: error.text) }
-        return output
+        return ImageTextMatch(image: ImageEmbedding(queryCount: config.queryTokenCount, dimension: config.embeddingDimension,
+                                                    values: image),
+                              probabilities: probabilities)
     }
 }
 

@@ -132,11 +132,13 @@ int blip2_embed_texts(const blip2_model *model, const int64_t *ids, const int64_
 
 /**
  * ITM: one image (float32 [1, 3, S, S]) against `count` texts (int64 [count, length],
- * right-padded); `out_probabilities` receives the match probability of each pair.
+ * right-padded); `out_probabilities` receives the match probability of each pair. When
+ * `out_image_embedding` is not NULL it receives the image's ITC embedding
+ * ([num_query_tokens, image_text_hidden_size]) from the same vision pass, the costly part.
  */
 int blip2_match(const blip2_model *model, const float *pixels, const int64_t *ids,
                 const int64_t *mask, int64_t count, int64_t length,
-                float *out_probabilities, blip2_error *err);
+                float *out_probabilities, float *out_image_embedding, blip2_error *err);
 
 /** Sets libtorch's intra-op thread count (process-wide). */
 void blip2_set_num_threads(int32_t threads);
