@@ -29,7 +29,7 @@ private func timed<T>(_ stage: String, _ summary: inout IndexSummary, _ body: ()
 }
 
 /// Where a run stands, after each batch.
-public struct IndexProgress: Sendable {
+public struct IndexProgress: Codable, Sendable {
     public let done: Int
     public let total: Int
     public let failed: Int

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What the daemon has done since it started; written as JSON after every pass, for
 /// `imgsearch status`, monitoring and the tests.
@@ -13,6 +14,38 @@ public struct DaemonCounters: Codable, Sendable {
     public var watchedFolders = 0
     public var unwatchedFolders: [String] = []
     public var overflows = 0
+    /// The index pass under way: files done of those that need work; nil between passes.
+    public var currentPass: IndexProgress?
+    /// Where the daemon's HTTP API listens, once it does (`imgsearch query` uses it).
+    public var serverURL: String?
+    /// The catalog the daemon keeps (a client checks it is the one it means).
+    public var catalogPath: String?
+}
+
+/// The daemon's counters, shared between its indexing loop (the writer) and its HTTP
+/// server (a reader).
+public final class DaemonActivity: Sendable {
+    private let state: Mutex<DaemonCounters>
+
+    public init(catalogPath: String) {
+        var counters = DaemonCounters()
+        counters.catalogPath = catalogPath
+        state = Mutex(counters)
+    }
+
+    public var counters: DaemonCounters { state.withLock { $0 } }
+
+    public func update(_ change: (inout DaemonCounters) -> Void) {
+        state.withLock { change(&$0) }
+    }
+
+    /// Replaces the status file at `path` atomically, so a reader never sees half of it.
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        try encoder.encode(counters).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
 }
 
 /// `imgsearch daemon`'s loop: one full pass at start, then a pass whenever the watched
@@ -23,7 +56,9 @@ public final class LibraryDaemon {
     public let crawler: Crawler
     public let statusPath: String
     public let rescanInterval: Double
-    public private(set) var counters = DaemonCounters()
+    public let activity: DaemonActivity
+    /// Called after every pass that changed the catalog (the daemon's search index follows).
+    public var afterChanges: () throws -> Void = {}
     private let watcher: FolderWatcher
 
     /// Files younger than `settleSeconds` wait for a later pass (see `IndexRun.settleSeconds`).
@@ -35,14 +70,17 @@ public final class LibraryDaemon {
         self.crawler = crawler
         self.statusPath = statusPath
         self.rescanInterval = rescanInterval
+        activity = DaemonActivity(catalogPath: indexRun.catalog.path)
         watcher = try FolderWatcher()
     }
 
     /// Runs until `shouldStop` answers true (checked every second and between batches).
     public func run(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws {
         for root in crawler.roots { watcher.watch(tree: root, includeHidden: crawler.includeHidden) }
-        counters.watchedFolders = watcher.watchedFolderCount
-        counters.unwatchedFolders = watcher.unwatched.map(\.path)
+        activity.update { [watcher] in
+            $0.watchedFolders = watcher.watchedFolderCount
+            $0.unwatchedFolders = watcher.unwatched.map(\.path)
+        }
         for (path, reason) in watcher.unwatched { log("\(path): not watched: \(reason)") }
 
         var deferred = try pass(shouldStop: shouldStop, log: log)
@@ -50,10 +88,10 @@ public final class LibraryDaemon {
         while !shouldStop() {
             let changes = watcher.waitForChanges(timeout: 1.0, includeHidden: crawler.includeHidden)
             if changes.overflowed {
-                counters.overflows += 1
+                activity.update { $0.overflows += 1 }
                 log("inotify queue overflowed: rescanning everything")
             }
-            counters.watchedFolders = watcher.watchedFolderCount
+            activity.update { [watcher] in $0.watchedFolders = watcher.watchedFolderCount }
             let settledSince = Date().timeIntervalSince(lastPass) >= indexRun.settleSeconds
             if changes.changed || changes.overflowed || (deferred > 0 && settledSince)
                 || Date().timeIntervalSince(lastPass) >= rescanInterval {
@@ -65,26 +103,24 @@ public final class LibraryDaemon {
 
     /// One index pass; returns how many files it deferred as still being written.
     private func pass(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws -> Int {
-        let summary = try indexRun.run(crawler, shouldStop: shouldStop)
-        counters.passes += 1
-        counters.embedded += summary.embedded
-        counters.reused += summary.reused
-        counters.removed += summary.removed
-        counters.failed += summary.failures.count
-        counters.lastPassAt = Date()
+        let summary = try indexRun.run(crawler, shouldStop: shouldStop) { [activity] progress in
+            activity.update { $0.currentPass = progress }
+        }
+        activity.update {
+            $0.passes += 1
+            $0.embedded += summary.embedded
+            $0.reused += summary.reused
+            $0.removed += summary.removed
+            $0.failed += summary.failures.count
+            $0.lastPassAt = Date()
+            $0.currentPass = nil
+        }
+        if summary.embedded + summary.reused + summary.removed > 0 { try afterChanges() }
         for failure in summary.failures { log("\(failure.path): \(failure.reason)") }
         if summary.embedded + summary.reused + summary.removed + summary.failures.count > 0 {
             log("\(summary.embedded) embedded, \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")
         }
-        try writeStatus()
+        try activity.write(to: statusPath)
         return summary.deferred
-    }
-
-    /// Replaces the status file atomically, so a reader never sees half of it.
-    private func writeStatus() throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        try encoder.encode(counters).write(to: URL(fileURLWithPath: statusPath), options: .atomic)
     }
 }

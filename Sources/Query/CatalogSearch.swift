@@ -87,6 +87,14 @@ public final class CatalogSearch: Sendable {
         return built
     }
 
+    /// Saves an exact index to `directory` under the catalog's current fingerprint
+    /// (replacing the model's older cache file); other kinds are not cached.
+    public func saveCache(in directory: String) throws {
+        guard let exact = index as? QuantizedImageIndex else { return }
+        let name = "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).qscan"
+        try Self.replaceCache(in: directory, named: name, modelId: model.id, with: exact)
+    }
+
     public func search(_ request: SearchRequest) throws -> [SearchResult] {
         var hits = try index.search(request.vectors, limit: request.limit)
         if let minScore = request.minScore { hits = hits.filter { $0.score >= minScore } }

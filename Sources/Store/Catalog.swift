@@ -121,6 +121,13 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The ids of every image embedded by `modelId`, ascending.
+    public func imageIDs(modelId: String) throws -> [Int64] {
+        try read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM image WHERE modelId = ? ORDER BY id", arguments: [modelId])
+        }
+    }
+
     public func imageCount(modelId: String) throws -> Int {
         try read { db in try StoredImage.filter(Column("modelId") == modelId).fetchCount(db) }
     }

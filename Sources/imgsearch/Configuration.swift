@@ -16,9 +16,11 @@ struct Configuration: Decodable {
     var includeHidden: Bool?
     var batch: Int?
     var rescanSeconds: Double?
+    var listen: String?
+    var token: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, device, precision, threads, database, roots, exclude, batch
+        case model, device, precision, threads, database, roots, exclude, batch, listen, token
         case includeHidden = "include_hidden"
         case rescanSeconds = "rescan_seconds"
     }

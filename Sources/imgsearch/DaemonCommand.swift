@@ -1,19 +1,30 @@
 import ArgumentParser
 import Foundation
 import Indexer
+import Query
+import Server
 
-/// `imgsearch daemon`: keep the catalog in step with folders as files come and go.
-struct Daemon: ParsableCommand {
+/// `imgsearch daemon`: keep the catalog in step with folders as files come and go, and
+/// serve search over HTTP.
+struct Daemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Watch folders and keep the catalog in step: index new and changed photos, follow moves, forget deletions.",
+        abstract: "Watch folders, keep the catalog in step, and serve search: a JSON API and a web page.",
         discussion: """
             Loads the model once, indexes everything that changed since the last run, then
             watches every folder with inotify (new folders included). After a burst of changes
             settles (1 s of quiet, at most 10 s), it runs an index pass; moves and copies reuse
             their embeddings. Every --rescan seconds it also reconciles with a full scan, which
             covers folders it could not watch. SIGTERM or Ctrl-C finishes the current batch and
-            exits. Counters (passes, embedded, reused, removed, failed) are written as JSON to
-            --status-file after every pass. A systemd user unit is in Config/imgsearch.service.
+            exits. Counters (passes, embedded, reused, removed, failed, the API's address) are
+            written as JSON to --status-file after every pass. A systemd user unit is in
+            Config/imgsearch.service.
+
+            The search index stays in memory and follows every pass. The web page and the API
+            (see API.md) listen on --listen, 127.0.0.1:7878 by default (loopback only); port 0
+            picks a free port. Bound to another address, set a token (`token` in the config
+            file, or IMGSEARCH_TOKEN): API requests then need `Authorization: Bearer TOKEN`,
+            and the page is opened as http://HOST:PORT/#token=TOKEN. `imgsearch query` uses a
+            running daemon when it can.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -27,20 +38,95 @@ struct Daemon: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the daemon's counters (default: the catalog's path + .daemon.json).", valueName: "path"))
     var statusFile: String?
 
+    @Option(help: ArgumentHelp("Address of the web page and API (default 127.0.0.1:7878; `listen` in the config file).", valueName: "host:port"))
+    var listen: String?
+
     func validate() throws {
         if let rescan, rescan <= 0 { throw ValidationError("--rescan must be positive") }
+        if let listen { _ = try ListenAddress(listen) }
     }
 
-    func run() throws {
+    func run() async throws {
         let config = try configOption.load()
-        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
+        let address = try ListenAddress(listen ?? config.listen ?? "127.0.0.1:7878")
+        let token = ProcessInfo.processInfo.environment["IMGSEARCH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.token
+        if !address.isLoopback && token == nil {
+            log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
+        }
+        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: .text)
         let crawler = try library.crawler(config)
         StopSignals.install([SIGTERM, SIGINT], secondSignalStopsAtOnce: false)
-        let daemon = try LibraryDaemon(indexRun: indexRun, crawler: crawler,
-                                       statusPath: statusFile ?? indexRun.catalog.path + ".daemon.json",
+        let statusPath = statusFile ?? indexRun.catalog.path + ".daemon.json"
+        let daemon = try LibraryDaemon(indexRun: indexRun, crawler: crawler, statusPath: statusPath,
                                        rescanInterval: rescan ?? config.rescanSeconds ?? 600)
+        try indexRun.catalog.write { try $0.register(indexRun.modelRecord) }
+        let search = try LiveCatalogSearch(catalog: indexRun.catalog, model: indexRun.modelRecord,
+                                           cacheDirectory: indexRun.catalog.path + ".index")
+        daemon.afterChanges = { try search.refresh() }
+        let activity = daemon.activity
+        let server = APIServer(service: LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
+                                                       roots: crawler.roots, activity: activity),
+                               host: address.host, port: address.port, token: token)
+        let serving = Task {
+            do {
+                try await server.run(logger: log) { url in
+                    activity.update { $0.serverURL = url }
+                    try? activity.write(to: statusPath)
+                    log.info("web page and API at \(url)")
+                }
+            } catch {
+                stopRequested.store(true, ordering: .relaxed)
+                throw CommandError("cannot serve on \(address): \(error)")
+            }
+        }
         log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
-        try daemon.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
-        log.info("stopped after \(daemon.counters.passes) passes")
+        let loop = UncheckedSendable(daemon)
+        try await Thread.run {
+            try loop.value.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
+        }
+        serving.cancel()
+        if case .failure(let error as CommandError) = await serving.result { throw error }
+        activity.update { $0.serverURL = nil }
+        try activity.write(to: statusPath)
+        try search.saveCache()
+        log.info("stopped after \(activity.counters.passes) passes")
+    }
+}
+
+/// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (loopback).
+struct ListenAddress: CustomStringConvertible {
+    let host: String
+    let port: Int
+
+    init(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else {
+            throw CommandError("listen address \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:7878)")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "127.0.0.1" : host
+        self.port = port
+    }
+
+    var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A value handed to another thread that only that thread uses from then on.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+extension Thread {
+    /// Runs blocking `body` on a thread of its own (not the concurrency pool's), and waits.
+    static func run(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Logging
 
 /// The `imgsearch` command line: parses arguments and wires library calls; no logic of its own.
-struct IMGSearch: ParsableCommand {
+struct IMGSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imgsearch",
         abstract: "Local natural-language image search with BLIP-2.",
@@ -12,13 +12,13 @@ struct IMGSearch: ParsableCommand {
 /// Sets up logging to standard error before any command runs.
 @main
 enum EntryPoint {
-    static func main() {
+    static func main() async {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
             return handler
         }
-        IMGSearch.main()
+        await IMGSearch.main()
     }
 }
 

@@ -31,13 +31,13 @@ struct LibraryOptions: ParsableArguments {
                        includeHidden: includeHidden || config.includeHidden == true)
     }
 
-    /// Loads the model's image side, opens (or creates) the catalog and stamps the model's
-    /// identity: what an index pass needs.
+    /// Loads the model's image side (and `extraParts`), opens (or creates) the catalog and
+    /// stamps the model's identity: what an index pass needs.
     func indexRun(model modelOptions: ModelOptions, catalog catalogOptions: CatalogOptions,
-                  config: Configuration) throws -> IndexRun {
+                  config: Configuration, extraParts: ModelParts = []) throws -> IndexRun {
         let batchSize = batch ?? config.batch ?? 8
         guard batchSize >= 1 else { throw CommandError("config: batch must be at least 1") }
-        let model = try modelOptions.load(parts: .image, config: config)
+        let model = try modelOptions.load(parts: extraParts.union(.image), config: config)
         let identity = try ModelIdentity(snapshot: model.snapshot)
         let record = ModelRecord(id: identity.id, description: model.snapshot.directory.path,
                                  queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)

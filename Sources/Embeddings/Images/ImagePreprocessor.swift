@@ -49,12 +49,7 @@ public struct ImagePreprocessor: Sendable {
     /// Whether the file's first bytes are those of a format the decoders read (by content,
     /// not by name). An unreadable file answers false.
     public static func recognizesContent(ofFileAt path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let header = try? handle.read(upToCount: 64), !header.isEmpty else { return false }
-        return header.withUnsafeBytes { raw in
-            imgdec_detect_format(raw.bindMemory(to: UInt8.self).baseAddress, raw.count) != IMGDEC_FORMAT_UNKNOWN
-        }
+        ImageMediaType.of(fileAt: path) != nil
     }
 
     /// Preprocesses one image into a new array.
@@ -72,7 +67,7 @@ public struct ImagePreprocessor: Sendable {
         return pixels
     }
 
-    private static func kind(of status: imgdec_status) -> ImageError.Kind {
+    static func kind(of status: imgdec_status) -> ImageError.Kind {
         switch status {
         case IMGDEC_ERROR_IO: .unreadable
         case IMGDEC_ERROR_UNSUPPORTED_FORMAT: .unsupportedFormat

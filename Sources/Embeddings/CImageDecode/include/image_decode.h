@@ -279,6 +279,17 @@ imgdec_status imgdec_load_preprocessed_memory(const uint8_t *data, size_t size,
                                               const imgdec_params *params, float *out_chw,
                                               imgdec_error *err);
 
+/**
+ * Encode packed 8-bit RGB (width x height) as a baseline JPEG of `quality` (1..100,
+ * clamped) into a new buffer: *out_bytes (free it with imgdec_buffer_free) and
+ * *out_size. For thumbnails. On failure *out_bytes is NULL and err is filled.
+ */
+imgdec_status imgdec_encode_jpeg(const uint8_t *rgb, int32_t width, int32_t height, int32_t quality,
+                                 uint8_t **out_bytes, size_t *out_size, imgdec_error *err);
+
+/** Release a buffer from imgdec_encode_jpeg. NULL-safe. */
+void imgdec_buffer_free(uint8_t *bytes);
+
 /** "IMGDEC_OK", "IMGDEC_ERROR_IO", ... for logs; never NULL. */
 const char *imgdec_status_name(imgdec_status status);
 

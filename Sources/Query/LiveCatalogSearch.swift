@@ -1,0 +1,71 @@
+import Foundation
+import Store
+import Synchronization
+
+/// The exact search index of a catalog that changes while it is searched (the daemon's):
+/// built once (or read from its cache), then brought in step with the catalog by `refresh()`
+/// after every index pass, adding new images and dropping removed ones without a rebuild.
+public final class LiveCatalogSearch: Sendable {
+    public let search: CatalogSearch
+    private let cacheDirectory: String?
+    /// The image ids the index holds, as far as refreshes know.
+    private let indexed: Mutex<Set<Int64>>
+
+    public init(catalog: Catalog, model: ModelRecord, cacheDirectory: String?) throws {
+        // Taken before the index is built: an image added in between is added again by the
+        // first refresh (remove-then-add keeps that harmless); one removed in between is
+        // removed again (a no-op).
+        let snapshot = Set(try catalog.imageIDs(modelId: model.id))
+        search = try CatalogSearch(catalog: catalog, model: model, kind: .exact, cacheDirectory: cacheDirectory)
+        self.cacheDirectory = cacheDirectory
+        indexed = Mutex(snapshot)
+    }
+
+    public var imageCount: Int { search.index.imageCount }
+
+    /// Applies the catalog's changes since the last refresh; returns how many images were
+    /// added and removed.
+    @discardableResult
+    public func refresh() throws -> (added: Int, removed: Int) {
+        let catalog = search.catalog
+        let current = Set(try catalog.imageIDs(modelId: search.model.id))
+        let known = indexed.withLock { $0 }
+        let added = current.subtracting(known).sorted()
+        let removed = Array(known.subtracting(current))
+        if !removed.isEmpty { try search.index.remove(imageIDs: removed) }
+        let floatsPerImage = search.model.queryCount * search.model.dimension
+        for start in stride(from: 0, to: added.count, by: 1024) {
+            let chunk = Array(added[start..<min(start + 1024, added.count)])
+            let vectors = try catalog.vectors(ofImages: chunk)
+            let present = chunk.filter { vectors[$0]?.count == floatsPerImage * 4 }
+            var values: [Float] = []
+            values.reserveCapacity(present.count * floatsPerImage)
+            for id in present {
+                vectors[id]!.withUnsafeBytes { values.append(contentsOf: $0.bindMemory(to: Float.self)) }
+            }
+            try search.index.remove(imageIDs: present)
+            try search.index.add(imageIDs: present, embeddings: values)
+        }
+        indexed.withLock { $0 = current }
+        return (added.count, removed.count)
+    }
+
+    /// Images like `imageID` (max over both images' query vectors), itself left out; nil
+    /// when the catalog has no such image for this model.
+    public func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult]? {
+        guard let data = try search.catalog.vectors(ofImages: [imageID])[imageID],
+              indexed.withLock({ $0.contains(imageID) }) else { return nil }
+        let vectors = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore))
+        return Array(results.filter { $0.imageID != imageID }.prefix(limit))
+    }
+
+    /// Refreshes, then saves the index to its cache so that the next start need not rebuild
+    /// it. Call it when nothing else writes the catalog (the daemon, as it stops): the cache
+    /// is named after the catalog's state at that moment.
+    public func saveCache() throws {
+        guard let cacheDirectory else { return }
+        try refresh()
+        try search.saveCache(in: cacheDirectory)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import Logging
+import Query
+
+/// The daemon's HTTP server: the JSON API (see API.md at the repository root) and the web
+/// page. Bound to loopback unless told otherwise; with a token, every API request must
+/// carry it (`Authorization: Bearer TOKEN`, or `token=TOKEN` in the query for `<img>` tags).
+public struct APIServer: Sendable {
+    public let service: LibraryService
+    public let host: String
+    public let port: Int
+    public let token: String?
+
+    /// Request limits: anything beyond is a 400.
+    static let maxLimit = 500
+    static let maxQueryLength = 1000
+    static let maxNegatives = 8
+
+    public init(service: LibraryService, host: String = "127.0.0.1", port: Int = 7878, token: String? = nil) {
+        self.service = service
+        self.host = host
+        self.port = port
+        self.token = token
+    }
+
+    /// Serves until the task is cancelled; `onListening` gets the base URL once the socket is bound.
+    public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void) async throws {
+        let host = self.host
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "imgsearch"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? 0
+                onListening("http://\(host.contains(":") ? "[\(host)]" : host):\(bound)")
+            },
+            logger: logger)
+        try await app.runService(gracefulShutdownSignals: [])
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: TokenMiddleware(token: token))
+        WebPage.register(on: router)
+        let service = self.service
+
+        router.get("/api/search") { request, _ -> Response in
+            let parameters = try RequestParameters(query: request.uri.query)
+            let text = (parameters.string("q") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { throw APIError(.badRequest, "q (the text to search for) is missing or empty") }
+            guard text.count <= Self.maxQueryLength else {
+                throw APIError(.badRequest, "q is longer than \(Self.maxQueryLength) characters")
+            }
+            if let model = parameters.string("model"), model != service.modelID {
+                throw APIError(.conflict, "this daemon searches with model \(service.modelID), not \(model)")
+            }
+            let negatives = parameters.all("not").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard negatives.count <= Self.maxNegatives else { throw APIError(.badRequest, "at most \(Self.maxNegatives) not= texts") }
+            let limit = try parameters.integer("limit", in: 1...Self.maxLimit, default: 20)
+            let minScore = try parameters.number("min_score", in: -1...1)
+            let weight = try parameters.number("not_weight", in: 0...10) ?? 0.5
+            let started = DispatchTime.now()
+            let results = try await offload {
+                try service.search(text: text, negatives: negatives, negativeWeight: weight, limit: limit, minScore: minScore)
+            }
+            return try SearchResponse(results, model: service.modelID, since: started).response()
+        }
+
+        router.get("/api/images/{id}") { _, context -> Response in
+            let id = try imageID(context)
+            let paths = try await offload { try service.paths(ofImage: id) }
+            return try JSONBody(ImageResponse(id: id, paths: paths, thumbnail: "/api/images/\(id)/thumbnail",
+                                              file: "/api/images/\(id)/file")).response()
+        }
+
+        router.get("/api/images/{id}/similar") { request, context -> Response in
+            let id = try imageID(context)
+            let parameters = try RequestParameters(query: request.uri.query)
+            let limit = try parameters.integer("limit", in: 1...Self.maxLimit, default: 20)
+            let minScore = try parameters.number("min_score", in: -1...1)
+            let started = DispatchTime.now()
+            let results = try await offload { try service.similar(toImage: id, limit: limit, minScore: minScore) }
+            return try SearchResponse(results, model: service.modelID, since: started).response()
+        }
+
+        router.get("/api/images/{id}/thumbnail") { request, context -> Response in
+            let id = try imageID(context)
+            let side = try RequestParameters(query: request.uri.query).integer("size", in: 16...2048, default: 256)
+            let jpeg = try await offload { try service.thumbnail(ofImage: id, side: side) }
+            return Response(status: .ok,
+                            headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=86400"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
+        }
+
+        router.get("/api/images/{id}/file") { _, context -> Response in
+            let id = try imageID(context)
+            let original = try await offload { try service.original(ofImage: id) }
+            return Response(status: .ok,
+                            headers: [.contentType: original.mediaType, .cacheControl: "private, no-cache",
+                                      .xContentTypeOptions: "nosniff"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: original.data)))
+        }
+
+        router.get("/api/status") { _, _ -> Response in
+            try JSONBody(try await offload { try service.status() }).response()
+        }
+        return router
+    }
+}
+
+/// The `{id}` path parameter as an image id; anything else is a 400.
+private func imageID(_ context: BasicRequestContext) throws -> Int64 {
+    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+        throw APIError(.badRequest, "an image id is a positive integer")
+    }
+    return id
+}
+
+/// Runs blocking work (model, scan, SQLite, decoding) on a dispatch thread, keeping the
+/// server's event loops free.
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -1,0 +1,110 @@
+import Embeddings
+import Foundation
+import Indexer
+import Query
+import Store
+
+/// What the HTTP API answers from: the catalog, its live search index, the model's text
+/// side and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
+/// the server calls them off its event loops. Failures the client caused are `APIError`s.
+public final class LibraryService: Sendable {
+    public let catalog: Catalog
+    public let search: LiveCatalogSearch
+    public let model: Blip2Model
+    public let activity: DaemonActivity?
+    let files: ServedFiles
+    let thumbnails: ThumbnailCache
+
+    public init(catalog: Catalog, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
+                activity: DaemonActivity?) {
+        self.catalog = catalog
+        self.search = search
+        self.model = model
+        self.activity = activity
+        files = ServedFiles(roots: roots)
+        thumbnails = ThumbnailCache(directory: catalog.path + ".thumbnails")
+    }
+
+    /// The model's identity as the catalog knows it.
+    public var modelID: String { search.search.model.id }
+
+    /// Images ranked for `text`, pushed away from `negatives` (see `SearchRequest.text`).
+    func search(text: String, negatives: [String], negativeWeight: Float, limit: Int,
+                minScore: Float?) throws -> [SearchResult] {
+        let embeddings = try model.embedTexts([text] + negatives)
+        let request = SearchRequest.text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values),
+                                         weight: negativeWeight, limit: limit, minScore: minScore)
+        return try search.search.search(request)
+    }
+
+    func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {
+        guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore) else {
+            throw APIError(.notFound, "no image \(imageID)")
+        }
+        return results
+    }
+
+    /// The image's indexed files, sorted by path; an image no file holds any more is not found.
+    func paths(ofImage imageID: Int64) throws -> [String] {
+        guard let paths = try catalog.paths(ofImages: [imageID])[imageID], !paths.isEmpty else {
+            throw APIError(.notFound, "no image \(imageID)")
+        }
+        return paths
+    }
+
+    /// A JPEG thumbnail fitting `side` × `side`, cached by content hash.
+    func thumbnail(ofImage imageID: Int64, side: Int) throws -> Data {
+        guard let image = try catalog.image(id: imageID) else { throw APIError(.notFound, "no image \(imageID)") }
+        let path = try files.readablePath(among: try paths(ofImage: imageID))
+        return try thumbnails.jpeg(contentHash: image.contentHash, side: side) {
+            do {
+                return try Thumbnailer(maxSide: side).jpeg(path: path)
+            } catch {
+                throw APIError(.unprocessableContent, "\(error)")
+            }
+        }
+    }
+
+    /// The original file's bytes and media type.
+    func original(ofImage imageID: Int64) throws -> (data: Data, mediaType: String) {
+        let path = try files.readablePath(among: try paths(ofImage: imageID))
+        guard let data = FileManager.default.contents(atPath: path), let type = ImageMediaType.of(fileAt: path) else {
+            throw APIError(.notFound, "\(path) is no longer a readable image")
+        }
+        return (data, type)
+    }
+
+    func status() throws -> StatusReport {
+        let catalogStatus = try catalog.status(recentFailures: 10)
+        return StatusReport(
+            catalog: catalog.path,
+            files: Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, catalogStatus.filesByState[$0] ?? 0) }),
+            images: search.imageCount,
+            model: StatusReport.Model(id: modelID, path: model.snapshot.directory.path, device: model.device,
+                                      precision: model.precision),
+            daemon: activity?.counters,
+            recentFailures: catalogStatus.recentFailures.map { .init(path: $0.path, error: $0.lastError ?? "unknown") })
+    }
+}
+
+/// `GET /api/status`.
+struct StatusReport: Codable, Sendable {
+    struct Model: Codable, Sendable {
+        let id: String
+        let path: String
+        let device: String
+        let precision: String
+    }
+
+    struct Failure: Codable, Sendable {
+        let path: String
+        let error: String
+    }
+
+    let catalog: String
+    let files: [String: Int]
+    let images: Int
+    let model: Model
+    let daemon: DaemonCounters?
+    let recentFailures: [Failure]
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// A request's query string, decoded as browsers encode forms (`+` is a space, `%XX` are
+/// UTF-8 bytes) and validated: malformed percent-escapes or bytes that are not UTF-8 are
+/// a 400, never a guess. (Hummingbird's `queryParameters` keeps `+` and falls back to the
+/// raw text on invalid UTF-8, hence this small parser.)
+struct RequestParameters {
+    private var values: [String: [String]] = [:]
+
+    init(query: String?) throws {
+        guard let query, !query.isEmpty else { return }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = try Self.decode(parts[0]), value = try Self.decode(parts.count > 1 ? parts[1] : "")
+            values[key, default: []].append(value)
+        }
+    }
+
+    private static func decode(_ text: Substring) throws -> String {
+        guard let decoded = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+            throw APIError(.badRequest, "the query string is not valid percent-encoded UTF-8")
+        }
+        return decoded
+    }
+
+    func all(_ name: String) -> [String] { values[name] ?? [] }
+
+    func string(_ name: String) -> String? { values[name]?.last }
+
+    /// An integer in `range`, or `default` when absent.
+    func integer(_ name: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
+        guard let text = string(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError(.badRequest, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    /// A finite number in `range`, or nil when absent.
+    func number(_ name: String, in range: ClosedRange<Float>) throws -> Float? {
+        guard let text = string(name) else { return nil }
+        guard let number = Float(text), number.isFinite, range.contains(number) else {
+            throw APIError(.badRequest, "\(name) must be a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import Query
+
+/// A JSON response body with snake_case keys, sorted for stable output.
+struct JSONBody<Value: Encodable> {
+    let value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func response(status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// `GET /api/search` and `GET /api/images/{id}/similar`: results best first.
+struct SearchResponse: Encodable {
+    struct Hit: Encodable {
+        let id: Int64
+        let score: Float
+        let paths: [String]
+        let thumbnail: String
+        let file: String
+    }
+
+    let results: [Hit]
+    let model: String
+    let milliseconds: Double
+
+    init(_ results: [SearchResult], model: String, since start: DispatchTime) {
+        self.results = results.map {
+            Hit(id: $0.imageID, score: $0.score, paths: $0.paths, thumbnail: "/api/images/\($0.imageID)/thumbnail",
+                file: "/api/images/\($0.imageID)/file")
+        }
+        self.model = model
+        milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+    }
+
+    func response() throws -> Response { try JSONBody(self).response() }
+}
+
+/// `GET /api/images/{id}`.
+struct ImageResponse: Encodable {
+    let id: Int64
+    let paths: [String]
+    let thumbnail: String
+    let file: String
+}
+
+/// Requires the bearer token on every `/api/` request when one is set (the page itself
+/// carries no data and loads without it). Compared in constant time.
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token, request.uri.path.hasPrefix("/api/") else { return try await next(request, context) }
+        let header = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
+        let offered = try header ?? RequestParameters(query: request.uri.query).string("token") ?? ""
+        guard Self.constantTimeEqual(Array(offered.utf8), Array(token.utf8)) else {
+            throw APIError(.unauthorized, "this daemon needs its token: Authorization: Bearer TOKEN")
+        }
+        return try await next(request, context)
+    }
+
+    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

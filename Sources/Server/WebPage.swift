@@ -1,0 +1,189 @@
+import Hummingbird
+
+/// The single web page the daemon serves: a search box, a grid of thumbnails with scores,
+/// a viewer with the path, the original and "more like this", and the indexing progress.
+/// Plain HTML, CSS and JavaScript, served from the binary: no build step, no CDN.
+enum WebPage {
+    static func register(on router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in asset(html, type: "text/html; charset=utf-8") }
+        router.get("/app.js") { _, _ in asset(script, type: "text/javascript; charset=utf-8") }
+        router.get("/app.css") { _, _ in asset(style, type: "text/css; charset=utf-8") }
+    }
+
+    private static func asset(_ text: String, type: String) -> Response {
+        Response(status: .ok,
+                 headers: [.contentType: type,
+                           .contentSecurityPolicy: "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'",
+                           .xContentTypeOptions: "nosniff", .cacheControl: "no-cache"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static let html = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>imgsearch</title>
+        <link rel="stylesheet" href="/app.css">
+        </head>
+        <body>
+        <header>
+          <form id="search" role="search">
+            <input id="q" name="q" type="search" placeholder="Describe a photo: a dog on a beach at sunset" autocomplete="off" autofocus>
+            <input id="not" name="not" type="search" placeholder="but not…" autocomplete="off">
+            <button type="submit">Search</button>
+          </form>
+          <div id="status" aria-live="polite"></div>
+        </header>
+        <main>
+          <p id="message"></p>
+          <div id="grid"></div>
+        </main>
+        <dialog id="viewer">
+          <figure>
+            <img id="viewer-image" alt="">
+            <figcaption>
+              <code id="viewer-path"></code>
+              <span id="viewer-score"></span>
+              <a id="viewer-original" target="_blank" rel="noopener">original</a>
+              <button id="viewer-similar" type="button">More like this</button>
+              <button id="viewer-close" type="button">Close</button>
+            </figcaption>
+          </figure>
+        </dialog>
+        <script src="/app.js"></script>
+        </body>
+        </html>
+        """
+
+    static let style = """
+        :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
+        body { margin: 0; }
+        header { position: sticky; top: 0; display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center;
+                 padding: .75rem 1rem; background: Canvas; border-bottom: 1px solid #8884; z-index: 1; }
+        form { display: flex; gap: .5rem; flex: 1 1 30rem; }
+        #q { flex: 3; } #not { flex: 1; }
+        input, button { font: inherit; padding: .4rem .6rem; }
+        #status { font-size: .85rem; opacity: .8; }
+        main { padding: 1rem; }
+        #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .75rem; }
+        .hit { margin: 0; cursor: pointer; border-radius: 6px; overflow: hidden; background: #8881; }
+        .hit img { display: block; width: 100%; aspect-ratio: 1; object-fit: cover; }
+        .hit figcaption { font-size: .8rem; padding: .25rem .4rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+        .score { font-variant-numeric: tabular-nums; font-weight: 600; margin-right: .4rem; }
+        dialog { max-width: 95vw; max-height: 95vh; padding: .5rem; }
+        dialog img { max-width: 90vw; max-height: 80vh; display: block; margin: auto; }
+        dialog figcaption { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding-top: .5rem; }
+        dialog code { word-break: break-all; }
+        """
+
+    static let script = """
+        "use strict";
+        // The bearer token, when the daemon has one, comes in the page's address: /#token=SECRET
+        const token = new URLSearchParams(location.hash.slice(1)).get("token");
+        const $ = (id) => document.getElementById(id);
+
+        function api(path, params = {}) {
+          const url = new URL(path, location.origin);
+          for (const [key, value] of Object.entries(params)) {
+            for (const item of [].concat(value)) if (item !== "" && item != null) url.searchParams.append(key, item);
+          }
+          return url;
+        }
+
+        function withToken(path) {
+          return token ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : path;
+        }
+
+        async function getJSON(url) {
+          const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+          const body = await response.json().catch(() => ({}));
+          if (!response.ok) throw new Error(body.error?.message || `${response.status} ${response.statusText}`);
+          return body;
+        }
+
+        function show(results, heading) {
+          const grid = $("grid");
+          grid.replaceChildren();
+          $("message").textContent = heading;
+          for (const hit of results) {
+            const figure = document.createElement("figure");
+            figure.className = "hit";
+            figure.dataset.id = hit.id;
+            const img = document.createElement("img");
+            img.loading = "lazy";
+            img.alt = hit.paths[0];
+            img.src = withToken(`${hit.thumbnail}?size=360`);
+            const caption = document.createElement("figcaption");
+            const score = document.createElement("span");
+            score.className = "score";
+            score.textContent = hit.score.toFixed(3);
+            caption.append(score, hit.paths[0].split("/").pop());
+            caption.title = hit.paths.join("\\n");
+            figure.append(img, caption);
+            figure.addEventListener("click", () => open(hit));
+            grid.append(figure);
+          }
+        }
+
+        async function search(text, not) {
+          $("message").textContent = "Searching…";
+          try {
+            const body = await getJSON(api("/api/search", { q: text, not, limit: 60 }));
+            show(body.results, `${body.results.length} results for “${text}” in ${body.milliseconds.toFixed(0)} ms`);
+          } catch (error) {
+            $("grid").replaceChildren();
+            $("message").textContent = error.message;
+          }
+        }
+
+        async function similar(hit) {
+          $("viewer").close();
+          $("message").textContent = "Searching…";
+          try {
+            const body = await getJSON(api(`/api/images/${hit.id}/similar`, { limit: 60 }));
+            show(body.results, `${body.results.length} images like ${hit.paths[0].split("/").pop()}`);
+          } catch (error) {
+            $("message").textContent = error.message;
+          }
+        }
+
+        let current = null;
+        function open(hit) {
+          current = hit;
+          $("viewer-image").src = withToken(`${hit.thumbnail}?size=1600`);
+          $("viewer-image").alt = hit.paths[0];
+          $("viewer-path").textContent = hit.paths.join("\\n");
+          $("viewer-score").textContent = `score ${hit.score.toFixed(3)}`;
+          $("viewer-original").href = withToken(hit.file);
+          $("viewer").showModal();
+        }
+
+        async function refreshStatus() {
+          try {
+            const status = await getJSON(api("/api/status"));
+            const pass = status.daemon?.current_pass;
+            const progress = pass ? ` · indexing ${pass.done}/${pass.total}` : "";
+            $("status").textContent = `${status.images} images · ${status.model.device}${progress}`;
+          } catch (error) {
+            $("status").textContent = error.message;
+          }
+        }
+
+        $("search").addEventListener("submit", (event) => {
+          event.preventDefault();
+          const text = $("q").value.trim();
+          if (!text) return;
+          history.replaceState(null, "", `?q=${encodeURIComponent(text)}${location.hash}`);
+          search(text, $("not").value.trim());
+        });
+        $("viewer-close").addEventListener("click", () => $("viewer").close());
+        $("viewer-similar").addEventListener("click", () => current && similar(current));
+
+        const initial = new URLSearchParams(location.search).get("q");
+        if (initial) { $("q").value = initial; search(initial, ""); }
+        refreshStatus();
+        setInterval(refreshStatus, 3000);
+        """
+}

@@ -1,0 +1,685 @@
+#!/usr/bin/env python3
+"""Trains the bundled TOY retrieval model and writes the held-out demo images.
+
+    tools/setup_reference_env.sh
+    .venv/bin/python tools/train_toy_model.py            # ~10 min on 2 CPU cores
+
+This is NOT BLIP-2: it is a small Blip2ForImageTextRetrieval (same architecture and weight
+names as Salesforce/blip2-itm-vit-g, tiny sizes, 32 query tokens) trained from scratch with
+the image-text contrastive (ITC) loss on synthetic pictures of coloured shapes
+(COLOURS x SHAPES x SIZES on noisy solid / gradient / textured backgrounds) and captions
+such as "a small red circle", "a picture of a red circle", "red circle on a grey background".
+It lets imgsearch index and query something meaningful without the 4.7 GB real checkpoint.
+
+Writes
+  Sources/imgsearch/Resources/toy-model/     config.json, model.safetensors (fp16, every tensor of
+                                              Blip2ForImageTextRetrieval.state_dict()), vocab.txt
+                                              (copy of Tests/Fixtures/vocab.txt),
+                                              preprocessor_config.json, README.md
+  Sources/imgsearch/Resources/demo-images/   2 JPEGs per colour+shape (one small, one large shape),
+                                              never seen in training, + captions.json
+
+Then reloads the saved fp16 snapshot in fp32 with transformers (model, image processor and
+tokenizer from the snapshot, as a user would) and reports recall@1 / recall@5 over the
+queries "a COLOUR SHAPE" on the demo images, plus paraphrase and size queries; the numbers
+go into the snapshot's README.md. Fails (exit 1) when recall@1 < 0.95 or recall@5 < 1.
+
+Training: ITC as in Blip2ForImageTextRetrieval(use_image_text_matching_head=False): score =
+max over the 32 query vectors of cosine(image query, text CLS), divided by a learnable
+temperature; symmetric cross-entropy. Each batch holds one small and one large image per
+colour+shape; image/caption pairs that both describe correctly (same colour and shape, and
+the caption's size, if any, matches) are masked out of the negatives. AdamW, warmup + cosine.
+Images are preprocessed exactly like BlipImageProcessor (PIL bicubic resize, 1/255, CLIP
+mean/std) and that is checked against the processor itself.
+
+Deterministic: fixed seeds; torch.set_num_threads(2) (OpenBLAS / OpenMP reductions may still
+make a re-run differ in the last bits, not in the results).
+"""
+
+from __future__ import annotations
+
+import sys
+
+sys.dont_write_bytecode = True
+
+import argparse
+import io
+import json
+import math
+import random
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import PIL.ImageDraw
+import PIL.ImageFilter
+import torch
+import torch.nn.functional as F
+import transformers
+from safetensors.torch import save_file
+from transformers import Blip2Config, Blip2ForImageTextRetrieval, BlipImageProcessor
+
+from blip2_reference import FIXTURES, REPO_ROOT, bert_tokenizer, embed_images, fetch_vocab, image_processor, md5
+
+RESOURCES = REPO_ROOT / "Sources" / "imgsearch" / "Resources"
+MODEL_DIR = RESOURCES / "toy-model"
+DEMO_DIR = RESOURCES / "demo-images"
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+CONFIG = dict(
+    vision_config=dict(
+        hidden_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=512,
+        image_size=96,
+        patch_size=12,
+        qkv_bias=True,
+        layer_norm_eps=1e-6,
+    ),
+    qformer_config=dict(
+        hidden_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=384,
+        max_position_embeddings=64,
+        cross_attention_frequency=1,
+        encoder_hidden_size=128,
+        layer_norm_eps=1e-12,
+        use_qformer_text_input=True,
+        vocab_size=30523,  # bert-base-uncased 30522 + BLIP-2's [DEC], as the real checkpoint
+    ),
+    num_query_tokens=32,
+    image_text_hidden_size=64,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic data
+
+COLOURS = {
+    "red": (215, 25, 30),
+    "green": (30, 160, 50),
+    "blue": (30, 70, 215),
+    "yellow": (245, 215, 25),
+    "purple": (135, 45, 175),
+    "orange": (250, 130, 15),
+    "white": (248, 248, 248),
+    "black": (15, 15, 15),
+}
+SHAPES = ["circle", "square", "triangle", "star", "cross"]
+SIZES = ["small", "large"]
+# Paraphrases of each shape word used in some training captions.
+SHAPE_WORDS = {
+    "circle": ["circle", "round shape", "disc", "dot", "round circle"],
+    "square": ["square", "square shape", "box", "block"],
+    "triangle": ["triangle", "triangular shape"],
+    "star": ["star", "star shape", "five-pointed star"],
+    "cross": ["cross", "plus sign", "cross shape"],
+}
+SIZE_WORDS = {"small": ["small", "little", "tiny"], "large": ["large", "big", "huge"]}
+# Background colours (with the name a caption may use). A shape never sits on a background
+# colour closer than MIN_CONTRAST to its own colour.
+BACKGROUNDS = {
+    "grey": (128, 128, 128),
+    "light grey": (195, 195, 195),
+    "dark grey": (62, 62, 62),
+    "beige": (225, 212, 172),
+    "brown": (115, 78, 48),
+    "pink": (240, 172, 192),
+    "teal": (40, 128, 128),
+    "navy": (22, 28, 78),
+    "sky blue": (150, 200, 235),
+    "olive": (110, 118, 48),
+    "lavender": (196, 178, 226),
+    "mint": (170, 225, 190),
+    "maroon": (100, 20, 35),
+    "cream": (250, 240, 215),
+}
+MIN_CONTRAST = 150.0
+
+CAPTION_TEMPLATES = [
+    "{a} {colour} {shape}",
+    "{a} {colour} {shape}",
+    "{a} {colour} {shape}",
+    "{colour} {shape}",
+    "a picture of {a} {colour} {shape}",
+    "a photo of {a} {colour} {shape}",
+    "an image of {a} {colour} {shape}",
+    "a drawing of {a} {colour} {shape}",
+    "there is {a} {colour} {shape}",
+    "{a} {shape} that is {colour}",
+    "a {colour} coloured {shape}",
+    "{a} {colour} {shape} on a {background} background",
+    "{colour} {shape} on a {background} background",
+]
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def contrast(a, b) -> float:
+    return float(np.linalg.norm(np.subtract(a, b, dtype=np.float64)))
+
+
+def jitter(rgb, rng: random.Random, amount: int) -> tuple[int, int, int]:
+    return tuple(int(np.clip(c + rng.randint(-amount, amount), 0, 255)) for c in rgb)
+
+
+def background(w: int, h: int, colour: str, rng: random.Random) -> tuple[np.ndarray, str]:
+    """An HxWx3 float image and the name a caption may use for it."""
+    fg = COLOURS[colour]
+    allowed = [n for n, c in BACKGROUNDS.items() if contrast(c, fg) >= MIN_CONTRAST]
+    nrng = np.random.default_rng(rng.getrandbits(63))
+    kind = rng.choice(["solid", "solid", "gradient", "texture", "stripes"])
+    a = rng.choice(allowed)
+    ca = np.array(jitter(BACKGROUNDS[a], rng, 12), np.float64)
+    if kind == "solid":
+        img = np.broadcast_to(ca, (h, w, 3)).copy()
+        name = a
+    else:
+        b = rng.choice([n for n in allowed if n != a])
+        cb = np.array(jitter(BACKGROUNDS[b], rng, 12), np.float64)
+        if kind == "gradient":
+            angle = rng.uniform(0, 2 * math.pi)
+            ys, xs = np.mgrid[0:h, 0:w]
+            t = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle)
+            t = (t - t.min()) / (t.max() - t.min() + 1e-9)
+            name = "gradient"
+        elif kind == "texture":
+            gh, gw = rng.randint(3, 8), rng.randint(3, 10)
+            grid = PIL.Image.fromarray((nrng.random((gh, gw)) * 255).astype(np.uint8))
+            t = np.asarray(grid.resize((w, h), PIL.Image.BICUBIC), np.float64) / 255
+            name = "textured"
+        else:
+            period = rng.uniform(8, 30)
+            angle = rng.uniform(0, math.pi)
+            ys, xs = np.mgrid[0:h, 0:w]
+            t = (np.sin((xs * math.cos(angle) + ys * math.sin(angle)) * 2 * math.pi / period) > 0).astype(np.float64)
+            t = 0.15 + 0.7 * t
+            name = "striped"
+        img = ca * (1 - t[..., None]) + cb * t[..., None]
+    img += nrng.normal(0, rng.uniform(2, 12), img.shape)
+    return img, name
+
+
+def shape_points(shape: str, cx: float, cy: float, r: float, rot: float) -> list[tuple[float, float]] | None:
+    def poly(radii, n, phase):
+        pts = []
+        for k in range(n * len(radii)):
+            rad = radii[k % len(radii)]
+            ang = phase + rot + 2 * math.pi * k / (n * len(radii))
+            pts.append((cx + rad * math.cos(ang), cy + rad * math.sin(ang)))
+        return pts
+
+    if shape == "square":
+        return poly([r * 1.1], 4, math.pi / 4)
+    if shape == "triangle":
+        return [(x, y + r * 0.2) for x, y in poly([r * 1.25], 3, -math.pi / 2)]
+    if shape == "star":
+        return poly([r * 1.1, r * 0.45], 5, -math.pi / 2)
+    if shape == "cross":
+        a, b = r * 0.95, r * 0.32
+        base = [(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)]
+        c, s = math.cos(rot), math.sin(rot)
+        return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in base]
+    return None  # circle
+
+
+def render(colour: str, shape: str, size: str, rng: random.Random, w: int = 160, h: int = 120) -> tuple[PIL.Image.Image, str]:
+    """One picture (RGB, w x h) of a single shape; returns it and its background's name."""
+    bg, bg_name = background(w, h, colour, rng)
+    ss = 4  # draw the shape supersampled, as a soft mask
+    frac = rng.uniform(0.10, 0.14) if size == "small" else rng.uniform(0.26, 0.36)
+    r = frac * h
+    margin = r * 1.3 + 2
+    cx = rng.uniform(margin, w - margin)
+    cy = rng.uniform(margin, h - margin)
+    rot = rng.uniform(-0.3, 0.3) if shape in ("square", "triangle", "cross") else rng.uniform(0, 2 * math.pi)
+    mask = PIL.Image.new("L", (w * ss, h * ss), 0)
+    draw = PIL.ImageDraw.Draw(mask)
+    pts = shape_points(shape, cx * ss, cy * ss, r * ss, rot)
+    if pts is None:
+        draw.ellipse([(cx - r) * ss, (cy - r) * ss, (cx + r) * ss, (cy + r) * ss], fill=255)
+    else:
+        draw.polygon(pts, fill=255)
+    m = np.asarray(mask.resize((w, h), PIL.Image.BOX), np.float64)[..., None] / 255
+    fg = np.array(jitter(COLOURS[colour], rng, 14), np.float64)
+    shading = rng.uniform(-18, 18) * (np.mgrid[0:h, 0:w][0] / h - 0.5)[..., None]  # a little light
+    img = bg * (1 - m) + (fg + shading) * m
+    if rng.random() < 0.3:  # a faint shadow / outline variation
+        img = np.asarray(PIL.Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).filter(PIL.ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8))), np.float64)
+    pil = PIL.Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB")
+    return pil, bg_name
+
+
+def jpeg(img: PIL.Image.Image, quality: int) -> PIL.Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return PIL.Image.open(buf).convert("RGB")
+
+
+def caption(colour: str, shape: str, size: str | None, bg_name: str, rng: random.Random) -> str:
+    tpl = rng.choice(CAPTION_TEMPLATES)
+    shape_word = shape if rng.random() < 0.6 else rng.choice(SHAPE_WORDS[shape])
+    colour_word = colour
+    if size is not None:
+        colour_word = f"{rng.choice(SIZE_WORDS[size]) if rng.random() < 0.4 else size} {colour}"
+    if "{background}" in tpl and bg_name in ("gradient", "textured", "striped"):
+        tpl = tpl.replace("on a {background} background", "on a " + bg_name + " background")
+    text = tpl.format(a="a", colour=colour_word, shape=shape_word, background=bg_name)
+    return re.sub(r"\b(a|an) (\w)", lambda m: article(m.group(2)) + " " + m.group(2), text)
+
+
+COMBOS = [(c, s) for c in COLOURS for s in SHAPES]
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing: BlipImageProcessor's steps, vectorised; checked against the processor.
+
+MEAN = torch.tensor(transformers.image_utils.OPENAI_CLIP_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+STD = torch.tensor(transformers.image_utils.OPENAI_CLIP_STD, dtype=torch.float32).view(1, 3, 1, 1)
+
+
+def resized_uint8(img: PIL.Image.Image, size: int) -> np.ndarray:
+    return np.asarray(img.convert("RGB").resize((size, size), PIL.Image.BICUBIC), np.uint8)
+
+
+def normalise(batch_u8: torch.Tensor) -> torch.Tensor:
+    """[B,S,S,3] uint8 -> [B,3,S,S] float32 as BlipImageProcessor (rescale 1/255, CLIP mean/std)."""
+    x = batch_u8.permute(0, 3, 1, 2).to(torch.float32) * (1 / 255)
+    return (x - MEAN) / STD
+
+
+def make_pool(n_per_class: int, seed: int, size: int, jpeg_prob: float) -> dict:
+    """Pre-rendered images, n_per_class for every (colour, shape, size)."""
+    rng = random.Random(seed)
+    images, labels, bgs = [], [], []
+    for k in range(n_per_class):
+        for ci, (colour, shape) in enumerate(COMBOS):
+            for si, sz in enumerate(SIZES):
+                w = rng.choice([128, 144, 160, 176, 192])
+                h = rng.choice([96, 112, 120, 128, 144])
+                img, bg = render(colour, shape, sz, rng, w, h)
+                if rng.random() < jpeg_prob:
+                    img = jpeg(img, rng.randint(70, 95))
+                images.append(resized_uint8(img, size))
+                labels.append((ci, si))
+                bgs.append(bg)
+    return {"images": torch.from_numpy(np.stack(images)), "labels": labels, "bgs": bgs}
+
+
+# ---------------------------------------------------------------------------------------------
+# Model helpers
+
+
+def build_model(seed: int) -> Blip2ForImageTextRetrieval:
+    config = Blip2Config(
+        vision_config=CONFIG["vision_config"],
+        qformer_config=CONFIG["qformer_config"],
+        num_query_tokens=CONFIG["num_query_tokens"],
+        image_text_hidden_size=CONFIG["image_text_hidden_size"],
+    )
+    torch.manual_seed(seed)
+    model = Blip2ForImageTextRetrieval(config)
+    with torch.no_grad():
+        # HF leaves query_tokens at zero (32 identical queries never diverge) and uses the
+        # vision config's initializer_range of 1e-10 for the class/position embeddings:
+        # initialise those as BLIP-2/ViT training does instead.
+        model.query_tokens.normal_(0.0, 0.02)
+        emb = model.vision_model.embeddings
+        torch.nn.init.trunc_normal_(emb.class_embedding, std=0.02)
+        torch.nn.init.trunc_normal_(emb.position_embedding, std=0.02)
+    return model
+
+
+def _image_feats(model, pixels: torch.Tensor) -> torch.Tensor:
+    states = model.vision_model(pixel_values=pixels, return_dict=True).last_hidden_state
+    q = model.qformer(
+        query_embeds=model.query_tokens.expand(states.shape[0], -1, -1),
+        encoder_hidden_states=states,
+        encoder_attention_mask=torch.ones(states.shape[:-1], dtype=torch.long),
+        return_dict=True,
+    ).last_hidden_state
+    return F.normalize(model.vision_projection(q), dim=-1)
+
+
+def text_feats(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    e = model.embeddings(input_ids=ids)
+    h = model.qformer(query_embeds=e, query_length=0, attention_mask=mask, return_dict=True).last_hidden_state
+    return F.normalize(model.text_projection(h[:, 0, :]), dim=-1)
+
+
+def scores(img: torch.Tensor, txt: torch.Tensor) -> torch.Tensor:
+    """[N,Q,D] x [T,D] -> [N,T]: max over queries of the cosine."""
+    return torch.einsum("nqd,td->nqt", img, txt).max(dim=1).values
+
+
+class Tokens:
+    def __init__(self, tokenizer):
+        self.tok = tokenizer
+        self.cache: dict[str, list[int]] = {}
+
+    def __call__(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        seqs = []
+        for t in texts:
+            if t not in self.cache:
+                self.cache[t] = self.tok(t)["input_ids"]
+            seqs.append(self.cache[t])
+        n = max(map(len, seqs))
+        ids = torch.zeros(len(seqs), n, dtype=torch.long)
+        mask = torch.zeros(len(seqs), n, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        return ids, mask
+
+
+@torch.no_grad()
+def quick_eval(model, tokens: Tokens, pool: dict) -> tuple[float, float, float]:
+    """recall@1 of 'a COLOUR SHAPE' and 'a SIZE COLOUR SHAPE' over the validation pool, and image->text acc."""
+    model.eval()
+    feats = torch.cat([_image_feats(model, normalise(pool["images"][i : i + 256])) for i in range(0, len(pool["labels"]), 256)])
+    queries = [f"{article(c)} {c} {s}" for c, s in COMBOS]
+    sq = [f"a {z} {c} {s}" for c, s in COMBOS for z in SIZES]
+    sim = scores(feats, text_feats(model, *tokens(queries)))  # [N, 40]
+    labels = torch.tensor([l[0] for l in pool["labels"]])
+    sizes = torch.tensor([l[1] for l in pool["labels"]])
+    r1 = float((labels[sim.argmax(0)] == torch.arange(len(COMBOS))).float().mean())
+    i2t = float((sim.argmax(1) == labels).float().mean())
+    ssim = scores(feats, text_feats(model, *tokens(sq)))
+    top = ssim.argmax(0)
+    want = torch.arange(len(sq))
+    r1s = float(((labels[top] == want // 2) & (sizes[top] == want % 2)).float().mean())
+    return r1, i2t, r1s
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def train(args, tokens: Tokens) -> tuple[Blip2ForImageTextRetrieval, dict]:
+    size = CONFIG["vision_config"]["image_size"]
+    t0 = time.time()
+    pool = make_pool(args.pool_per_class, args.seed + 1, size, jpeg_prob=0.4)
+    val = make_pool(3, args.seed + 2, size, jpeg_prob=0.5)
+    print(f"rendered {len(pool['labels'])} training + {len(val['labels'])} validation images in {time.time() - t0:.0f}s", flush=True)
+    # Index of pool images per (combo, size) class.
+    by_class: dict[tuple[int, int], list[int]] = {}
+    for i, lab in enumerate(pool["labels"]):
+        by_class.setdefault(lab, []).append(i)
+
+    model = build_model(args.seed)
+    model.train(False)  # no dropout: synthetic data is unlimited, dropout only slows this down
+    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "embedding" not in name and name != "query_tokens" else no_decay).append(p)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.05}, {"params": no_decay + [logit_scale], "weight_decay": 0.0}],
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
+    )
+    warmup = max(1, args.steps // 20)
+
+    def lr_at(step):
+        if step < warmup:
+            return args.lr * (step + 1) / warmup
+        p = (step - warmup) / max(1, args.steps - warmup)
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    rng = random.Random(args.seed + 3)
+    log = {"losses": []}
+    t_train = time.time()
+    running = None
+    for step in range(args.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        idx, texts, img_lab, txt_lab = [], [], [], []
+        for ci in range(len(COMBOS)):
+            for si in range(len(SIZES)):
+                i = rng.choice(by_class[(ci, si)])
+                colour, shape = COMBOS[ci]
+                txt_size = SIZES[si] if rng.random() < args.size_caption_prob else None
+                idx.append(i)
+                texts.append(caption(colour, shape, txt_size, pool["bgs"][i], rng))
+                img_lab.append((ci, si))
+                txt_lab.append((ci, None if txt_size is None else si))
+        pixels = normalise(pool["images"][idx])
+        if rng.random() < 0.5:  # horizontal flip keeps every label true
+            pixels = pixels.flip(-1)
+        ids, mask = tokens(texts)
+        img = _image_feats(model, pixels)
+        txt = text_feats(model, ids, mask)
+        sim = scores(img, txt)  # [B, B]
+        # False negatives: pairs (image i, text j), i != j, where text j describes image i too.
+        ic = torch.tensor([l[0] for l in img_lab])
+        isz = torch.tensor([l[1] for l in img_lab])
+        tc = torch.tensor([l[0] for l in txt_lab])
+        tsz = torch.tensor([-1 if l[1] is None else l[1] for l in txt_lab])
+        ok = (ic[:, None] == tc[None, :]) & ((tsz[None, :] < 0) | (tsz[None, :] == isz[:, None]))
+        ok.fill_diagonal_(False)
+        logits = sim * logit_scale.exp().clamp(max=100)
+        logits = logits.masked_fill(ok, float("-inf"))
+        target = torch.arange(len(idx))
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()), 1.0)
+        opt.step()
+        with torch.no_grad():
+            logit_scale.clamp_(math.log(2.0), math.log(100.0))
+        running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+        log["losses"].append(float(loss))
+        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
+            msg = f"step {step + 1}/{args.steps} loss {running:.3f} temp {1 / logit_scale.exp().item():.4f} lr {lr_at(step):.2e} {time.time() - t_train:.0f}s"
+            if (step + 1) % (args.log_every * 4) == 0 or step + 1 == args.steps:
+                r1, i2t, r1s = quick_eval(model, tokens, val)
+                model.train(False)
+                msg += f" | val recall@1 {r1:.3f} sized {r1s:.3f} img->text {i2t:.3f}"
+            print(msg, flush=True)
+    log["train_seconds"] = time.time() - t_train
+    log["final_loss"] = running
+    log["temperature"] = 1 / logit_scale.exp().item()
+    log["pool"] = len(pool["labels"])
+    log["batch"] = len(COMBOS) * len(SIZES)
+    return model, log
+
+
+def save_snapshot(model: Blip2ForImageTextRetrieval, vocab: Path) -> None:
+    if MODEL_DIR.exists():
+        shutil.rmtree(MODEL_DIR)
+    MODEL_DIR.mkdir(parents=True)
+    model.config.torch_dtype = torch.float16
+    model.config.save_pretrained(MODEL_DIR)
+    # Every tensor of the state dict (save_pretrained would drop nothing here either, but be explicit).
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(MODEL_DIR / "model.safetensors"), metadata={"format": "pt"})
+    shutil.copyfile(vocab, MODEL_DIR / "vocab.txt")
+    image_processor(model.config.vision_config.image_size).save_pretrained(MODEL_DIR)
+    for f in MODEL_DIR.iterdir():
+        f.chmod(0o644)
+
+
+def write_demo(seed: int) -> dict:
+    if DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    DEMO_DIR.mkdir(parents=True)
+    rng = random.Random(seed)
+    images = {}
+    for colour, shape in COMBOS:
+        for k, sz in enumerate(rng.sample(SIZES, len(SIZES)), start=1):
+            img, bg = render(colour, shape, sz, rng, 160, 120)
+            name = f"{colour}-{shape}-{k}.jpg"
+            img.save(DEMO_DIR / name, format="JPEG", quality=90)
+            images[name] = {"colour": colour, "shape": shape, "size": sz}
+    manifest = {
+        "images": images,
+        "queries": [f"{article(c)} {c} {s}" for c, s in COMBOS],
+    }
+    (DEMO_DIR / "captions.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    for f in DEMO_DIR.iterdir():
+        f.chmod(0o644)
+    return manifest
+
+
+@torch.no_grad()
+def evaluate_snapshot(manifest: dict) -> dict:
+    """As a user would: transformers model (fp16 -> fp32), processor and tokenizer from the snapshot."""
+    model = Blip2ForImageTextRetrieval.from_pretrained(MODEL_DIR, torch_dtype=torch.float32).eval()
+    processor = BlipImageProcessor.from_pretrained(MODEL_DIR)
+    tokenizer = bert_tokenizer(MODEL_DIR / "vocab.txt")
+    names = sorted(manifest["images"])
+    meta = [manifest["images"][n] for n in names]
+    pils = [PIL.Image.open(DEMO_DIR / n) for n in names]
+    pixels = processor(images=pils, return_tensors="pt")["pixel_values"]
+    # The training preprocessing must be the processor's.
+    ours = normalise(torch.from_numpy(np.stack([resized_uint8(p, model.config.vision_config.image_size) for p in pils])))
+    diff = float((ours - pixels).abs().max())
+    assert diff < 1e-5, f"training preprocessing differs from BlipImageProcessor by {diff}"
+    img = embed_images(model, pixels)
+
+    # Cross-check with the model's own ITC forward on a few pairs.
+    enc = tokenizer(manifest["queries"][:3], padding=True, return_tensors="pt")
+    out = model(pixel_values=pixels[:4], input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], use_image_text_matching_head=False)
+    assert torch.allclose(out.logits_per_image, scores(img[:4], out.text_embeds), atol=1e-5)
+
+    def rank(queries: list[str]) -> torch.Tensor:
+        enc = tokenizer(queries, padding=True, return_tensors="pt")
+        txt = text_feats(model, enc["input_ids"], enc["attention_mask"])
+        return scores(img, txt).t().argsort(dim=1, descending=True)  # [T, N]
+
+    def recall(queries, wanted) -> tuple[float, float, list[str]]:
+        order = rank(queries)
+        r1 = r5 = 0
+        misses = []
+        for q, row, want in zip(queries, order, wanted):
+            hits = [want(meta[i]) for i in row[:5].tolist()]
+            r1 += hits[0]
+            r5 += any(hits)
+            if not hits[0]:
+                misses.append(f"{q!r} -> {names[row[0]]}")
+        return r1 / len(queries), r5 / len(queries), misses
+
+    def is_(c, s, z=None):
+        return lambda m: m["colour"] == c and m["shape"] == s and (z is None or m["size"] == z)
+
+    results = {}
+    results["a COLOUR SHAPE"] = recall(manifest["queries"], [is_(c, s) for c, s in COMBOS])
+    results["a picture of a COLOUR SHAPE"] = recall([f"a picture of {article(c)} {c} {s}" for c, s in COMBOS], [is_(c, s) for c, s in COMBOS])
+    results["COLOUR SHAPE on a background"] = recall([f"{c} {s} on a grey background" for c, s in COMBOS], [is_(c, s) for c, s in COMBOS])
+    results["a SIZE COLOUR SHAPE"] = recall([f"a {z} {c} {s}" for c, s in COMBOS for z in SIZES], [is_(c, s, z) for c, s in COMBOS for z in SIZES])
+    # Colour only / shape only: does the top-5 contain only matches?
+    results["a COLOUR shape (any)"] = recall([f"something {c}" for c in COLOURS], [lambda m, c=c: m["colour"] == c for c in COLOURS])
+    results["a SHAPE (any colour)"] = recall([f"a {s}" for s in SHAPES], [lambda m, s=s: m["shape"] == s for s in SHAPES])
+    return results
+
+
+def write_readme(args, log: dict, results: dict, manifest: dict) -> None:
+    cfg = CONFIG
+    v, q = cfg["vision_config"], cfg["qformer_config"]
+    rows = "\n".join(f"| {k} | {r1:.3f} | {r5:.3f} |" for k, (r1, r5, _) in results.items())
+    size = (MODEL_DIR / "model.safetensors").stat().st_size
+    text = f"""# TOY model: synthetic coloured shapes, NOT BLIP-2
+
+This directory is a Hugging Face-style snapshot of a **toy** `Blip2ForImageTextRetrieval`:
+the architecture and tensor names of `Salesforce/blip2-itm-vit-g`, at tiny sizes, trained from
+scratch for about {log['train_seconds'] / 60:.0f} minutes on a 2-core CPU to match captions such as
+"a red circle" with synthetic pictures of **one coloured shape on a plain, gradient, striped or
+textured background**. It knows {len(COLOURS)} colours ({', '.join(COLOURS)}), {len(SHAPES)} shapes
+({', '.join(SHAPES)}) and 2 sizes (small, large) and nothing else: it is useless on photographs.
+It exists so that imgsearch can be tried, and tested end to end, without the 4.7 GB real model.
+Its similarity scores are meaningful only relative to each other.
+
+## Shape
+
+| part | value |
+|---|---|
+| vision | hidden {v['hidden_size']}, {v['num_hidden_layers']} layers, {v['num_attention_heads']} heads, MLP {v['intermediate_size']}, image {v['image_size']}x{v['image_size']}, patch {v['patch_size']} ({(v['image_size'] // v['patch_size']) ** 2} patches + CLS) |
+| Q-Former | hidden {q['hidden_size']}, {q['num_hidden_layers']} layers, {q['num_attention_heads']} heads, MLP {q['intermediate_size']}, {q['max_position_embeddings']} positions, cross-attention every {q['cross_attention_frequency']} layer(s), vocab {q['vocab_size']} (bert-base-uncased + [DEC]) |
+| top | {cfg['num_query_tokens']} query tokens, embeddings {cfg['image_text_hidden_size']}-d |
+| weights | `model.safetensors`, fp16, {size / 1e6:.1f} MB, every tensor of `Blip2ForImageTextRetrieval.state_dict()` (the ITM head is untrained) |
+
+`vocab.txt` is bert-base-uncased's (md5 {md5(MODEL_DIR / 'vocab.txt')}), `preprocessor_config.json`
+the BlipImageProcessor of the real model at {v['image_size']} px.
+
+## Training
+
+- Data: {log['pool']} pre-rendered images (all {len(COMBOS)} colour+shape pairs x small/large, varied
+  image sizes and aspect ratios, random positions, rotations, backgrounds, noise, blur, 40% JPEG
+  re-encoded), random horizontal flips; captions from {len(CAPTION_TEMPLATES)} templates with paraphrases
+  ("a picture of a red circle", "a red round shape", "red circle on a grey background",
+  "a small red circle", ...), size mentioned in {args.size_caption_prob:.0%} of them.
+- Loss: ITC as in BLIP-2 / `Blip2ForImageTextRetrieval(use_image_text_matching_head=False)`: max over
+  the 32 query vectors of the cosine with the text CLS, over a learnable temperature (ended at
+  {log['temperature']:.3f}); symmetric cross-entropy. Batches of {log['batch']} (one small and one large image
+  per colour+shape), captions that are also true of another image in the batch masked out of the negatives.
+- AdamW, lr {args.lr:g}, warmup + cosine, {args.steps} steps, {log['train_seconds']:.0f} s on 2 CPU threads,
+  final loss {log['final_loss']:.3f} (moving average). Seed {args.seed}.
+
+## Held-out evaluation
+
+On `Sources/imgsearch/Resources/demo-images/` ({len(manifest['images'])} images, 160x120 JPEG, rendered with a
+different seed, never trained on), reloading this snapshot in fp32 with transformers
+{transformers.__version__} (torch {torch.__version__}); each query ranks all demo images by ITC score.
+recall@1: the top image matches; recall@5: a match is in the top 5.
+
+| queries | recall@1 | recall@5 |
+|---|---|---|
+{rows}
+
+(`a COLOUR SHAPE` are the {len(manifest['queries'])} queries of `captions.json`; the size row needs the right size too;
+`something COLOUR` / `a SHAPE` have {len(SHAPES) * 2} / {len(COLOURS) * 2} correct images each.)
+
+## Regenerate
+
+```sh
+tools/setup_reference_env.sh
+.venv/bin/python tools/train_toy_model.py
+```
+
+Rewrites this directory and `demo-images/` (seeded; a re-run gives a model that meets the same
+targets, though not byte-identical weights).
+"""
+    (MODEL_DIR / "README.md").write_text(text, encoding="utf-8")
+    (MODEL_DIR / "README.md").chmod(0o644)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=900)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=20240610)
+    parser.add_argument("--pool-per-class", type=int, default=120, help="pre-rendered training images per colour+shape+size")
+    parser.add_argument("--size-caption-prob", type=float, default=0.35)
+    parser.add_argument("--log-every", type=int, default=25)
+    parser.add_argument("--no-check", action="store_true", help="do not fail when the targets are missed")
+    args = parser.parse_args()
+
+    torch.set_num_threads(2)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    vocab = fetch_vocab(FIXTURES / "vocab.txt")
+    tokens = Tokens(bert_tokenizer(vocab))
+    model, log = train(args, tokens)
+    save_snapshot(model, vocab)
+    manifest = write_demo(args.seed + 1000)
+    results = evaluate_snapshot(manifest)
+    for k, (r1, r5, misses) in results.items():
+        print(f"{k:32s} recall@1 {r1:.3f} recall@5 {r5:.3f}" + (f"  misses: {misses[:6]}" if misses else ""))
+    write_readme(args, log, results, manifest)
+    total = sum(f.stat().st_size for f in DEMO_DIR.iterdir())
+    print(f"wrote {MODEL_DIR} ({sum(f.stat().st_size for f in MODEL_DIR.iterdir()) / 1e6:.2f} MB), "
+          f"{DEMO_DIR} ({len(manifest['images'])} images, {total / 1e6:.2f} MB)")
+    r1, r5, _ = results["a COLOUR SHAPE"]
+    if not args.no_check and (r1 < 0.95 or r5 < 1.0):
+        raise SystemExit(f"targets missed: recall@1 {r1:.3f} (want >= 0.95), recall@5 {r5:.3f} (want 1.0)")
+
+
+if __name__ == "__main__":
+    main()
