@@ -328,10 +328,15 @@ def build_model(seed: int) -> Blip2ForImageTextRetrieval:
     torch.manual_seed(seed)
     model = Blip2ForImageTextRetrieval(config)
     with torch.no_grad():
-        # HF leaves query_tokens at zero (32 identical queries never diverge) and uses the
-        # vision config's initializer_range of 1e-10 for the class/position embeddings:
-        # initialise those as BLIP-2/ViT training does instead.
+        # HF leaves query_tokens at zero (32 identical queries never diverge) and initialises
+        # the whole vision tower with Blip2VisionConfig's initializer_range of 1e-10 (a
+        # vision output that ignores the image): initialise those as a ViT is trained instead.
         model.query_tokens.normal_(0.0, 0.02)
+        for module in model.vision_model.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+                torch.nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    module.bias.zero_()
         emb = model.vision_model.embeddings
         torch.nn.init.trunc_normal_(emb.class_embedding, std=0.02)
         torch.nn.init.trunc_normal_(emb.position_embedding, std=0.02)

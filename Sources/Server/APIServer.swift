@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Query
+import ServiceLifecycle
 
 /// The daemon's HTTP server: the JSON API (see API.md at the repository root) and the web
 /// page. Bound to loopback unless told otherwise; with a token, every API request must
@@ -24,8 +25,11 @@ public struct APIServer: Sendable {
         self.token = token
     }
 
-    /// Serves until the task is cancelled; `onListening` gets the base URL once the socket is bound.
-    public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void) async throws {
+    /// Serves until `until` returns, then shuts down gracefully (requests in flight are
+    /// answered); `onListening` gets the base URL once the socket is bound. Throws when the
+    /// address cannot be bound, after cancelling `until` (which must then return).
+    public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void,
+                    until: @escaping @Sendable () async -> Void) async throws {
         let host = self.host
         let app = Application(
             router: router(),
@@ -35,7 +39,20 @@ public struct APIServer: Sendable {
                 onListening("http://\(host.contains(":") ? "[\(host)]" : host):\(bound)")
             },
             logger: logger)
-        try await app.runService(gracefulShutdownSignals: [])
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                await until()
+                await group.triggerGracefulShutdown()
+            }
+            do {
+                while try await tasks.next() != nil {}
+            } catch {
+                tasks.cancelAll()  // `until` must end on cancellation
+                throw error
+            }
+        }
     }
 
     func router() -> Router<BasicRequestContext> {

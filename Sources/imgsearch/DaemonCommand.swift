@@ -67,25 +67,29 @@ struct Daemon: AsyncParsableCommand {
         let server = APIServer(service: LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
                                                        roots: crawler.roots, activity: activity),
                                host: address.host, port: address.port, token: token)
-        let serving = Task {
-            do {
-                try await server.run(logger: log) { url in
-                    activity.update { $0.serverURL = url }
-                    try? activity.write(to: statusPath)
-                    log.info("web page and API at \(url)")
-                }
-            } catch {
-                stopRequested.store(true, ordering: .relaxed)
-                throw CommandError("cannot serve on \(address): \(error)")
-            }
-        }
         log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
         let loop = UncheckedSendable(daemon)
-        try await Thread.run {
-            try loop.value.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
+        let indexing = Task {
+            try await Thread.run {
+                try loop.value.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
+            }
         }
-        serving.cancel()
-        if case .failure(let error as CommandError) = await serving.result { throw error }
+        do {
+            try await server.run(logger: log, onListening: { url in
+                activity.update { $0.serverURL = url }
+                try? activity.write(to: statusPath)
+                log.info("web page and API at \(url)")
+            }, until: {
+                await withTaskCancellationHandler {
+                    _ = await indexing.result
+                } onCancel: {
+                    stopRequested.store(true, ordering: .relaxed)
+                }
+            })
+        } catch {
+            throw CommandError("cannot serve on \(address): \(error)")
+        }
+        try await indexing.value
         activity.update { $0.serverURL = nil }
         try activity.write(to: statusPath)
         try search.saveCache()

@@ -20,6 +20,9 @@ struct Search: ParsableCommand {
             The exact index is cached next to the catalog (<db>.index/), and rebuilt whenever
             the catalog's images changed since.
             With --json, one {"path":P,"score":s} per line, best first.
+            A text search goes through a running `imgsearch daemon` on the same catalog when
+            there is one (no model load; it checks that the daemon uses the same model), else
+            this command loads only the model's text side. --no-daemon always searches here.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -50,6 +53,9 @@ struct Search: ParsableCommand {
     @Flag(help: "Print one JSON object per line.")
     var json = false
 
+    @Flag(help: "Search in this process even when a daemon serves the catalog.")
+    var noDaemon = false
+
     func validate() throws {
         if text == nil && image == nil { throw ValidationError("give a TEXT or --image PATH") }
         if image != nil && text != nil { throw ValidationError("give either a TEXT or --image, not both") }
@@ -59,6 +65,10 @@ struct Search: ParsableCommand {
 
     func run() throws {
         let config = try configOption.load()
+        if let hits = try searchThroughDaemon(config) {
+            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } })
+            return
+        }
         let catalog = try catalogOptions.openExisting(config)
         let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
         let identity = try ModelIdentity(snapshot: model.snapshot)
@@ -69,7 +79,23 @@ struct Search: ParsableCommand {
         }
         let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index),
                                        cacheDirectory: catalog.path + ".index")
-        try print(results: try search.search(try request(model: model)))
+        let results = try search.search(try request(model: model))
+        try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } })
+    }
+
+    /// The daemon's answer for a text search with the exact index, or nil (no daemon for
+    /// this catalog, or it uses another model).
+    private func searchThroughDaemon(_ config: Configuration) throws -> [DaemonClient.Hit]? {
+        guard !noDaemon, image == nil, index == "exact", let text else { return nil }
+        let token = ProcessInfo.processInfo.environment["IMGSEARCH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.token
+        guard let client = DaemonClient(catalogPath: catalogOptions.path(config), token: token) else { return nil }
+        let modelID = try (modelOptions.model ?? config.model).map { directory in
+            try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
+        }
+        let hits = try client.search(text: text, negatives: negatives, negativeWeight: notWeight, limit: limit,
+                                     minScore: minScore, modelID: modelID)
+        if hits != nil { log.debug("answered by the daemon at \(client.baseURL.absoluteString)") }
+        return hits
     }
 
     private func request(model: Blip2Model) throws -> SearchRequest {
@@ -84,16 +110,14 @@ struct Search: ParsableCommand {
                      limit: limit, minScore: minScore)
     }
 
-    private func print(results: [SearchResult]) throws {
+    private func print(_ lines: [ResultLine]) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        for result in results {
-            for path in result.paths {
-                if json {
-                    Swift.print(String(decoding: try encoder.encode(ResultLine(path: path, score: result.score)), as: UTF8.self))
-                } else {
-                    Swift.print(String(format: "%6.3f  ", result.score) + path)
-                }
+        for line in lines {
+            if json {
+                Swift.print(String(decoding: try encoder.encode(line), as: UTF8.self))
+            } else {
+                Swift.print(String(format: "%6.3f  ", line.score) + line.path)
             }
         }
     }

@@ -1,0 +1,88 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Text search through a running `imgsearch daemon` (model and index already hot), found
+/// through the status file it keeps beside the catalog. `search` answers nil whenever the
+/// daemon cannot serve this request (none running, another catalog, another model, not
+/// reachable): the caller then searches on its own.
+struct DaemonClient {
+    let baseURL: URL
+    let token: String?
+
+    /// The daemon serving `catalogPath`, if its status file names a server.
+    init?(catalogPath: String, token: String?) {
+        struct Status: Decodable {
+            let serverURL: String?
+            let catalogPath: String?
+        }
+        guard let data = FileManager.default.contents(atPath: catalogPath + ".daemon.json"),
+              let status = try? JSONDecoder().decode(Status.self, from: data),
+              let server = status.serverURL, let url = URL(string: server),
+              let served = status.catalogPath,
+              Self.samePath(served, catalogPath) else { return nil }
+        baseURL = url
+        self.token = token
+    }
+
+    struct Hit: Decodable {
+        let score: Float
+        let paths: [String]
+    }
+
+    /// Results best first; nil when the daemon is unreachable or uses another model than
+    /// `modelID` (when given). Another client error (a bad parameter) is thrown.
+    func search(text: String, negatives: [String], negativeWeight: Float, limit: Int, minScore: Float?,
+                modelID: String?) throws -> [Hit]? {
+        var components = URLComponents(url: baseURL.appendingPathComponent("api/search"), resolvingAgainstBaseURL: false)
+        var items = [URLQueryItem(name: "q", value: text), URLQueryItem(name: "limit", value: String(limit)),
+                     URLQueryItem(name: "not_weight", value: String(negativeWeight))]
+        items += negatives.map { URLQueryItem(name: "not", value: $0) }
+        if let minScore { items.append(URLQueryItem(name: "min_score", value: String(minScore))) }
+        if let modelID { items.append(URLQueryItem(name: "model", value: modelID)) }
+        components?.queryItems = items
+        // URLComponents leaves "+" alone, which the server reads as a space.
+        let encodedQuery = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        components?.percentEncodedQuery = encodedQuery
+        guard let url = components?.url else { return nil }
+        var request = URLRequest(url: url, timeoutInterval: 30)
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+
+        guard let (status, body) = Self.fetch(request) else { return nil }
+        switch status {
+        case 200:
+            struct Page: Decodable { let results: [Hit] }
+            return try JSONDecoder().decode(Page.self, from: body).results
+        case 409:
+            return nil
+        default:
+            struct Failure: Decodable { struct Message: Decodable { let message: String }; let error: Message }
+            let message = (try? JSONDecoder().decode(Failure.self, from: body))?.error.message ?? "HTTP \(status)"
+            throw CommandError("the daemon at \(baseURL.absoluteString) answered: \(message)")
+        }
+    }
+
+    /// The status and body, or nil when nothing answered.
+    private static func fetch(_ request: URLRequest) -> (Int, Data)? {
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            if let data, let response = response as? HTTPURLResponse { outcome.set((response.statusCode, data)) }
+            done.signal()
+        }.resume()
+        done.wait()
+        return outcome.value
+    }
+
+    private final class Outcome: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: (Int, Data)?
+        func set(_ value: (Int, Data)) { lock.withLock { stored = value } }
+        var value: (Int, Data)? { lock.withLock { stored } }
+    }
+
+    private static func samePath(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).resolvingSymlinksInPath().path == URL(fileURLWithPath: b).resolvingSymlinksInPath().path
+    }
+}
