@@ -161,6 +161,10 @@ let package = Package(
             dependencies: ["Query", "TestSupport"]
         ),
         .testTarget(
+            name: "ServerTests",
+            dependencies: ["TestSupport"]
+        ),
+        .testTarget(
             name: "imgsearchTests",
             dependencies: [
                 "Embeddings",

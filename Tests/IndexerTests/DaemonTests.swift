@@ -6,46 +6,6 @@ import Testing
 /// `imgsearch daemon` as a real process on a temporary folder: every change on disk shows in
 /// the catalog within seconds, and a move is never re-embedded (its `embedded` counter stays).
 @Suite struct DaemonTests {
-    struct Counters: Decodable {
-        let passes: Int
-        let embedded: Int
-        let reused: Int
-        let removed: Int
-        let failed: Int
-    }
-
-    final class RunningDaemon {
-        let process = Process()
-        let statusPath: String
-        let database: String
-
-        init(folder: URL, directory: URL) throws {
-            database = directory.appendingPathComponent("catalog.sqlite").path
-            statusPath = directory.appendingPathComponent("daemon.json").path
-            process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
-            process.arguments = ["daemon", "--db", database, "--model", Fixtures.model("tiny-a").path, "--device", "cpu",
-                                 "--status-file", statusPath, folder.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-        }
-
-        var counters: Counters? {
-            (try? Data(contentsOf: URL(fileURLWithPath: statusPath))).flatMap { try? JSONDecoder().decode(Counters.self, from: $0) }
-        }
-
-        /// Waits (up to 15 s) until the counters satisfy `condition`.
-        func waitFor(_ what: String, _ condition: (Counters) -> Bool) -> Counters? {
-            let deadline = Date().addingTimeInterval(15)
-            while Date() < deadline {
-                if let counters, condition(counters) { return counters }
-                Thread.sleep(forTimeInterval: 0.1)
-            }
-            Issue.record("timed out waiting for \(what); counters: \(String(describing: counters))")
-            return nil
-        }
-    }
-
     @Test func changesOnDiskReachTheCatalogAndMovesAreNotReembedded() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -57,30 +17,30 @@ import Testing
 
         let daemon = try RunningDaemon(folder: folder, directory: directory)
         defer { if daemon.process.isRunning { daemon.process.terminate() } }
-        _ = daemon.waitFor("the first pass") { $0.passes >= 1 && $0.embedded == 1 }
+        try daemon.waitFor("the first pass") { $0.passes >= 1 && $0.embedded == 1 }
 
         // Add a photo.
         try manager.copyItem(at: photo("chelsea.png"), to: folder.appendingPathComponent("chelsea.png"))
-        _ = daemon.waitFor("the added photo") { $0.embedded == 2 }
+        try daemon.waitFor("the added photo") { $0.embedded == 2 }
 
         // A new subfolder with a photo in it.
         let album = folder.appendingPathComponent("album")
         try manager.createDirectory(at: album, withIntermediateDirectories: true)
         try manager.copyItem(at: photo("coffee.png"), to: album.appendingPathComponent("coffee.png"))
-        _ = daemon.waitFor("the photo in the new folder") { $0.embedded == 3 }
+        try daemon.waitFor("the photo in the new folder") { $0.embedded == 3 }
 
         // Rename, then move between folders: found by content, not embedded again.
         try manager.moveItem(at: folder.appendingPathComponent("chelsea.png"), to: folder.appendingPathComponent("cat.png"))
-        _ = daemon.waitFor("the rename") { $0.reused == 1 && $0.removed == 1 }
+        try daemon.waitFor("the rename") { $0.reused == 1 && $0.removed == 1 }
         try manager.moveItem(at: folder.appendingPathComponent("cat.png"), to: album.appendingPathComponent("cat.png"))
-        let afterMoves = daemon.waitFor("the move") { $0.reused == 2 && $0.removed == 2 }
-        #expect(afterMoves?.embedded == 3)
+        let afterMoves = try daemon.waitFor("the move") { $0.reused == 2 && $0.removed == 2 }
+        #expect(afterMoves.embedded == 3)
 
         // Modify a photo: new content, embedded.
         var changed = try Data(contentsOf: album.appendingPathComponent("coffee.png"))
         changed.append(Data("edited".utf8))
         try changed.write(to: album.appendingPathComponent("coffee.png"))
-        _ = daemon.waitFor("the modified photo") { $0.embedded == 4 }
+        try daemon.waitFor("the modified photo") { $0.embedded == 4 }
 
         // A photo written slowly, as a copy from a camera is: never indexed half-written.
         let slow = folder.appendingPathComponent("import.png")
@@ -93,12 +53,12 @@ import Testing
         try writer.seekToEnd()
         try writer.write(contentsOf: variant.dropFirst(variant.count / 3))
         try writer.close()
-        let afterImport = daemon.waitFor("the slowly written photo") { $0.embedded == 5 }
-        #expect(afterImport?.failed == 0)
+        let afterImport = try daemon.waitFor("the slowly written photo") { $0.embedded == 5 }
+        #expect(afterImport.failed == 0)
 
         // Delete a photo.
         try manager.removeItem(at: folder.appendingPathComponent("astronaut.png"))
-        _ = daemon.waitFor("the deletion") { $0.removed == 3 }
+        try daemon.waitFor("the deletion") { $0.removed == 3 }
 
         let catalog = try Catalog(path: daemon.database)
         let indexed = Set(try catalog.files(inRoots: [folder.standardizedFileURL.path]).filter { $0.state == .indexed }.map(\.path))

@@ -13,10 +13,14 @@ public enum CommandRunner {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     }
 
-    public static func imgsearch(_ arguments: [String]) throws -> Outcome {
+    /// Runs `imgsearch arguments`; `environment` entries are added to (or replace) this process's.
+    public static func imgsearch(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent("imgsearch")
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = Pipe()
         // Standard error goes to a file: reading two pipes one after the other could block.
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("imgsearch-stderr-\(UUID().uuidString)")

@@ -1,0 +1,94 @@
+import Foundation
+
+/// HTTP/1.1 GETs over a plain socket, sending the request target byte for byte: URL
+/// libraries normalise `..` and escape what they consider invalid, which is exactly what the
+/// path-traversal tests must send.
+public enum RawHTTP {
+    public struct Reply: Sendable {
+        public let status: Int
+        public let headers: [String: String]
+        public let body: Data
+
+        public var text: String { String(decoding: body, as: UTF8.self) }
+
+        /// The `{"error":{"message":…}}` body's message, if the body is one.
+        public var errorMessage: String? {
+            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+                  let error = object["error"] as? [String: Any] else { return nil }
+            return error["message"] as? String
+        }
+
+        public func json() throws -> [String: Any] {
+            guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+                throw CocoaError(.propertyListReadCorrupt)
+            }
+            return object
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func get(host: String, port: UInt16, target: String, headers: [String: String] = [:]) throws -> Reply {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        defer { close(socket) }
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect to \(host):\(port): errno \(errno)") }
+        var request = "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        let bytes = Array(request.utf8)
+        guard send(socket, bytes, bytes.count, 0) == bytes.count else { throw Failure(description: "send failed") }
+        var response = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response.append(contentsOf: buffer[0..<count])
+        }
+        return try parse(response)
+    }
+
+    private static func parse(_ response: Data) throws -> Reply {
+        guard let end = response.firstRange(of: Data("\r\n\r\n".utf8)) else {
+            throw Failure(description: "no HTTP header in \(response.count) bytes")
+        }
+        let head = String(decoding: response[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusParts = head[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line \(head[0])") }
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var body = Data(response[end.upperBound...])
+        if headers["transfer-encoding"]?.lowercased() == "chunked" { body = try dechunk(body) }
+        return Reply(status: status, headers: headers, body: body)
+    }
+
+    private static func dechunk(_ data: Data) throws -> Data {
+        var output = Data()
+        var rest = data[...]
+        while let lineEnd = rest.firstRange(of: Data("\r\n".utf8)) {
+            let sizeText = String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self)
+            guard let size = Int(sizeText.split(separator: ";")[0], radix: 16) else { throw Failure(description: "bad chunk size") }
+            if size == 0 { break }
+            let start = lineEnd.upperBound
+            output.append(rest[start..<start + size])
+            rest = rest[(start + size + 2)...]
+        }
+        return output
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// `imgsearch daemon` as a real child process on a temporary folder, listening on a free
+/// loopback port, with its status file read back for the tests.
+public final class RunningDaemon {
+    public struct Counters: Decodable, Sendable {
+        public let passes: Int
+        public let embedded: Int
+        public let reused: Int
+        public let removed: Int
+        public let failed: Int
+        public let serverURL: String?
+    }
+
+    public struct Timeout: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let process = Process()
+    public let statusPath: String
+    public let database: String
+
+    public init(folder: URL, directory: URL, model: String = "tiny-a", arguments: [String] = [],
+                environment: [String: String] = [:]) throws {
+        database = directory.appendingPathComponent("catalog.sqlite").path
+        statusPath = directory.appendingPathComponent("catalog.sqlite.daemon.json").path
+        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
+        process.arguments = ["daemon", "--db", database, "--model", Fixtures.model(model).path, "--device", "cpu",
+                             "--listen", "127.0.0.1:0", "--status-file", statusPath, folder.path] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    public var counters: Counters? {
+        (try? Data(contentsOf: URL(fileURLWithPath: statusPath))).flatMap { try? JSONDecoder().decode(Counters.self, from: $0) }
+    }
+
+    /// Waits (up to `seconds`) until the counters satisfy `condition`.
+    @discardableResult
+    public func waitFor(_ what: String, seconds: Double = 15, _ condition: (Counters) -> Bool) throws -> Counters {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let counters, condition(counters) { return counters }
+            guard process.isRunning else { throw Timeout(description: "the daemon exited while waiting for \(what)") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw Timeout(description: "timed out waiting for \(what); counters: \(String(describing: counters))")
+    }
+
+    /// The API's host and port, once the daemon has written them.
+    public func server() throws -> (host: String, port: UInt16) {
+        let counters = try waitFor("the HTTP server") { $0.serverURL != nil }
+        guard let url = counters.serverURL.flatMap(URLComponents.init(string:)), let host = url.host,
+              let port = url.port else { throw Timeout(description: "unreadable server URL \(String(describing: counters.serverURL))") }
+        return (host, UInt16(port))
+    }
+}
