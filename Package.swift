@@ -132,7 +132,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SearchBenchmark",
-            dependencies: ["Query"],
+            dependencies: ["Query", "Store"],
             path: "bench/SearchBenchmark"
         ),
         .target(

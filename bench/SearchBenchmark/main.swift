@@ -11,10 +11,6 @@
 import Foundation
 import Query
 
-let queriesPerImage = 32
-let dimension = 256
-let topicCount = 2048
-let noisePoolSize = 65_536
 
 struct Options {
     var images = 10_000
@@ -26,6 +22,8 @@ struct Options {
     var recall = true
     /// For FAISS kinds: re-score this many candidates per result with fp32 vectors (0: off).
     var rescore = 0
+    /// Instead of benchmarking: write the synthetic images into this catalog (bench/serve.sh).
+    var fillCatalog: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -39,80 +37,11 @@ struct Options {
             case "--limit": limit = Int(value)!
             case "--threads": threads = Int(value)!
             case "--rescore": rescore = Int(value)!
+            case "--fill-catalog": fillCatalog = value
             case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
             default: fatalError("unknown option \(flag)")
             }
         }
-    }
-}
-
-/// Deterministic data: the same seed gives the same vectors in every run and every chunk.
-struct SyntheticEmbeddings {
-    let topics: [Float]
-    let noise: [Float]
-
-    init() {
-        var generator = SplitMix(state: 42)
-        topics = Self.unitVectors(topicCount, &generator)
-        noise = Self.unitVectors(noisePoolSize, &generator)
-    }
-
-    static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
-        var values = [Float](repeating: 0, count: count * dimension)
-        for v in 0..<count {
-            var norm: Float = 0
-            for d in 0..<dimension {
-                let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
-                values[v * dimension + d] = x
-                norm += x * x
-            }
-            norm = norm.squareRoot()
-            for d in 0..<dimension { values[v * dimension + d] /= norm }
-        }
-        return values
-    }
-
-    func topic(ofImage image: Int) -> Int { (image &* 2_654_435_761) % topicCount }
-
-    /// normalize(topic + 0.8 × noise): close to its topic, distinct from its neighbours.
-    func vector(topic: Int, noiseIndex: Int, into output: inout [Float], at offset: Int) {
-        var norm: Float = 0
-        let t = topic * dimension, n = (noiseIndex % noisePoolSize) * dimension
-        for d in 0..<dimension {
-            let x = topics[t + d] + 0.8 * noise[n + d]
-            output[offset + d] = x
-            norm += x * x
-        }
-        norm = norm.squareRoot()
-        for d in 0..<dimension { output[offset + d] /= norm }
-    }
-
-    func images(_ range: Range<Int>) -> [Float] {
-        var values = [Float](repeating: 0, count: range.count * queriesPerImage * dimension)
-        for (i, image) in range.enumerated() {
-            for q in 0..<queriesPerImage {
-                vector(topic: topic(ofImage: image), noiseIndex: image &* 31 &+ q &* 7919,
-                       into: &values, at: (i * queriesPerImage + q) * dimension)
-            }
-        }
-        return values
-    }
-
-    func query(_ index: Int, images: Int) -> [Float] {
-        var values = [Float](repeating: 0, count: dimension)
-        vector(topic: topic(ofImage: (index &* 7_919) % images), noiseIndex: 50_000 + index, into: &values, at: 0)
-        return values
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -130,6 +59,10 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 
 let options = Options(CommandLine.arguments)
+if let path = options.fillCatalog {
+    try fillCatalog(path: path, images: options.images, data: SyntheticEmbeddings())
+    exit(0)
+}
 if let threads = options.threads { VectorIndex.setThreads(threads) }
 let data = SyntheticEmbeddings()
 let chunk = 20_000

@@ -1,0 +1,104 @@
+import Foundation
+import Store
+
+let queriesPerImage = 32
+let dimension = 256
+let topicCount = 2048
+let noisePoolSize = 65_536
+
+/// Deterministic data: the same seed gives the same vectors in every run and every chunk.
+struct SyntheticEmbeddings {
+    let topics: [Float]
+    let noise: [Float]
+
+    init() {
+        var generator = SplitMix(state: 42)
+        topics = Self.unitVectors(topicCount, &generator)
+        noise = Self.unitVectors(noisePoolSize, &generator)
+    }
+
+    static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
+        var values = [Float](repeating: 0, count: count * dimension)
+        for v in 0..<count {
+            var norm: Float = 0
+            for d in 0..<dimension {
+                let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
+                values[v * dimension + d] = x
+                norm += x * x
+            }
+            norm = norm.squareRoot()
+            for d in 0..<dimension { values[v * dimension + d] /= norm }
+        }
+        return values
+    }
+
+    func topic(ofImage image: Int) -> Int { (image &* 2_654_435_761) % topicCount }
+
+    /// normalize(topic + 0.8 × noise): close to its topic, distinct from its neighbours.
+    func vector(topic: Int, noiseIndex: Int, into output: inout [Float], at offset: Int) {
+        var norm: Float = 0
+        let t = topic * dimension, n = (noiseIndex % noisePoolSize) * dimension
+        for d in 0..<dimension {
+            let x = topics[t + d] + 0.8 * noise[n + d]
+            output[offset + d] = x
+            norm += x * x
+        }
+        norm = norm.squareRoot()
+        for d in 0..<dimension { output[offset + d] /= norm }
+    }
+
+    func images(_ range: Range<Int>) -> [Float] {
+        var values = [Float](repeating: 0, count: range.count * queriesPerImage * dimension)
+        for (i, image) in range.enumerated() {
+            for q in 0..<queriesPerImage {
+                vector(topic: topic(ofImage: image), noiseIndex: image &* 31 &+ q &* 7919,
+                       into: &values, at: (i * queriesPerImage + q) * dimension)
+            }
+        }
+        return values
+    }
+
+    func query(_ index: Int, images: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: dimension)
+        vector(topic: topic(ofImage: (index &* 7_919) % images), noiseIndex: 50_000 + index, into: &values, at: 0)
+        return values
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+
+/// Adds `images` synthetic images, each with one file under the root "/synthetic", for the
+/// catalog's only model (which must embed 32 × 256-d): the library a load test searches.
+func fillCatalog(path: String, images: Int, data: SyntheticEmbeddings) throws {
+    let catalog = try Catalog(path: path)
+    let models = try catalog.models()
+    guard models.count == 1, let model = models.first, model.queryCount == queriesPerImage,
+          model.dimension == dimension else {
+        fatalError("\(path) must hold exactly one model with 32 queries of 256 dimensions")
+    }
+    for first in stride(from: 0, to: images, by: 5_000) {
+        let range = first..<min(first + 5_000, images)
+        let vectors = data.images(range)
+        try catalog.write { tx in
+            for (i, image) in range.enumerated() {
+                let hash = String(format: "synthetic-%08d", image)
+                let slice = Array(vectors[(i * queriesPerImage * dimension)..<((i + 1) * queriesPerImage * dimension)])
+                _ = try tx.storeImage(StoredImage(contentHash: hash, modelId: model.id, vectors: slice))
+                _ = try tx.upsert(CatalogFile(root: "/synthetic", path: "/synthetic/\(hash).jpg", device: 0,
+                                              inode: Int64(image), size: 1, modifiedNanoseconds: 0,
+                                              contentHash: hash, state: .indexed))
+            }
+        }
+    }
+    print("\(path): \(images) synthetic images for \(model.id)")
+}
