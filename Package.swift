@@ -101,6 +101,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ModelHub",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "Server",
             dependencies: [
                 "Embeddings",
@@ -116,6 +120,7 @@ let package = Package(
             dependencies: [
                 "Embeddings",
                 "Indexer",
+                "ModelHub",
                 "Query",
                 "Server",
                 "Store",

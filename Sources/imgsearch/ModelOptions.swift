@@ -1,13 +1,14 @@
 import ArgumentParser
 import Embeddings
 import Foundation
+import ModelHub
 
 extension Precision: ExpressibleByArgument {}
 
 /// Options shared by every command that loads the model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "Hugging Face snapshot directory of a BLIP-2 retrieval model (config.json, model.safetensors, vocab.txt); default: `model` in the config file.",
+        "A BLIP-2 retrieval model: a snapshot folder (config.json, model.safetensors, vocab.txt) or a hub id like Salesforce/blip2-itm-vit-g found in the Hugging Face cache; default: `model` in the config file.",
         valueName: "dir"))
     var model: String?
 
@@ -33,10 +34,27 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
+    /// The snapshot folder named by --model or the config file: a folder as given, or a
+    /// repository id (ORG/NAME) resolved in the Hugging Face cache; nil when none is named.
+    func directory(_ config: Configuration) throws -> String? {
+        guard let name = model ?? config.model else { return nil }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: name, isDirectory: &isFolder), isFolder.boolValue { return name }
+        let parts = name.split(separator: "/")
+        if parts.count == 2, !name.hasPrefix("."), !name.hasPrefix("/") {
+            let cache = HubCache.standard()
+            guard let snapshot = cache.snapshot(repo: name) else {
+                throw CommandError("\(name): no such folder, and no snapshot of it in \(cache.root.path): run `imgsearch model pull \(name)`")
+            }
+            return snapshot.path
+        }
+        return name
+    }
+
     /// Loads the model's `parts` (flags first, then the config file), after applying the
     /// thread count; warns about a slow BLAS.
     func load(parts: ModelParts, config: Configuration) throws -> Blip2Model {
-        guard let directory = model ?? config.model else {
+        guard let directory = try directory(config) else {
             throw CommandError("no model: pass --model DIR or set `model` in \(Configuration.defaultPath)")
         }
         let device = self.device ?? config.device ?? "auto"

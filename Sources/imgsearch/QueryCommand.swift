@@ -89,7 +89,7 @@ struct Search: ParsableCommand {
         guard !noDaemon, image == nil, index == "exact", let text else { return nil }
         let token = ProcessInfo.processInfo.environment["IMGSEARCH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.token
         guard let client = DaemonClient(catalogPath: catalogOptions.path(config), token: token) else { return nil }
-        let modelID = try (modelOptions.model ?? config.model).map { directory in
+        let modelID = try modelOptions.directory(config).map { directory in
             try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
         }
         let hits = try client.search(text: text, negatives: negatives, negativeWeight: notWeight, limit: limit,
