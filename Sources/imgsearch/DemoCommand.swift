@@ -1,0 +1,127 @@
+import ArgumentParser
+import Embeddings
+import Foundation
+import Indexer
+import ModelHub
+import Query
+import Store
+
+/// `imgsearch demo`: index the bundled demo pictures and search them, with no set-up.
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Index the bundled demo pictures into a temporary catalog and search them.",
+        discussion: """
+            Uses the real BLIP-2 (Salesforce/blip2-itm-vit-g) when it is in the Hugging Face
+            cache (`imgsearch model pull`), else the bundled TOY model: a tiny BLIP-2 trained
+            on synthetic coloured shapes, which understands "a red circle" and nothing else.
+            The demo pictures are 80 shapes the toy model never saw in training. Each result
+            is marked ✓ when its picture has the colour and shape the query names.
+            """)
+
+    @Argument(help: "Queries (default: six colour + shape captions).")
+    var queries: [String] = []
+
+    @Option(help: "Results per query.")
+    var limit = 3
+
+    @Option(help: ArgumentHelp("A snapshot folder or hub id to use instead.", valueName: "dir"))
+    var model: String?
+
+    func run() throws {
+        let resources = try BundledResources.locate()
+        let captions = try DemoCaptions(contentsOf: resources.demoImages.appendingPathComponent("captions.json"))
+        let directory = try modelDirectory(resources)
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("imgsearch-demo-\(getpid())")
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: workspace) }
+
+        let blip2 = try Blip2Model(directory: directory, options: ComputeOptions(parts: [.image, .text]))
+        let identity = try ModelIdentity(snapshot: blip2.snapshot)
+        let record = ModelRecord(id: identity.id, description: directory.path, queryCount: blip2.config.queryTokenCount,
+                                 dimension: blip2.config.embeddingDimension)
+        let catalog = try Catalog(path: workspace.appendingPathComponent("catalog.sqlite").path)
+        let summary = try IndexRun(catalog: catalog, model: blip2, modelRecord: record, batchSize: 16)
+            .run(Crawler(roots: [resources.demoImages.path]))
+        print("indexed \(summary.embedded) demo pictures from \(resources.demoImages.path)\n")
+
+        let search = try CatalogSearch(catalog: catalog, model: record)
+        var hits = 0
+        let chosen = queries.isEmpty ? captions.sampleQueries : queries
+        for query in chosen {
+            let text = try blip2.embedTexts([query])[0]
+            let results = try search.search(SearchRequest(vectors: text.values, limit: limit))
+            print("\"\(query)\"")
+            for (rank, result) in results.enumerated() {
+                let name = (result.paths[0] as NSString).lastPathComponent
+                let match = captions.matches(query: query, image: name)
+                if rank == 0 && match == true { hits += 1 }
+                let mark = match.map { $0 ? "✓" : "✗" } ?? " "
+                print(String(format: "  %@ %6.3f  %@", mark, result.score, name))
+            }
+        }
+        if queries.isEmpty { print("\n\(hits) of \(chosen.count) queries found a matching picture first.") }
+    }
+
+    /// --model, else the real model from the cache, else the toy; says which.
+    private func modelDirectory(_ resources: BundledResources) throws -> URL {
+        if let model {
+            return URL(fileURLWithPath: try ModelOptions.parse(["--model", model]).directory(Configuration()) ?? model)
+        }
+        if let real = HubCache.standard().snapshot(repo: Model.defaultRepository) {
+            log.info("using BLIP-2 from \(real.path)")
+            return real
+        }
+        log.notice("""
+            no BLIP-2 weights in \(HubCache.standard().root.path): using the bundled TOY model (synthetic \
+            coloured shapes only). `imgsearch model pull` downloads the real one (4.7 GB).
+            """)
+        return resources.toyModel
+    }
+}
+
+/// The files installed beside the executable (SwiftPM's resource bundle), or the source tree's.
+struct BundledResources {
+    let toyModel: URL
+    let demoImages: URL
+
+    static func locate() throws -> BundledResources {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [
+            executable.deletingLastPathComponent().appendingPathComponent("imgsearch_imgsearch.resources/Resources"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"),
+        ]
+        for folder in candidates where FileManager.default.fileExists(atPath: folder.appendingPathComponent("toy-model/config.json").path) {
+            return BundledResources(toyModel: folder.appendingPathComponent("toy-model"),
+                                    demoImages: folder.appendingPathComponent("demo-images"))
+        }
+        throw CommandError("the demo files are missing (looked in \(candidates.map(\.path).joined(separator: ", ")))")
+    }
+}
+
+/// `demo-images/captions.json`: each picture's colour and shape, and the queries.
+struct DemoCaptions: Decodable {
+    struct Picture: Decodable {
+        let colour: String
+        let shape: String
+    }
+
+    let images: [String: Picture]
+    let queries: [String]
+
+    init(contentsOf url: URL) throws {
+        self = try JSONDecoder().decode(DemoCaptions.self, from: Data(contentsOf: url))
+    }
+
+    /// One query in seven, so a run shows several colours and shapes.
+    var sampleQueries: [String] { stride(from: 0, to: queries.count, by: 7).map { queries[$0] } }
+
+    /// Whether `image` shows what `query` names ("a red circle"); nil when the query names
+    /// no known colour and shape.
+    func matches(query: String, image: String) -> Bool? {
+        let words = Set(query.lowercased().split(whereSeparator: { !$0.isLetter }).map(String.init))
+        let colours = Set(images.values.map(\.colour)), shapes = Set(images.values.map(\.shape))
+        guard let colour = words.intersection(colours).first, let shape = words.intersection(shapes).first,
+              let picture = images[image] else { return nil }
+        return picture.colour == colour && picture.shape == shape
+    }
+}
