@@ -57,8 +57,10 @@ public final class LibraryDaemon {
     public let statusPath: String
     public let rescanInterval: Double
     public let activity: DaemonActivity
-    /// Called after every pass that changed the catalog (the daemon's search index follows).
+    /// Called after every pass that changed the catalog, and every `changeInterval` seconds
+    /// during a long one (the daemon's search index follows).
     public var afterChanges: () throws -> Void = {}
+    public var changeInterval: Double = 10
     private let watcher: FolderWatcher
 
     /// Files younger than `settleSeconds` wait for a later pass (see `IndexRun.settleSeconds`).
@@ -103,8 +105,13 @@ public final class LibraryDaemon {
 
     /// One index pass; returns how many files it deferred as still being written.
     private func pass(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws -> Int {
+        var lastChange = Date()
         let summary = try indexRun.run(crawler, shouldStop: shouldStop) { [activity] progress in
             activity.update { $0.currentPass = progress }
+            if Date().timeIntervalSince(lastChange) >= changeInterval {
+                lastChange = Date()
+                do { try afterChanges() } catch { log("\(error)") }
+            }
         }
         activity.update {
             $0.passes += 1
