@@ -29,7 +29,7 @@ public final class DaemonActivity: Sendable {
 
     public init(catalogPath: String) {
         var counters = DaemonCounters()
-        counters.catalogPath = catalogPath
+        counters.catalogPath = URL(fileURLWithPath: catalogPath).standardizedFileURL.path
         state = Mutex(counters)
     }
 
