@@ -14,7 +14,7 @@ struct Demo: ParsableCommand {
             Uses the real BLIP-2 (Salesforce/blip2-itm-vit-g) when it is in the Hugging Face
             cache (`imgsearch model pull`), else the bundled TOY model: a tiny BLIP-2 trained
             on synthetic coloured shapes, which understands "a red circle" and nothing else.
-            The demo pictures are 80 shapes the toy model never saw in training. Each result
+            The demo pictures are shapes the toy model never saw in training. Each result
             is marked ✓ when its picture has the colour and shape the query names.
             """)
 
