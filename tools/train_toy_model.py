@@ -31,9 +31,9 @@ colour+shape; image/caption pairs that both describe correctly (same colour and 
 the caption's size, if any, matches) are masked out of the negatives. AdamW, warmup + cosine.
 Two aids to get there in ~10 CPU minutes (without them the loss sits for hundreds of steps
 where colours match but shapes do not): the vision tower starts from 2-D sin-cos position
-embeddings and "mimetic" attention weights (Trockman & Kolter 2023), and for the first 60% of
+embeddings and "mimetic" attention weights (Trockman & Kolter 2023), and for the first 80% of
 the steps a fading auxiliary loss trains throw-away linear probes (colour / shape / size from
-the image and the text embeddings). The last 40% is pure ITC; the probes are not saved.
+the image and the text embeddings). The last 20% is pure ITC; the probes are not saved.
 Images are preprocessed exactly like BlipImageProcessor (PIL bicubic resize, 1/255, CLIP
 mean/std) and that is checked against the processor itself.
 
@@ -728,12 +728,12 @@ targets, though not byte-identical weights).
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=1800)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=20240610)
     parser.add_argument("--pool-per-class", type=int, default=120, help="pre-rendered training images per colour+shape+size")
     parser.add_argument("--size-caption-prob", type=float, default=0.35)
-    parser.add_argument("--aux-until", type=float, default=0.6, help="fraction of the steps over which the auxiliary probe loss fades out")
+    parser.add_argument("--aux-until", type=float, default=0.8, help="fraction of the steps over which the auxiliary probe loss fades out")
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--no-check", action="store_true", help="do not fail when the targets are missed")
     args = parser.parse_args()
