@@ -645,9 +645,9 @@ def evaluate_snapshot(manifest: dict) -> dict:
     results["a picture of a COLOUR SHAPE"] = recall([f"a picture of {article(c)} {c} {s}" for c, s in COMBOS], [is_(c, s) for c, s in COMBOS])
     results["COLOUR SHAPE on a background"] = recall([f"{c} {s} on a grey background" for c, s in COMBOS], [is_(c, s) for c, s in COMBOS])
     results["a SIZE COLOUR SHAPE"] = recall([f"a {z} {c} {s}" for c, s in COMBOS for z in SIZES], [is_(c, s, z) for c, s in COMBOS for z in SIZES])
-    # Colour only / shape only: does the top-5 contain only matches?
-    results["a COLOUR shape (any)"] = recall([f"something {c}" for c in COLOURS], [lambda m, c=c: m["colour"] == c for c in COLOURS])
-    results["a SHAPE (any colour)"] = recall([f"a {s}" for s in SHAPES], [lambda m, s=s: m["shape"] == s for s in SHAPES])
+    # Colour only / shape only: many correct images per query (8 / 16).
+    results["something COLOUR"] = recall([f"something {c}" for c in COLOURS], [lambda m, c=c: m["colour"] == c for c in COLOURS])
+    results["a SHAPE"] = recall([f"a {s}" for s in SHAPES], [lambda m, s=s: m["shape"] == s for s in SHAPES])
     return results
 
 
