@@ -75,7 +75,7 @@ public final class CatalogSearch: Sendable {
     /// catalog (and saved, replacing the stale one).
     private static func exactIndex(catalog: Catalog, model: ModelRecord, fp32: @escaping FP32VectorSource,
                                    cacheDirectory: String?) throws -> QuantizedImageIndex {
-        let name = "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).qscan"
+        let name = try cacheName(catalog: catalog, model: model)
         if let cacheDirectory,
            let saved = QuantizedImageIndex.load(from: cacheDirectory + "/" + name, queriesPerImage: model.queryCount,
                                                 dimension: model.dimension, fp32Vectors: fp32) {
@@ -91,8 +91,13 @@ public final class CatalogSearch: Sendable {
     /// (replacing the model's older cache file); other kinds are not cached.
     public func saveCache(in directory: String) throws {
         guard let exact = index as? QuantizedImageIndex else { return }
-        let name = "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).qscan"
-        try Self.replaceCache(in: directory, named: name, modelId: model.id, with: exact)
+        try Self.replaceCache(in: directory, named: try Self.cacheName(catalog: catalog, model: model),
+                              modelId: model.id, with: exact)
+    }
+
+    /// The exact index's cache file name: the model and the catalog's current image fingerprint.
+    private static func cacheName(catalog: Catalog, model: ModelRecord) throws -> String {
+        "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).qscan"
     }
 
     public func search(_ request: SearchRequest) throws -> [SearchResult] {

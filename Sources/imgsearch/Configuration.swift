@@ -25,6 +25,12 @@ struct Configuration: Decodable {
         case rescanSeconds = "rescan_seconds"
     }
 
+    /// The HTTP API's bearer token: IMGSEARCH_TOKEN when set, else `token`. The daemon
+    /// requires it; `imgsearch query` sends it.
+    var apiToken: String? {
+        ProcessInfo.processInfo.environment["IMGSEARCH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? token
+    }
+
     /// `$XDG_CONFIG_HOME/imgsearch/config.yaml`, or `~/.config/imgsearch/config.yaml`.
     static var defaultPath: String {
         let configHome = ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }

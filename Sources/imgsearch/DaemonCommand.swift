@@ -49,7 +49,7 @@ struct Daemon: AsyncParsableCommand {
     func run() async throws {
         let config = try configOption.load()
         let address = try ListenAddress(listen ?? config.listen ?? "127.0.0.1:7878")
-        let token = ProcessInfo.processInfo.environment["IMGSEARCH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.token
+        let token = config.apiToken
         if !address.isLoopback && token == nil {
             log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
         }

@@ -87,7 +87,7 @@ struct Search: ParsableCommand {
     /// this catalog, or it uses another model).
     private func searchThroughDaemon(_ config: Configuration) throws -> [DaemonClient.Hit]? {
         guard !noDaemon, image == nil, index == "exact", let text else { return nil }
-        let token = ProcessInfo.processInfo.environment["IMGSEARCH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.token
+        let token = config.apiToken
         guard let client = DaemonClient(catalogPath: catalogOptions.path(config), token: token) else { return nil }
         let modelID = try modelOptions.directory(config).map { directory in
             try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
