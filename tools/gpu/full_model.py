@@ -32,8 +32,8 @@ No transformers or safetensors package is needed (the GPU machine may lack them)
       Same-run reference timings of the ITC image path in PyTorch eager mode: host float32
       pixels -> device -> vision tower -> Q-Former query path -> vision_projection ->
       normalize -> host float32, as blip2_embed_images does. Implementations:
-        eager         this file's module, the engine's math (matmul + softmax attention)
-        sdpa          the same with F.scaled_dot_product_attention in both attentions
+        eager         this file's module with matmul + softmax attention (the engine's on libtorch < 2.1)
+        sdpa          the same with F.scaled_dot_product_attention (the engine's on libtorch >= 2.1)
         transformers  Blip2ForImageTextRetrieval, if the package is importable (skipped if not)
       Prints one "RESULT {json}" line per (impl, precision, batch).
 """

@@ -140,7 +140,7 @@ if [ $have_checkpoint = 1 ]; then
 
   budget=$(( $(left) - 20 ))
   if [ $budget -gt 30 ]; then
-    stage "throughput: same-run PyTorch references (eager = the engine's math; sdpa; transformers if installed), ${budget}s left"
+    stage "throughput: same-run PyTorch references (eager: matmul+softmax attention; sdpa: fused, as the engine on libtorch >= 2.1; transformers if installed), ${budget}s left"
     timeout $budget "$PY" tools/gpu/full_model.py bench --model "$CHECKPOINT" --pixels "$PIXELS" --device $BENCH_DEVICE \
       --precisions fp16,bf16,fp32 --batches 32,64 --impls eager,sdpa,transformers \
       --warmup 3 --iters 10 --fp32-warmup 1 --fp32-iters 3 --engine-embeddings "$WORK/engine" \

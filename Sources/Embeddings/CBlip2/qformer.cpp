@@ -38,9 +38,7 @@ torch::Tensor QFormerAttention::forward(const torch::Tensor &hidden, const torch
     torch::Tensor q = split_heads(query_(hidden), heads_);
     torch::Tensor k = split_heads(key_(context), heads_);
     torch::Tensor v = split_heads(value_(context), heads_);
-    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) * scale_;
-    if (mask.defined()) scores = scores + mask;
-    torch::Tensor attended = merge_heads(torch::matmul(torch::softmax(scores, -1), v));
+    torch::Tensor attended = merge_heads(attention(q, k, v, mask, scale_));
     return layer_norm_(dense_(attended) + hidden);
 }
 

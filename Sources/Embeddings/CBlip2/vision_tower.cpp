@@ -37,8 +37,7 @@ torch::Tensor VisionAttention::forward(const torch::Tensor &x) const {
     // [B,T,3H] -> [3,B,heads,T,head_dim], the head-major q|k|v layout of the checkpoint.
     torch::Tensor qkv =
         qkv_(x).reshape({batch, tokens, 3, heads_, hidden / heads_}).permute({2, 0, 3, 1, 4});
-    torch::Tensor scores = torch::matmul(qkv[0], qkv[1].transpose(-1, -2)) * scale_;
-    torch::Tensor context = torch::matmul(torch::softmax(scores, -1), qkv[2]);
+    torch::Tensor context = attention(qkv[0], qkv[1], qkv[2], torch::Tensor(), scale_);
     return projection_(merge_heads(context));
 }
 
