@@ -42,18 +42,20 @@ public final class CatalogSearch: Sendable {
     public let catalog: Catalog
     public let model: ModelRecord
     public let index: any ImageIndex
+    public let kind: IndexKind
 
-    /// Builds the index from every image the catalog holds for `model`. Both kinds re-score
-    /// their candidates with the catalog's fp32 vectors (the exact kind is then exact; FAISS
-    /// kinds consider `candidatesPerResult` × limit candidates). FAISS kinds that need
-    /// training are trained on (up to) 100k of the catalog's vectors first.
+    /// Builds the index from every image the catalog holds for `model`. Every kind re-scores
+    /// its candidates with the catalog's fp32 vectors (the exact kind is then exact; the
+    /// approximate and FAISS kinds consider `candidatesPerResult` × limit candidates). Kinds
+    /// that need training are trained on a sample of the catalog first.
     ///
     /// `cacheDirectory`: where the exact kind keeps its int8 store between runs (a rebuildable
     /// cache: used only when its fingerprint matches the catalog's images, else rebuilt).
-    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 10,
+    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 20,
                 cacheDirectory: String? = nil) throws {
         self.catalog = catalog
         self.model = model
+        self.kind = kind
         let fp32: FP32VectorSource = { ids in
             try catalog.vectors(ofImages: ids).mapValues { data in
                 data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -62,6 +64,10 @@ public final class CatalogSearch: Sendable {
         switch kind {
         case .exact:
             index = try Self.exactIndex(catalog: catalog, model: model, fp32: fp32, cacheDirectory: cacheDirectory)
+        case .approximate:
+            let partitioned = try Self.partitionedIndex(catalog: catalog, model: model)
+            index = RescoredImageIndex(base: partitioned, candidatesPerResult: candidatesPerResult, fp32Vectors: fp32)
+            try Self.load(catalog: catalog, model: model, into: index)
         case .factory(let factory):
             let vectors = try VectorIndex(dimension: model.dimension, factory: factory)
             if !vectors.isTrained { try vectors.train(try Self.trainingSample(catalog: catalog, model: model)) }
@@ -111,7 +117,6 @@ public final class CatalogSearch: Sendable {
     }
 
     private static func load(catalog: Catalog, model: ModelRecord, into index: any ImageIndex) throws {
-        let floatsPerImage = model.queryCount * model.dimension
         var ids: [Int64] = []
         var values: [Float] = []
         func flush() throws {
@@ -120,11 +125,8 @@ public final class CatalogSearch: Sendable {
             values.removeAll(keepingCapacity: true)
         }
         try catalog.forEachImage(modelId: model.id) { id, vectors in
-            guard vectors.count == floatsPerImage * 4 else {
-                throw CatalogError(path: catalog.path, reason: "image \(id) has \(vectors.count) bytes of vectors, expected \(floatsPerImage * 4)")
-            }
             ids.append(id)
-            vectors.withUnsafeBytes { values.append(contentsOf: $0.bindMemory(to: Float.self)) }
+            values += try floats(of: vectors, image: id, model: model, catalog: catalog)
             if ids.count == 4096 { try flush() }
         }
         if !ids.isEmpty { try flush() }
@@ -139,6 +141,40 @@ public final class CatalogSearch: Sendable {
             try? manager.removeItem(atPath: directory + "/" + stale)
         }
         try index.save(to: directory + "/" + name)
+    }
+
+    /// A `PartitionedImageIndex` sized for the catalog, trained on the means of up to 64
+    /// images a list and on the vectors of about 2048 images, all evenly spread.
+    private static func partitionedIndex(catalog: Catalog, model: ModelRecord) throws -> PartitionedImageIndex {
+        let total = try catalog.imageCount(modelId: model.id)
+        guard total > 0 else {
+            throw CatalogError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
+        }
+        let index = try PartitionedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension,
+                                              lists: PartitionedImageIndex.listCount(forImages: total),
+                                              probes: PartitionedImageIndex.defaultProbes)
+        let meanStride = max(1, total / (64 * index.lists)), sampleStride = max(1, total / 2048)
+        var means: [Float] = [], sample: [Float] = []
+        var position = 0
+        try catalog.forEachImage(modelId: model.id) { id, vectors in
+            defer { position += 1 }
+            let wantsMean = position % meanStride == 0, wantsSample = position % sampleStride == 0
+            guard wantsMean || wantsSample else { return }
+            let floats = try Self.floats(of: vectors, image: id, model: model, catalog: catalog)
+            if wantsMean { means += index.imageMeans(floats) }
+            if wantsSample { sample += floats }
+        }
+        try index.train(means: means, sample: sample)
+        return index
+    }
+
+    /// An image's stored vectors as floats, checked against the model's size.
+    private static func floats(of vectors: Data, image id: Int64, model: ModelRecord, catalog: Catalog) throws -> [Float] {
+        let floatsPerImage = model.queryCount * model.dimension
+        guard vectors.count == floatsPerImage * 4 else {
+            throw CatalogError(path: catalog.path, reason: "image \(id) has \(vectors.count) bytes of vectors, expected \(floatsPerImage * 4)")
+        }
+        return vectors.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
     private static func trainingSample(catalog: Catalog, model: ModelRecord, maxVectors: Int = 100_000) throws -> [Float] {

@@ -4,16 +4,25 @@
 public enum IndexKind: Sendable, Equatable, CustomStringConvertible {
     /// Results equal brute force over the fp32 vectors (`QuantizedImageIndex`).
     case exact
+    /// For libraries too large for the exact index's memory: `PartitionedImageIndex`
+    /// (image-level lists, 4-bit residual codes, ~2.3 KB an image), with its candidates
+    /// re-scored exactly. Recall below 1 is possible; bench/search.sh measures it.
+    case approximate
     /// Any FAISS `index_factory` string, e.g. "IVF4096,SQ8" or "HNSW32".
     case factory(String)
 
     public init(_ text: String) {
-        self = text.lowercased() == "exact" ? .exact : .factory(text)
+        switch text.lowercased() {
+        case "exact": self = .exact
+        case "approximate": self = .approximate
+        default: self = .factory(text)
+        }
     }
 
     public var description: String {
         switch self {
         case .exact: "exact"
+        case .approximate: "approximate"
         case .factory(let text): text
         }
     }

@@ -2,24 +2,38 @@ import Foundation
 import Store
 import Synchronization
 
-/// The exact search index of a catalog that changes while it is searched (the daemon's):
-/// built once (or read from its cache), then brought in step with the catalog by `refresh()`
-/// after every index pass, adding new images and dropping removed ones without a rebuild.
+/// The search index of a catalog that changes while it is searched (the daemon's): built
+/// once (the exact kind may be read from its cache), then brought in step with the catalog
+/// by `refresh()` after every index pass, adding new images and dropping removed ones
+/// without a rebuild.
+///
+/// The approximate kind's lists are trained on the catalog as it was: it is retrained (in
+/// the background of searches, which go on with the old index) each time the library has
+/// grown 4× since, and it starts as an exact index while the catalog is still empty.
 public final class LiveCatalogSearch: Sendable {
-    public let search: CatalogSearch
+    private let kind: IndexKind
+    private let current: Mutex<CatalogSearch>
+    /// Images the approximate index was trained on; 0 while it is not approximate yet.
+    private let trainedImageCount: Mutex<Int>
     private let cacheDirectory: String?
     /// The image ids the index holds, as far as refreshes know.
     private let indexed: Mutex<Set<Int64>>
 
-    public init(catalog: Catalog, model: ModelRecord, cacheDirectory: String?) throws {
+    public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, cacheDirectory: String?) throws {
         // Taken before the index is built: an image added in between is added again by the
         // first refresh (remove-then-add keeps that harmless); one removed in between is
         // removed again (a no-op).
         let snapshot = Set(try catalog.imageIDs(modelId: model.id))
-        search = try CatalogSearch(catalog: catalog, model: model, kind: .exact, cacheDirectory: cacheDirectory)
+        let startKind = kind == .approximate && snapshot.isEmpty ? IndexKind.exact : kind
+        current = Mutex(try CatalogSearch(catalog: catalog, model: model, kind: startKind, cacheDirectory: cacheDirectory))
+        trainedImageCount = Mutex(startKind == .approximate ? snapshot.count : 0)
+        self.kind = kind
         self.cacheDirectory = cacheDirectory
         indexed = Mutex(snapshot)
     }
+
+    /// The index searches use now.
+    public var search: CatalogSearch { current.withLock { $0 } }
 
     public var imageCount: Int { search.index.imageCount }
 
@@ -27,11 +41,12 @@ public final class LiveCatalogSearch: Sendable {
     /// added and removed.
     @discardableResult
     public func refresh() throws -> (added: Int, removed: Int) {
+        let search = self.search
         let catalog = search.catalog
-        let current = Set(try catalog.imageIDs(modelId: search.model.id))
+        let inCatalog = Set(try catalog.imageIDs(modelId: search.model.id))
         let known = indexed.withLock { $0 }
-        let added = current.subtracting(known).sorted()
-        let removed = Array(known.subtracting(current))
+        let added = inCatalog.subtracting(known).sorted()
+        let removed = Array(known.subtracting(inCatalog))
         if !removed.isEmpty { try search.index.remove(imageIDs: removed) }
         let floatsPerImage = search.model.queryCount * search.model.dimension
         for start in stride(from: 0, to: added.count, by: 1024) {
@@ -46,13 +61,26 @@ public final class LiveCatalogSearch: Sendable {
             try search.index.remove(imageIDs: present)
             try search.index.add(imageIDs: present, embeddings: values)
         }
-        indexed.withLock { $0 = current }
+        indexed.withLock { $0 = inCatalog }
+        if kind == .approximate, inCatalog.count >= max(1, 4 * trainedImageCount.withLock { $0 }) {
+            try retrain(search)
+        }
         return (added.count, removed.count)
+    }
+
+    /// Builds a fresh approximate index from the catalog, then swaps it in.
+    private func retrain(_ old: CatalogSearch) throws {
+        let snapshot = Set(try old.catalog.imageIDs(modelId: old.model.id))
+        let rebuilt = try CatalogSearch(catalog: old.catalog, model: old.model, kind: .approximate)
+        current.withLock { $0 = rebuilt }
+        indexed.withLock { $0 = snapshot }
+        trainedImageCount.withLock { $0 = snapshot.count }
     }
 
     /// Images like `imageID` (max over both images' query vectors), itself left out; nil
     /// when the catalog has no such image for this model.
     public func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult]? {
+        let search = self.search
         guard let data = try search.catalog.vectors(ofImages: [imageID])[imageID],
               indexed.withLock({ $0.contains(imageID) }) else { return nil }
         let vectors = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }

@@ -44,19 +44,19 @@ public final class VectorIndex: Sendable {
     public var isTrained: Bool { handle.withLock { vindex_is_trained($0) != 0 } }
 
     public func train(_ vectors: [Float]) throws(VectorIndexError) {
-        try call { index, error in vindex_train(index, vectors, Int64(vectors.count / dimension), &error) }
+        try handle.call { index, error in vindex_train(index, vectors, Int64(vectors.count / dimension), &error) }
     }
 
     public func add(_ vectors: [Float], ids: [Int64]) throws(VectorIndexError) {
         precondition(vectors.count == ids.count * dimension, "vector count does not match id count")
-        try call { index, error in vindex_add(index, vectors, ids, Int64(ids.count), &error) }
+        try handle.call { index, error in vindex_add(index, vectors, ids, Int64(ids.count), &error) }
     }
 
     /// Removes the vectors with these ids; returns how many there were.
     @discardableResult
     public func remove(ids: [Int64]) throws(VectorIndexError) -> Int {
         var removed: Int64 = 0
-        try call { index, error in vindex_remove(index, ids, Int64(ids.count), &removed, &error) }
+        try handle.call { index, error in vindex_remove(index, ids, Int64(ids.count), &removed, &error) }
         return Int(removed)
     }
 
@@ -66,7 +66,7 @@ public final class VectorIndex: Sendable {
         precondition(queryCount * dimension == queries.count && queryCount > 0, "bad query size")
         var scores = [Float](repeating: 0, count: queryCount * k)
         var ids = [Int64](repeating: -1, count: queryCount * k)
-        try call { index, error in vindex_search(index, queries, Int64(queryCount), Int64(k), &scores, &ids, &error) }
+        try handle.call { index, error in vindex_search(index, queries, Int64(queryCount), Int64(k), &scores, &ids, &error) }
         return (0..<queryCount).map { row in
             (0..<k).compactMap { column in
                 let i = row * k + column
@@ -77,19 +77,22 @@ public final class VectorIndex: Sendable {
 
     /// Sets a FAISS search parameter, e.g. "nprobe" for IVF or "efSearch" for HNSW.
     public func setParameter(_ name: String, _ value: Double) throws(VectorIndexError) {
-        try call { index, error in vindex_set_parameter(index, name, value, &error) }
+        try handle.call { index, error in vindex_set_parameter(index, name, value, &error) }
     }
 
     public func save(to path: String) throws(VectorIndexError) {
-        try call { index, error in vindex_save(index, path, &error) }
+        try handle.call { index, error in vindex_save(index, path, &error) }
     }
 
     public static func setThreads(_ threads: Int) {
         vindex_set_threads(Int32(clamping: threads))
     }
+}
 
-    private func call(_ body: (OpaquePointer, inout vindex_error) -> Int32) throws(VectorIndexError) {
-        let failure: String? = handle.withLock { index in
+extension Mutex where Value == OpaquePointer {
+    /// Runs a C call on the locked handle; a non-zero status throws the call's message.
+    borrowing func call(_ body: (OpaquePointer, inout vindex_error) -> Int32) throws(VectorIndexError) {
+        let failure: String? = withLock { index in
             var error = vindex_error()
             return body(index, &error) == 0 ? nil : error.text
         }

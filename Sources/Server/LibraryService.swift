@@ -80,6 +80,7 @@ public final class LibraryService: Sendable {
             catalog: catalog.path,
             files: Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, catalogStatus.filesByState[$0] ?? 0) }),
             images: search.imageCount,
+            index: search.search.kind.description,
             model: StatusReport.Model(id: modelID, path: model.snapshot.directory.path, device: model.device,
                                       precision: model.precision),
             daemon: activity?.counters,
@@ -104,6 +105,8 @@ struct StatusReport: Codable, Sendable {
     let catalog: String
     let files: [String: Int]
     let images: Int
+    /// The search index in use: "exact" or "approximate".
+    let index: String
     let model: Model
     let daemon: DaemonCounters?
     let recentFailures: [Failure]

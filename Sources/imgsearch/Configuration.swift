@@ -18,9 +18,10 @@ struct Configuration: Decodable {
     var rescanSeconds: Double?
     var listen: String?
     var token: String?
+    var index: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, device, precision, threads, database, roots, exclude, batch, listen, token
+        case model, device, precision, threads, database, roots, exclude, batch, listen, token, index
         case includeHidden = "include_hidden"
         case rescanSeconds = "rescan_seconds"
     }

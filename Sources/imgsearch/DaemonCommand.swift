@@ -19,7 +19,9 @@ struct Daemon: AsyncParsableCommand {
             written as JSON to --status-file after every pass. A systemd user unit is in
             Config/imgsearch.service.
 
-            The search index stays in memory and follows every pass. The web page and the API
+            The search index stays in memory and follows every pass: exact by default, or
+            --index approximate for very large libraries (about 2.3 KB an image instead of 8 KB;
+            candidates re-scored exactly, but an image can be missed). The web page and the API
             (see API.md) listen on --listen, 127.0.0.1:7878 by default (loopback only); port 0
             picks a free port. Bound to another address, set a token (`token` in the config
             file, or IMGSEARCH_TOKEN): API requests then need `Authorization: Bearer TOKEN`,
@@ -41,8 +43,12 @@ struct Daemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address of the web page and API (default 127.0.0.1:7878; `listen` in the config file).", valueName: "host:port"))
     var listen: String?
 
+    @Option(help: ArgumentHelp("Search index: exact (default) or approximate (for a million photos in less memory; `index` in the config file).", valueName: "kind"))
+    var index: String?
+
     func validate() throws {
         if let rescan, rescan <= 0 { throw ValidationError("--rescan must be positive") }
+        if let index { _ = try ServedIndexKind(index) }
         if let listen { _ = try ListenAddress(listen) }
     }
 
@@ -61,6 +67,7 @@ struct Daemon: AsyncParsableCommand {
                                        rescanInterval: rescan ?? config.rescanSeconds ?? 600)
         try indexRun.catalog.write { try $0.register(indexRun.modelRecord) }
         let search = try LiveCatalogSearch(catalog: indexRun.catalog, model: indexRun.modelRecord,
+                                           kind: try ServedIndexKind(index ?? config.index ?? "exact").kind,
                                            cacheDirectory: indexRun.catalog.path + ".index")
         daemon.afterChanges = { try search.refresh() }
         let activity = daemon.activity
@@ -98,6 +105,19 @@ struct Daemon: AsyncParsableCommand {
 }
 
 /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (loopback).
+/// The index kinds a daemon keeps in step with the catalog: exact and approximate. (FAISS
+/// factory kinds stay an experiment of `imgsearch query`: some cannot remove vectors.)
+struct ServedIndexKind {
+    let kind: IndexKind
+
+    init(_ text: String) throws {
+        kind = IndexKind(text)
+        guard kind == .exact || kind == .approximate else {
+            throw CommandError("index: the daemon serves \"exact\" or \"approximate\", not \"\(text)\"")
+        }
+    }
+}
+
 struct ListenAddress: CustomStringConvertible {
     let host: String
     let port: Int

@@ -47,8 +47,8 @@ struct Search: ParsableCommand {
     @Option(help: "Drop results scoring below this.")
     var minScore: Float?
 
-    @Option(help: ArgumentHelp("Vector index: exact (default) or a FAISS index_factory string such as IVF1024,SQ8.", valueName: "kind"))
-    var index = "exact"
+    @Option(help: ArgumentHelp("Vector index: exact (default; `index` in the config file), approximate (for a million photos in less memory), or a FAISS index_factory string such as IVF1024,SQ8.", valueName: "kind"))
+    var index: String?
 
     @Flag(help: "Print one JSON object per line.")
     var json = false
@@ -77,16 +77,16 @@ struct Search: ParsableCommand {
             throw CommandError("\(catalog.path) has no embeddings from \(model.snapshot.directory.path) (\(identity.id))"
                 + (known.isEmpty ? "" : "; it has: \(known)") + ". Index with this model first.")
         }
-        let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index),
+        let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index ?? config.index ?? "exact"),
                                        cacheDirectory: catalog.path + ".index")
         let results = try search.search(try request(model: model))
         try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } })
     }
 
-    /// The daemon's answer for a text search with the exact index, or nil (no daemon for
-    /// this catalog, or it uses another model).
+    /// The daemon's answer for a text search (with the daemon's index: no --index given),
+    /// or nil (no daemon for this catalog, or it uses another model).
     private func searchThroughDaemon(_ config: Configuration) throws -> [DaemonClient.Hit]? {
-        guard !noDaemon, image == nil, index == "exact", let text else { return nil }
+        guard !noDaemon, image == nil, index == nil, let text else { return nil }
         let token = config.apiToken
         guard let client = DaemonClient(catalogPath: catalogOptions.path(config), token: token) else { return nil }
         let modelID = try modelOptions.directory(config).map { directory in

@@ -4,42 +4,54 @@ import Store
 let queriesPerImage = 32
 let dimension = 256
 let topicCount = 2048
-let noisePoolSize = 65_536
 
 /// Deterministic data: the same seed gives the same vectors in every run and every chunk.
+/// Each vector is normalize(topic + 0.8 × noise) with its own fresh noise, so no two images
+/// share a vector. (An earlier version drew noise from a pool of 65,536 vectors indexed by
+/// image number, which made image i and image i + 65,536 identical: at 1M images every
+/// image had ~15 exact copies, which a catalog never holds, since identical files share
+/// one embedding, and which turned recall@10 into a tie-breaking contest.)
 struct SyntheticEmbeddings {
     let topics: [Float]
-    let noise: [Float]
 
     init() {
         var generator = SplitMix(state: 42)
         topics = Self.unitVectors(topicCount, &generator)
-        noise = Self.unitVectors(noisePoolSize, &generator)
     }
 
     static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
         var values = [Float](repeating: 0, count: count * dimension)
-        for v in 0..<count {
-            var norm: Float = 0
-            for d in 0..<dimension {
-                let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
-                values[v * dimension + d] = x
-                norm += x * x
-            }
-            norm = norm.squareRoot()
-            for d in 0..<dimension { values[v * dimension + d] /= norm }
+        values.withUnsafeMutableBufferPointer { buffer in
+            for v in 0..<count { randomUnitVector(&generator, into: buffer, at: v * dimension) }
         }
         return values
     }
 
+    static func randomUnitVector(_ generator: inout SplitMix, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
+        var norm: Float = 0
+        for d in 0..<dimension {
+            let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
+            output[offset + d] = x
+            norm += x * x
+        }
+        norm = norm.squareRoot()
+        for d in 0..<dimension { output[offset + d] /= norm }
+    }
+
     func topic(ofImage image: Int) -> Int { (image &* 2_654_435_761) % topicCount }
 
-    /// normalize(topic + 0.8 × noise): close to its topic, distinct from its neighbours.
-    func vector(topic: Int, noiseIndex: Int, into output: inout [Float], at offset: Int) {
+    /// normalize(topic + 0.8 × noise), the noise a random unit vector drawn from `seed`:
+    /// close to its topic, distinct from every other vector.
+    func vector(topic: Int, noiseSeed: UInt64, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
+        // Start each vector's stream at a hashed state: seeds k and k + 1 would otherwise
+        // give the same sequence shifted by one.
+        var seeding = SplitMix(state: noiseSeed)
+        var generator = SplitMix(state: seeding.next())
+        Self.randomUnitVector(&generator, into: output, at: offset)
         var norm: Float = 0
-        let t = topic * dimension, n = (noiseIndex % noisePoolSize) * dimension
+        let t = topic * dimension
         for d in 0..<dimension {
-            let x = topics[t + d] + 0.8 * noise[n + d]
+            let x = topics[t + d] + 0.8 * output[offset + d]
             output[offset + d] = x
             norm += x * x
         }
@@ -49,18 +61,23 @@ struct SyntheticEmbeddings {
 
     func images(_ range: Range<Int>) -> [Float] {
         var values = [Float](repeating: 0, count: range.count * queriesPerImage * dimension)
-        for (i, image) in range.enumerated() {
-            for q in 0..<queriesPerImage {
-                vector(topic: topic(ofImage: image), noiseIndex: image &* 31 &+ q &* 7919,
-                       into: &values, at: (i * queriesPerImage + q) * dimension)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for (i, image) in range.enumerated() {
+                for q in 0..<queriesPerImage {
+                    vector(topic: topic(ofImage: image), noiseSeed: UInt64(image * queriesPerImage + q),
+                           into: buffer, at: (i * queriesPerImage + q) * dimension)
+                }
             }
         }
         return values
     }
 
+    /// A search vector near the topic of one of the first `images` images, with noise no image has.
     func query(_ index: Int, images: Int) -> [Float] {
         var values = [Float](repeating: 0, count: dimension)
-        vector(topic: topic(ofImage: (index &* 7_919) % images), noiseIndex: 50_000 + index, into: &values, at: 0)
+        values.withUnsafeMutableBufferPointer { buffer in
+            vector(topic: topic(ofImage: (index &* 7_919) % images), noiseSeed: ~UInt64(index), into: buffer, at: 0)
+        }
         return values
     }
 }

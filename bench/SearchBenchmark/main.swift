@@ -2,8 +2,9 @@
 // vectors per image): build time, query latency p50/p99, resident memory per image, and the
 // recall@10 of approximate indexes against exact search on the same data.
 //
-//   .build/release/SearchBenchmark --images 100000 [--kind exact|FAISS-factory] [--queries 50]
-//                                  [--nprobe N] [--efSearch N] [--rescore N] [--threads N] [--no-recall]
+//   .build/release/SearchBenchmark --images 100000 [--kind exact|approximate|FAISS-factory] [--queries 50]
+//                                  [--probes N] [--lists N] [--nprobe N] [--efSearch N] [--rescore N]
+//                                  [--threads N] [--no-recall]
 //
 // The data is clustered (images around 2048 topics, each query vector a noisy copy of its
 // image's topic) so that approximate indexes see the kind of structure real embeddings have;
@@ -20,8 +21,12 @@ struct Options {
     var parameters: [(String, Double)] = []
     var threads: Int?
     var recall = true
-    /// For FAISS kinds: re-score this many candidates per result with fp32 vectors (0: off).
+    /// For approximate and FAISS kinds: re-score this many candidates per result with fp32
+    /// vectors (0: off).
     var rescore = 0
+    /// For the approximate kind: lists searched, and lists in all (0: its default for the size).
+    var probes = PartitionedImageIndex.defaultProbes
+    var lists = 0
     /// Instead of benchmarking: write the synthetic images into this catalog (bench/serve.sh).
     var fillCatalog: String?
 
@@ -37,6 +42,8 @@ struct Options {
             case "--limit": limit = Int(value)!
             case "--threads": threads = Int(value)!
             case "--rescore": rescore = Int(value)!
+            case "--probes": probes = Int(value)!
+            case "--lists": lists = Int(value)!
             case "--fill-catalog": fillCatalog = value
             case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
             default: fatalError("unknown option \(flag)")
@@ -78,6 +85,22 @@ let fp32: FP32VectorSource = { ids in
 switch options.kind {
 case .exact:
     index = QuantizedImageIndex(queriesPerImage: queriesPerImage, dimension: dimension, fp32Vectors: fp32)
+case .approximate:
+    let partitioned = try PartitionedImageIndex(
+        queriesPerImage: queriesPerImage, dimension: dimension,
+        lists: options.lists > 0 ? options.lists : PartitionedImageIndex.listCount(forImages: options.images),
+        probes: options.probes)
+    // As CatalogSearch trains it: means of up to 64 images a list, vectors of ~2048 images.
+    var means: [Float] = [], sample: [Float] = []
+    for image in Swift.stride(from: 0, to: options.images, by: max(1, options.images / (64 * partitioned.lists))) {
+        means += partitioned.imageMeans(data.images(image..<(image + 1)))
+    }
+    for image in Swift.stride(from: 0, to: options.images, by: max(1, options.images / 2048)) {
+        sample += data.images(image..<(image + 1))
+    }
+    try partitioned.train(means: means, sample: sample)
+    index = options.rescore > 0
+        ? RescoredImageIndex(base: partitioned, candidatesPerResult: options.rescore, fp32Vectors: fp32) : partitioned
 case .factory(let factory):
     let vectors = try VectorIndex(dimension: dimension, factory: factory)
     if !vectors.isTrained {
@@ -139,4 +162,10 @@ var report: [String: Any] = [
 if let recall { report["recall_at_\(options.limit)"] = recall }
 for (name, value) in options.parameters { report[name] = value }
 if options.rescore > 0 { report["rescore_candidates_per_result"] = options.rescore }
+if case .approximate = options.kind {
+    let partitioned = ((index as? RescoredImageIndex)?.base ?? index) as! PartitionedImageIndex
+    report["lists"] = partitioned.lists
+    report["probes"] = partitioned.probes
+    report["index_bytes_per_image"] = Double(partitioned.memoryBytes) / Double(options.images)
+}
 print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))

@@ -1,6 +1,7 @@
-// The C boundary over FAISS: every call catches every exception (faiss::FaissException,
-// std::exception) and returns a status with a message.
+// The C boundary over FAISS: every call runs inside `guarded` (guarded.hpp), so no exception
+// crosses it.
 #include "vindex.h"
+#include "guarded.hpp"
 
 #include <cstdio>
 #include <memory>
@@ -21,48 +22,7 @@ struct vindex {
     std::unique_ptr<faiss::IndexIDMap> index;
 };
 
-namespace {
-
-int fail(vindex_error *err, vindex_status status, const std::string &message) {
-    if (err != nullptr) {
-        err->code = status;
-        std::snprintf(err->message, sizeof(err->message), "%s", message.c_str());
-    }
-    return status;
-}
-
-struct Failure {
-    vindex_status status;
-    std::string message;
-};
-
-template <typename Body>
-int guarded(vindex_error *err, Body body) {
-    try {
-        body();
-        if (err != nullptr) {
-            err->code = VINDEX_OK;
-            err->message[0] = '\0';
-        }
-        return VINDEX_OK;
-    } catch (const Failure &f) {
-        return fail(err, f.status, f.message);
-    } catch (const faiss::FaissException &e) {
-        return fail(err, VINDEX_ERROR_FAISS, std::string("faiss: ") + e.msg);
-    } catch (const std::bad_alloc &) {
-        return fail(err, VINDEX_ERROR_FAISS, "out of memory");
-    } catch (const std::exception &e) {
-        return fail(err, VINDEX_ERROR_FAISS, e.what());
-    } catch (...) {
-        return fail(err, VINDEX_ERROR_FAISS, "unknown C++ exception");
-    }
-}
-
-void require(bool condition, const char *message) {
-    if (!condition) throw Failure{VINDEX_ERROR_INVALID_ARGUMENT, message};
-}
-
-}  // namespace
+using namespace vindex_detail;
 
 extern "C" {
 

@@ -1,0 +1,93 @@
+internal import CFaiss
+import Foundation
+import Synchronization
+
+/// Approximate max-over-queries search for libraries whose exact index does not fit in
+/// memory (the exact int8 store needs 8 KB an image, 8 GB at 1M images; this one about
+/// 2.3 KB). Images are partitioned into lists by the mean of their vectors; each vector is
+/// kept as a 4-bit product-quantized residual (64 bytes for 256-d). A search scores every
+/// image of the `probes` lists nearest to the search vectors completely (all of its
+/// vectors), so its approximate scores are only off by the quantization error; wrap it in
+/// a `RescoredImageIndex` to rank the candidates by their exact scores. See image_ivf.h.
+public final class PartitionedImageIndex: ImageIndex {
+    public let queriesPerImage: Int
+    public let dimension: Int
+    public let lists: Int
+    /// How many lists a search looks in.
+    public let probes: Int
+    private let handle: Mutex<OpaquePointer>
+
+    public init(queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) throws(VectorIndexError) {
+        var error = vindex_error()
+        guard let created = image_ivf_create(Int32(dimension), Int32(queriesPerImage), Int32(lists), &error) else {
+            throw VectorIndexError(reason: error.text)
+        }
+        handle = Mutex(created)
+        self.queriesPerImage = queriesPerImage
+        self.dimension = dimension
+        self.lists = lists
+        self.probes = max(1, min(probes, lists))
+    }
+
+    deinit {
+        handle.withLock { image_ivf_free($0) }
+    }
+
+    /// Lists a search looks in unless told otherwise (bench/search.sh: recall@10 ≥ 0.95 at 1M).
+    public static let defaultProbes = 16
+
+    /// About 2·√images lists, a power of two (≈ 500 images a list at 1M), never more than
+    /// there are images to train on.
+    public static func listCount(forImages images: Int) -> Int {
+        let target = 2 * Double(max(images, 1)).squareRoot()
+        let power = 1 << Int(log2(target).rounded())
+        return max(1, min(power, images))
+    }
+
+    public var imageCount: Int { handle.withLock { Int(image_ivf_count($0)) } }
+
+    /// The unit-length mean of each image's vectors: what images are assigned to lists by.
+    public func imageMeans(_ embeddings: [Float]) -> [Float] {
+        let count = embeddings.count / (queriesPerImage * dimension)
+        var means = [Float](repeating: 0, count: count * dimension)
+        handle.withLock { image_ivf_image_means($0, embeddings, Int64(count), &means) }
+        return means
+    }
+
+    /// Trains the list centroids on `means` (from `imageMeans`, at least `lists` of them;
+    /// about 64 a list is plenty) and the residual codebooks on `sample` images' vectors.
+    public func train(means: [Float], sample: [Float]) throws(VectorIndexError) {
+        try handle.call { index, error in
+            image_ivf_train(index, means, Int64(means.count / dimension), sample,
+                            Int64(sample.count / (queriesPerImage * dimension)), &error)
+        }
+    }
+
+    public func add(imageIDs: [Int64], embeddings: [Float]) throws {
+        precondition(embeddings.count == imageIDs.count * queriesPerImage * dimension, "embedding size mismatch")
+        try handle.call { index, error in image_ivf_add(index, imageIDs, embeddings, Int64(imageIDs.count), &error) }
+    }
+
+    @discardableResult
+    public func remove(imageIDs: [Int64]) throws -> Int {
+        var removed: Int64 = 0
+        try handle.call { index, _ in image_ivf_remove(index, imageIDs, Int64(imageIDs.count), &removed) }
+        return Int(removed)
+    }
+
+    /// The `limit` images with the best approximate scores, best first.
+    public func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage] {
+        guard limit > 0 else { return [] }
+        var ids = [Int64](repeating: 0, count: limit)
+        var scores = [Float](repeating: 0, count: limit)
+        var found: Int64 = 0
+        try handle.call { index, error in
+            image_ivf_search(index, searchVectors, Int32(searchVectors.count / dimension), Int32(probes),
+                             Int64(limit), 0, &ids, &scores, &found, &error)
+        }
+        return (0..<Int(found)).map { ScoredImage(imageID: ids[$0], score: scores[$0]) }
+    }
+
+    /// Bytes held by the codes, ids and tables.
+    public var memoryBytes: Int { handle.withLock { Int(image_ivf_memory_bytes($0)) } }
+}
