@@ -36,6 +36,21 @@ public struct SearchRequest: Sendable {
     }
 }
 
+/// An index kind that keeps a file beside the catalog between runs.
+protocol CacheableIndex: ImageIndex {
+    /// The cache file's extension, one per kind.
+    static var cacheExtension: String { get }
+    func save(to path: String) throws
+}
+
+extension QuantizedImageIndex: CacheableIndex {
+    static var cacheExtension: String { "qscan" }
+}
+
+extension PartitionedImageIndex: CacheableIndex {
+    static var cacheExtension: String { "ivf" }
+}
+
 /// The vector index of one model's embeddings, built from the catalog (the source of truth),
 /// answering searches with catalog paths.
 public final class CatalogSearch: Sendable {
@@ -49,8 +64,9 @@ public final class CatalogSearch: Sendable {
     /// approximate and FAISS kinds consider `candidatesPerResult` × limit candidates). Kinds
     /// that need training are trained on a sample of the catalog first.
     ///
-    /// `cacheDirectory`: where the exact kind keeps its int8 store between runs (a rebuildable
-    /// cache: used only when its fingerprint matches the catalog's images, else rebuilt).
+    /// `cacheDirectory`: where the exact and approximate kinds keep their index between runs
+    /// (a rebuildable cache: used only when its fingerprint matches the catalog's images,
+    /// else rebuilt).
     public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 20,
                 cacheDirectory: String? = nil) throws {
         self.catalog = catalog
@@ -65,9 +81,8 @@ public final class CatalogSearch: Sendable {
         case .exact:
             index = try Self.exactIndex(catalog: catalog, model: model, fp32: fp32, cacheDirectory: cacheDirectory)
         case .approximate:
-            let partitioned = try Self.partitionedIndex(catalog: catalog, model: model)
+            let partitioned = try Self.approximateIndex(catalog: catalog, model: model, cacheDirectory: cacheDirectory)
             index = RescoredImageIndex(base: partitioned, candidatesPerResult: candidatesPerResult, fp32Vectors: fp32)
-            try Self.load(catalog: catalog, model: model, into: index)
         case .factory(let factory):
             let vectors = try VectorIndex(dimension: model.dimension, factory: factory)
             if !vectors.isTrained { try vectors.train(try Self.trainingSample(catalog: catalog, model: model)) }
@@ -81,7 +96,7 @@ public final class CatalogSearch: Sendable {
     /// catalog (and saved, replacing the stale one).
     private static func exactIndex(catalog: Catalog, model: ModelRecord, fp32: @escaping FP32VectorSource,
                                    cacheDirectory: String?) throws -> QuantizedImageIndex {
-        let name = try cacheName(catalog: catalog, model: model)
+        let name = try cacheName(catalog: catalog, model: model, of: QuantizedImageIndex.self)
         if let cacheDirectory,
            let saved = QuantizedImageIndex.load(from: cacheDirectory + "/" + name, queriesPerImage: model.queryCount,
                                                 dimension: model.dimension, fp32Vectors: fp32) {
@@ -93,17 +108,33 @@ public final class CatalogSearch: Sendable {
         return built
     }
 
-    /// Saves an exact index to `directory` under the catalog's current fingerprint
-    /// (replacing the model's older cache file); other kinds are not cached.
-    public func saveCache(in directory: String) throws {
-        guard let exact = index as? QuantizedImageIndex else { return }
-        try Self.replaceCache(in: directory, named: try Self.cacheName(catalog: catalog, model: model),
-                              modelId: model.id, with: exact)
+    /// The saved approximate index when its fingerprint matches the catalog, else one trained
+    /// and filled from the catalog (and saved, replacing the stale one).
+    private static func approximateIndex(catalog: Catalog, model: ModelRecord,
+                                         cacheDirectory: String?) throws -> PartitionedImageIndex {
+        let name = try cacheName(catalog: catalog, model: model, of: PartitionedImageIndex.self)
+        if let cacheDirectory,
+           let saved = PartitionedImageIndex.load(from: cacheDirectory + "/" + name, queriesPerImage: model.queryCount,
+                                                  dimension: model.dimension, probes: PartitionedImageIndex.defaultProbes) {
+            return saved
+        }
+        let built = try partitionedIndex(catalog: catalog, model: model)
+        try load(catalog: catalog, model: model, into: built)
+        if let cacheDirectory { try replaceCache(in: cacheDirectory, named: name, modelId: model.id, with: built) }
+        return built
     }
 
-    /// The exact index's cache file name: the model and the catalog's current image fingerprint.
-    private static func cacheName(catalog: Catalog, model: ModelRecord) throws -> String {
-        "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).qscan"
+    /// Saves the index to `directory` under the catalog's current fingerprint (replacing the
+    /// model's older cache file of that kind); FAISS kinds are not cached.
+    public func saveCache(in directory: String) throws {
+        guard let cacheable = ((index as? RescoredImageIndex)?.base ?? index) as? any CacheableIndex else { return }
+        try Self.replaceCache(in: directory, named: try Self.cacheName(catalog: catalog, model: model, of: type(of: cacheable)),
+                              modelId: model.id, with: cacheable)
+    }
+
+    /// A cache file's name: the model, the catalog's current image fingerprint and the kind.
+    private static func cacheName(catalog: Catalog, model: ModelRecord, of kind: any CacheableIndex.Type) throws -> String {
+        "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).\(kind.cacheExtension)"
     }
 
     public func search(_ request: SearchRequest) throws -> [SearchResult] {
@@ -132,12 +163,14 @@ public final class CatalogSearch: Sendable {
         if !ids.isEmpty { try flush() }
     }
 
-    /// Saves `index` as the model's only cache file in `directory`.
+    /// Saves `index` as the model's only cache file of its kind in `directory`.
     private static func replaceCache(in directory: String, named name: String, modelId: String,
-                                     with index: QuantizedImageIndex) throws {
+                                     with index: any CacheableIndex) throws {
         let manager = FileManager.default
         try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for stale in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] where stale.hasPrefix(modelId + ".") {
+        let suffix = "." + type(of: index).cacheExtension
+        for stale in (try? manager.contentsOfDirectory(atPath: directory)) ?? []
+        where stale.hasPrefix(modelId + ".") && stale.hasSuffix(suffix) {
             try? manager.removeItem(atPath: directory + "/" + stale)
         }
         try index.save(to: directory + "/" + name)

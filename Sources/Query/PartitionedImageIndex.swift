@@ -29,6 +29,28 @@ public final class PartitionedImageIndex: ImageIndex {
         self.probes = max(1, min(probes, lists))
     }
 
+    private init(handle: sending OpaquePointer, queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) {
+        self.handle = Mutex(handle)
+        self.queriesPerImage = queriesPerImage
+        self.dimension = dimension
+        self.lists = lists
+        self.probes = max(1, min(probes, lists))
+    }
+
+    /// Reads an index written by `save(to:)`, with the list count it was trained with; nil
+    /// when the file is missing, damaged or of other sizes.
+    public static func load(from path: String, queriesPerImage: Int, dimension: Int,
+                            probes: Int) -> PartitionedImageIndex? {
+        guard let handle = image_ivf_load(path, Int32(dimension), Int32(queriesPerImage)) else { return nil }
+        return PartitionedImageIndex(handle: handle, queriesPerImage: queriesPerImage, dimension: dimension,
+                                     lists: Int(image_ivf_lists(handle)), probes: probes)
+    }
+
+    /// Writes the index (lists, codebooks and codes), replacing `path` atomically.
+    public func save(to path: String) throws(VectorIndexError) {
+        try handle.call { index, error in image_ivf_save(index, path, &error) }
+    }
+
     deinit {
         handle.withLock { image_ivf_free($0) }
     }

@@ -17,8 +17,8 @@ struct Search: ParsableCommand {
             --image PATH: score = the best cosine between any of the example's 32 query
             embeddings and any of the image's; near-duplicates score close to 1.
             Every indexed copy of an image is printed, with the image's score.
-            The exact index is cached next to the catalog (<db>.index/), and rebuilt whenever
-            the catalog's images changed since.
+            The exact and approximate indexes are cached next to the catalog (<db>.index/),
+            and rebuilt whenever the catalog's images changed since.
             With --json, one {"path":P,"score":s} per line, best first.
             A text search goes through a running `imgsearch daemon` on the same catalog when
             there is one (no model load; it checks that the daemon uses the same model), else

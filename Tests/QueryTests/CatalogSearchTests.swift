@@ -4,7 +4,8 @@ import TestSupport
 import Testing
 @testable import Query
 
-/// Searching a real catalog, with the exact index cached beside it and rebuilt on any change.
+/// Searching a real catalog, with the exact or approximate index cached beside it and
+/// rebuilt on any change.
 @Suite struct CatalogSearchTests {
     let model = ModelRecord(id: "model-x", description: "test", queryCount: 4, dimension: 8)
 
@@ -24,7 +25,8 @@ import Testing
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
     }
 
-    @Test func theCachedIndexIsUsedWhileItMatchesAndRebuiltWhenTheCatalogChanges() throws {
+    @Test(arguments: [IndexKind.exact, .approximate])
+    func theCachedIndexIsUsedWhileItMatchesAndRebuiltWhenTheCatalogChanges(kind: IndexKind) throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let catalog = try Catalog(path: directory.appendingPathComponent("c.sqlite").path)
@@ -33,13 +35,13 @@ import Testing
         try addImages(catalog, 0..<200, generator: &generator)
         let query = normalizedVectors(1, dimension: 8, generator: &generator)
 
-        let first = try CatalogSearch(catalog: catalog, model: model, cacheDirectory: cache)
+        let first = try CatalogSearch(catalog: catalog, model: model, kind: kind, cacheDirectory: cache)
         let expected = try first.search(SearchRequest(vectors: query, limit: 10))
         let saved = cacheFiles(cache)
         #expect(saved.count == 1 && saved[0].hasPrefix("model-x.200-"))
         let savedAt = try FileManager.default.attributesOfItem(atPath: cache + "/" + saved[0])[.modificationDate] as? Date
 
-        let second = try CatalogSearch(catalog: catalog, model: model, cacheDirectory: cache)
+        let second = try CatalogSearch(catalog: catalog, model: model, kind: kind, cacheDirectory: cache)
         #expect(try second.search(SearchRequest(vectors: query, limit: 10)) == expected)
         #expect(try FileManager.default.attributesOfItem(atPath: cache + "/" + saved[0])[.modificationDate] as? Date == savedAt)
 
@@ -48,12 +50,13 @@ import Testing
         let newImage = try #require(try catalog.file(path: "/p/200.jpg"))
         let stored = try #require(try catalog.write { try $0.existingImage(contentHash: "h200", modelId: model.id) })
         let itself = stored.floats.prefix(8)  // its first query vector finds it first
-        let third = try CatalogSearch(catalog: catalog, model: model, cacheDirectory: cache)
+        let third = try CatalogSearch(catalog: catalog, model: model, kind: kind, cacheDirectory: cache)
         #expect(try third.search(SearchRequest(vectors: Array(itself), limit: 1)).first?.paths == [newImage.path])
         #expect(cacheFiles(cache).count == 1 && cacheFiles(cache)[0].hasPrefix("model-x.201-"))
     }
 
-    @Test func aDamagedCacheIsRebuiltNotTrusted() throws {
+    @Test(arguments: [IndexKind.exact, .approximate])
+    func aDamagedCacheIsRebuiltNotTrusted(kind: IndexKind) throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let catalog = try Catalog(path: directory.appendingPathComponent("c.sqlite").path)
@@ -61,11 +64,11 @@ import Testing
         var generator = SeededGenerator(state: 5)
         try addImages(catalog, 0..<50, generator: &generator)
         let query = normalizedVectors(1, dimension: 8, generator: &generator)
-        let expected = try CatalogSearch(catalog: catalog, model: model, cacheDirectory: cache).search(SearchRequest(vectors: query, limit: 5))
+        let expected = try CatalogSearch(catalog: catalog, model: model, kind: kind, cacheDirectory: cache).search(SearchRequest(vectors: query, limit: 5))
         let file = cache + "/" + cacheFiles(cache)[0]
         let handle = try #require(FileHandle(forWritingAtPath: file))
         try handle.truncate(atOffset: 100)
         try handle.close()
-        #expect(try CatalogSearch(catalog: catalog, model: model, cacheDirectory: cache).search(SearchRequest(vectors: query, limit: 5)) == expected)
+        #expect(try CatalogSearch(catalog: catalog, model: model, kind: kind, cacheDirectory: cache).search(SearchRequest(vectors: query, limit: 5)) == expected)
     }
 }

@@ -95,9 +95,14 @@ struct SplitMix {
 
 
 /// Adds `images` synthetic images, each with one file under the root "/synthetic", for the
-/// catalog's only model (which must embed 32 × 256-d): the library a load test searches.
+/// catalog's only model (which must embed 32 × 256-d; a new catalog gets a model record
+/// "synthetic-32x256"): the library a load test searches. Image i gets id i + 1.
 func fillCatalog(path: String, images: Int, data: SyntheticEmbeddings) throws {
     let catalog = try Catalog(path: path)
+    if try catalog.models().isEmpty {
+        try catalog.write { try $0.register(ModelRecord(id: "synthetic-32x256", description: "synthetic embeddings",
+                                                        queryCount: queriesPerImage, dimension: dimension)) }
+    }
     let models = try catalog.models()
     guard models.count == 1, let model = models.first, model.queryCount == queriesPerImage,
           model.dimension == dimension else {

@@ -11,6 +11,7 @@
 // uniform random vectors on a 256-d sphere would have none. bench/search.sh runs the matrix.
 import Foundation
 import Query
+import Store
 
 
 struct Options {
@@ -29,6 +30,9 @@ struct Options {
     var lists = 0
     /// Instead of benchmarking: write the synthetic images into this catalog (bench/serve.sh).
     var fillCatalog: String?
+    /// Re-score from this catalog (filled by --fill-catalog with the same images) instead of
+    /// from the generator: the real cost of reading candidates' fp32 vectors.
+    var fp32Catalog: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -45,6 +49,7 @@ struct Options {
             case "--probes": probes = Int(value)!
             case "--lists": lists = Int(value)!
             case "--fill-catalog": fillCatalog = value
+            case "--fp32-catalog": fp32Catalog = value
             case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
             default: fatalError("unknown option \(flag)")
             }
@@ -78,9 +83,21 @@ let baseline = residentMegabytes()
 // Build.
 var start = now()
 let index: any ImageIndex
-// The fp32 vectors for re-scoring come from the generator, standing in for the catalog.
-let fp32: FP32VectorSource = { ids in
-    Dictionary(uniqueKeysWithValues: ids.map { ($0, data.images(Int($0)..<(Int($0) + 1))) })
+// The fp32 vectors for re-scoring come from the generator, standing in for the catalog, or
+// from a catalog filled with the same images (--fill-catalog stores image i as id i + 1).
+let fp32: FP32VectorSource
+if let path = options.fp32Catalog {
+    let catalog = try Catalog(path: path)
+    fp32 = { ids in
+        let stored = try catalog.vectors(ofImages: ids.map { $0 + 1 })
+        return Dictionary(uniqueKeysWithValues: ids.compactMap { id in
+            stored[id + 1].map { data in (id, data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) }
+        })
+    }
+} else {
+    fp32 = { ids in
+        Dictionary(uniqueKeysWithValues: ids.map { ($0, data.images(Int($0)..<(Int($0) + 1))) })
+    }
 }
 switch options.kind {
 case .exact:
@@ -162,6 +179,7 @@ var report: [String: Any] = [
 if let recall { report["recall_at_\(options.limit)"] = recall }
 for (name, value) in options.parameters { report[name] = value }
 if options.rescore > 0 { report["rescore_candidates_per_result"] = options.rescore }
+if options.fp32Catalog != nil { report["fp32_from"] = "catalog" }
 if case .approximate = options.kind {
     let partitioned = ((index as? RescoredImageIndex)?.base ?? index) as! PartitionedImageIndex
     report["lists"] = partitioned.lists

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -68,6 +70,23 @@ private:
     size_t capacity_;
     std::vector<std::pair<float, int64_t>> heap_;
 };
+
+constexpr char kMagic[8] = {'I', 'M', 'G', 'I', 'V', 'F', '0', '1'};
+
+struct FileCloser {
+    void operator()(FILE *file) const { if (file) std::fclose(file); }
+};
+
+template <typename T>
+bool write_values(FILE *file, const T *values, size_t count) {
+    return count == 0 || std::fwrite(values, sizeof(T), count, file) == count;
+}
+
+template <typename T>
+bool read_values(FILE *file, std::vector<T> &values, size_t count) {
+    values.resize(count);
+    return count == 0 || std::fread(values.data(), sizeof(T), count, file) == count;
+}
 
 size_t worker_count(int32_t threads, size_t work_items) {
     size_t workers = threads > 0 ? size_t(threads) : std::max(1u, std::thread::hardware_concurrency());
@@ -273,6 +292,18 @@ struct image_ivf {
         return tables;
     }
 
+    /// One vector's residual score: the sum of its code bytes' table entries, in four
+    /// independent sums (one chain of float adds would wait on each add's latency).
+    float code_score(const float *table, const uint8_t *code) const {
+        float sums[4] = {0, 0, 0, 0};
+        int b = 0;
+        for (; b + 4 <= code_bytes; b += 4) {
+            for (int lane = 0; lane < 4; lane++) sums[lane] += table[size_t(b + lane) * 256 + code[b + lane]];
+        }
+        for (; b < code_bytes; b++) sums[0] += table[size_t(b) * 256 + code[b]];
+        return (sums[0] + sums[1]) + (sums[2] + sums[3]);
+    }
+
     std::vector<std::pair<float, int64_t>> search(const float *search, int search_count, int probes, int64_t k,
                                                   int32_t threads) const {
         require(trained, "the index is not trained");
@@ -310,10 +341,7 @@ struct image_ivf {
                         const float *table = &tables[size_t(s) * code_bytes * 256];
                         const float base = coarse[size_t(s) * list_count + l];
                         for (int v = 0; v < vectors_per_image; v++) {
-                            const uint8_t *code = codes + size_t(v) * code_bytes;
-                            float sum = 0;
-                            for (int b = 0; b < code_bytes; b++) sum += table[size_t(b) * 256 + code[b]];
-                            best = std::max(best, base + sum);
+                            best = std::max(best, base + code_score(table, codes + size_t(v) * code_bytes));
                         }
                     }
                     if (best >= top.threshold()) top.offer(best, list.ids[image]);
@@ -326,6 +354,67 @@ struct image_ivf {
         std::vector<std::pair<float, int64_t>> result = merged.entries();
         std::sort(result.begin(), result.end(), TopImages::better);
         return result;
+    }
+
+    /// Writes the index to `path` (via path.tmp and a rename, so a crash leaves the old file).
+    bool save(const char *path) const {
+        const std::string temporary = std::string(path) + ".tmp";
+        {
+            std::unique_ptr<FILE, FileCloser> file(std::fopen(temporary.c_str(), "wb"));
+            if (!file) return false;
+            const int32_t header[4] = {dimension, vectors_per_image, list_count, trained ? 1 : 0};
+            bool ok = write_values(file.get(), kMagic, sizeof(kMagic)) && write_values(file.get(), header, 4) &&
+                      write_values(file.get(), centroids.data(), centroids.size()) &&
+                      write_values(file.get(), codebooks.data(), codebooks.size());
+            for (const auto &list : lists) {
+                const int64_t count = int64_t(list.ids.size());
+                ok = ok && write_values(file.get(), &count, 1) && write_values(file.get(), list.ids.data(), list.ids.size()) &&
+                     write_values(file.get(), list.codes.data(), list.codes.size());
+            }
+            if (!ok || std::fflush(file.get()) != 0) {
+                std::remove(temporary.c_str());
+                return false;
+            }
+        }
+        if (std::rename(temporary.c_str(), path) != 0) {
+            std::remove(temporary.c_str());
+            return false;
+        }
+        return true;
+    }
+
+    /// Reads what `save` wrote into this (empty) index; false for a missing, truncated or
+    /// foreign file, or one of other sizes.
+    bool load(const char *path) {
+        std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "rb"));
+        if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) return false;
+        const long size = std::ftell(file.get());
+        std::rewind(file.get());
+        std::vector<char> magic;
+        std::vector<int32_t> header;
+        if (size < 0 || !read_values(file.get(), magic, sizeof(kMagic)) ||
+            std::memcmp(magic.data(), kMagic, sizeof(kMagic)) != 0 || !read_values(file.get(), header, 4) ||
+            header[0] != dimension || header[1] != vectors_per_image || header[2] != list_count || header[3] != 1 ||
+            !read_values(file.get(), centroids, size_t(list_count) * dimension) ||
+            !read_values(file.get(), codebooks, size_t(pieces) * kCentroidsPerPiece * kPieceDimension)) {
+            return false;
+        }
+        for (int32_t l = 0; l < list_count; l++) {
+            std::vector<int64_t> count;
+            if (!read_values(file.get(), count, 1) || count[0] < 0) return false;
+            // A damaged count must not make us allocate more than the file could hold.
+            const long left = size - std::ftell(file.get());
+            if (count[0] > left / int64_t(sizeof(int64_t) + image_code_bytes())) return false;
+            ImageList &list = lists[l];
+            if (!read_values(file.get(), list.ids, size_t(count[0])) ||
+                !read_values(file.get(), list.codes, size_t(count[0]) * image_code_bytes()))
+                return false;
+            for (int64_t position = 0; position < count[0]; position++) {
+                if (!locations.emplace(list.ids[position], Location{l, position}).second) return false;
+            }
+        }
+        trained = true;
+        return std::fgetc(file.get()) == EOF;
     }
 
     int64_t memory_bytes() const {
@@ -389,5 +478,27 @@ int image_ivf_search(const image_ivf *index, const float *search, int32_t search
 }
 
 int64_t image_ivf_memory_bytes(const image_ivf *index) { return index->memory_bytes(); }
+
+int image_ivf_save(const image_ivf *index, const char *path, vindex_error *err) {
+    return guarded(err, [&] {
+        if (!index->save(path)) throw Failure{VINDEX_ERROR_IO, std::string(path) + ": cannot write the index"};
+    });
+}
+
+image_ivf *image_ivf_load(const char *path, int32_t dimension, int32_t vectors_per_image) {
+    image_ivf *loaded = nullptr;
+    guarded(nullptr, [&] {
+        if (dimension <= 0 || dimension % 4 != 0 || vectors_per_image <= 0) return;
+        std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "rb"));
+        char magic[sizeof(kMagic)];
+        int32_t header[4];
+        if (!file || std::fread(magic, 1, sizeof(magic), file.get()) != sizeof(magic) ||
+            std::fread(header, sizeof(int32_t), 4, file.get()) != 4 || header[2] <= 0 || header[2] > (1 << 24))
+            return;
+        std::unique_ptr<image_ivf> index(new image_ivf(dimension, vectors_per_image, header[2]));
+        if (index->load(path)) loaded = index.release();
+    });
+    return loaded;
+}
 
 }  // extern "C"

@@ -76,6 +76,13 @@ int image_ivf_remove(image_ivf *index, const int64_t *ids, int64_t count, int64_
 int image_ivf_search(const image_ivf *index, const float *search, int32_t search_count, int32_t probes,
                      int64_t k, int32_t threads, int64_t *ids, float *scores, int64_t *found, vindex_error *err);
 
+/** Writes the index to `path` (replaced atomically: written to path.tmp, then renamed). */
+int image_ivf_save(const image_ivf *index, const char *path, vindex_error *err);
+
+/** Reads an index written by `image_ivf_save` (with its list count); NULL for a missing,
+ *  truncated or damaged file, or one of other sizes. */
+image_ivf *image_ivf_load(const char *path, int32_t dimension, int32_t vectors_per_image);
+
 /** Bytes held by codes, ids and tables (not counting the allocator's overhead). */
 int64_t image_ivf_memory_bytes(const image_ivf *index);
 
