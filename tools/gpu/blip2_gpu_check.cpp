@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -46,6 +45,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "blip2.h"
 
 #ifdef BLIP2_CHECK_HAVE_TF32_TOGGLE
@@ -54,132 +55,9 @@
 
 namespace {
 
-// ---------------------------------------------------------------- a small JSON reader
+using nlohmann::json;
 
-struct Json {
-    enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
-    bool boolean = false;
-    double number = 0;
-    std::string text;
-    std::vector<Json> items;
-    std::vector<std::pair<std::string, Json>> members;
-
-    const Json *find(const std::string &key) const {
-        for (const auto &member : members)
-            if (member.first == key) return &member.second;
-        return nullptr;
-    }
-    const Json &at(const std::string &key) const {
-        const Json *found = find(key);
-        if (!found) throw std::runtime_error("missing JSON key \"" + key + "\"");
-        return *found;
-    }
-};
-
-class JsonParser {
-public:
-    explicit JsonParser(const std::string &source) : s_(source) {}
-    Json parse() {
-        Json value = parse_value();
-        skip();
-        if (pos_ != s_.size()) fail("trailing characters");
-        return value;
-    }
-
-private:
-    const std::string &s_;
-    size_t pos_ = 0;
-
-    [[noreturn]] void fail(const std::string &what) const {
-        throw std::runtime_error("JSON: " + what + " at offset " + std::to_string(pos_));
-    }
-    void skip() {
-        while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-    }
-    bool consume(const char *word) {
-        size_t n = std::strlen(word);
-        if (s_.compare(pos_, n, word) == 0) {
-            pos_ += n;
-            return true;
-        }
-        return false;
-    }
-    Json parse_value() {
-        skip();
-        if (pos_ >= s_.size()) fail("unexpected end");
-        Json value;
-        char c = s_[pos_];
-        if (c == '{') {
-            value.kind = Json::Object;
-            ++pos_;
-            skip();
-            if (s_[pos_] == '}') { ++pos_; return value; }
-            for (;;) {
-                skip();
-                if (s_[pos_] != '"') fail("expected a key");
-                std::string key = parse_string();
-                skip();
-                if (s_[pos_] != ':') fail("expected ':'");
-                ++pos_;
-                value.members.emplace_back(std::move(key), parse_value());
-                skip();
-                if (s_[pos_] == ',') { ++pos_; continue; }
-                if (s_[pos_] == '}') { ++pos_; return value; }
-                fail("expected ',' or '}'");
-            }
-        }
-        if (c == '[') {
-            value.kind = Json::Array;
-            ++pos_;
-            skip();
-            if (s_[pos_] == ']') { ++pos_; return value; }
-            for (;;) {
-                value.items.push_back(parse_value());
-                skip();
-                if (s_[pos_] == ',') { ++pos_; continue; }
-                if (s_[pos_] == ']') { ++pos_; return value; }
-                fail("expected ',' or ']'");
-            }
-        }
-        if (c == '"') {
-            value.kind = Json::String;
-            value.text = parse_string();
-            return value;
-        }
-        if (consume("true")) { value.kind = Json::Bool; value.boolean = true; return value; }
-        if (consume("false")) { value.kind = Json::Bool; return value; }
-        if (consume("null")) return value;
-        if (consume("NaN")) { value.kind = Json::Number; value.number = NAN; return value; }
-        const char *start = s_.c_str() + pos_;
-        char *end = nullptr;
-        value.number = std::strtod(start, &end);
-        if (end == start) fail("unexpected character");
-        value.kind = Json::Number;
-        pos_ += static_cast<size_t>(end - start);
-        return value;
-    }
-    std::string parse_string() {
-        ++pos_;  // opening quote
-        std::string out;
-        while (pos_ < s_.size() && s_[pos_] != '"') {
-            char c = s_[pos_++];
-            if (c != '\\') { out += c; continue; }
-            char e = s_[pos_++];
-            switch (e) {
-                case 'n': out += '\n'; break;
-                case 't': out += '\t'; break;
-                case 'r': out += '\r'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'u': out += '?'; pos_ += 4; break;  // not needed for these files
-                default: out += e;
-            }
-        }
-        if (pos_ >= s_.size()) fail("unterminated string");
-        ++pos_;
-        return out;
-    }
-};
+// ---------------------------------------------------------------- files
 
 std::string read_text(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
@@ -189,9 +67,9 @@ std::string read_text(const std::string &path) {
     return buffer.str();
 }
 
-Json read_json(const std::string &path) {
+json read_json(const std::string &path) {
     try {
-        return JsonParser(read_text(path)).parse();
+        return json::parse(read_text(path));
     } catch (const std::exception &e) {
         throw std::runtime_error(path + ": " + e.what());
     }
@@ -206,17 +84,17 @@ std::vector<float> read_floats(const std::string &path) {
 }
 
 /** Every leaf number of a nested JSON array, in order. */
-void flatten(const Json &value, std::vector<double> &out) {
-    if (value.kind == Json::Array) {
-        for (const Json &item : value.items) flatten(item, out);
-    } else if (value.kind == Json::Number) {
-        out.push_back(value.number);
+void flatten(const json &value, std::vector<double> &out) {
+    if (value.is_array()) {
+        for (const json &item : value) flatten(item, out);
+    } else if (value.is_number()) {
+        out.push_back(value.get<double>());
     } else {
         throw std::runtime_error("expected a (nested) array of numbers");
     }
 }
 
-std::vector<double> flat(const Json &value) {
+std::vector<double> flat(const json &value) {
     std::vector<double> out;
     flatten(value, out);
     return out;
@@ -226,38 +104,39 @@ std::vector<double> flat(const Json &value) {
 
 /** The same defaults and keys as Sources/Embeddings/Model/ModelConfig.swift. */
 blip2_config read_config(const std::string &path) {
-    Json root = read_json(path);
-    static const Json empty = [] { Json j; j.kind = Json::Object; return j; }();
-    const Json *vision = root.find("vision_config");
-    const Json *qformer = root.find("qformer_config");
-    if (!vision || vision->kind != Json::Object) vision = &empty;
-    if (!qformer || qformer->kind != Json::Object) qformer = &empty;
-    auto number = [](const Json &section, const char *key, double fallback) {
-        const Json *v = section.find(key);
-        return (v && v->kind == Json::Number) ? v->number : fallback;
+    const json root = read_json(path);
+    const json empty = json::object();
+    auto section = [&](const char *key) -> const json & {
+        auto found = root.find(key);
+        return found != root.end() && found->is_object() ? *found : empty;
     };
-    auto integer = [&](const Json &section, const char *key, int64_t fallback) {
-        return static_cast<int64_t>(number(section, key, static_cast<double>(fallback)));
+    const json &vision = section("vision_config"), &qformer = section("qformer_config");
+    auto number = [](const json &part, const char *key, double fallback) {
+        auto found = part.find(key);
+        return found != part.end() && found->is_number() ? found->get<double>() : fallback;
+    };
+    auto integer = [&](const json &part, const char *key, int64_t fallback) {
+        return static_cast<int64_t>(number(part, key, static_cast<double>(fallback)));
     };
     blip2_config c{};
-    c.vision_hidden_size = integer(*vision, "hidden_size", 1408);
-    c.vision_intermediate_size = integer(*vision, "intermediate_size", 6144);
-    c.vision_num_layers = integer(*vision, "num_hidden_layers", 39);
-    c.vision_num_heads = integer(*vision, "num_attention_heads", 16);
-    c.image_size = integer(*vision, "image_size", 224);
-    c.patch_size = integer(*vision, "patch_size", 14);
-    c.vision_layer_norm_eps = number(*vision, "layer_norm_eps", 1e-6);
-    const Json *qkv_bias = vision->find("qkv_bias");
-    c.vision_qkv_bias = (qkv_bias && qkv_bias->kind == Json::Bool) ? qkv_bias->boolean : 1;
-    c.qformer_hidden_size = integer(*qformer, "hidden_size", 768);
-    c.qformer_intermediate_size = integer(*qformer, "intermediate_size", 3072);
-    c.qformer_num_layers = integer(*qformer, "num_hidden_layers", 12);
-    c.qformer_num_heads = integer(*qformer, "num_attention_heads", 12);
-    c.qformer_vocab_size = integer(*qformer, "vocab_size", 30522);
-    c.qformer_max_position_embeddings = integer(*qformer, "max_position_embeddings", 512);
-    c.qformer_cross_attention_frequency = integer(*qformer, "cross_attention_frequency", 2);
+    c.vision_hidden_size = integer(vision, "hidden_size", 1408);
+    c.vision_intermediate_size = integer(vision, "intermediate_size", 6144);
+    c.vision_num_layers = integer(vision, "num_hidden_layers", 39);
+    c.vision_num_heads = integer(vision, "num_attention_heads", 16);
+    c.image_size = integer(vision, "image_size", 224);
+    c.patch_size = integer(vision, "patch_size", 14);
+    c.vision_layer_norm_eps = number(vision, "layer_norm_eps", 1e-6);
+    auto qkv_bias = vision.find("qkv_bias");
+    c.vision_qkv_bias = qkv_bias != vision.end() && qkv_bias->is_boolean() ? qkv_bias->get<bool>() : 1;
+    c.qformer_hidden_size = integer(qformer, "hidden_size", 768);
+    c.qformer_intermediate_size = integer(qformer, "intermediate_size", 3072);
+    c.qformer_num_layers = integer(qformer, "num_hidden_layers", 12);
+    c.qformer_num_heads = integer(qformer, "num_attention_heads", 12);
+    c.qformer_vocab_size = integer(qformer, "vocab_size", 30522);
+    c.qformer_max_position_embeddings = integer(qformer, "max_position_embeddings", 512);
+    c.qformer_cross_attention_frequency = integer(qformer, "cross_attention_frequency", 2);
     c.qformer_encoder_hidden_size = c.vision_hidden_size;  // as Blip2Config and ModelConfig set it
-    c.qformer_layer_norm_eps = number(*qformer, "layer_norm_eps", 1e-12);
+    c.qformer_layer_norm_eps = number(qformer, "layer_norm_eps", 1e-12);
     c.num_query_tokens = integer(root, "num_query_tokens", 32);
     c.image_text_hidden_size = integer(root, "image_text_hidden_size", 256);
     return c;
@@ -431,32 +310,32 @@ Fixture load_fixture(const std::string &dir) {
     f.dir = dir;
     f.name = basename(dir);
     f.config = read_config(dir + "/config.json");
-    Json expected = read_json(dir + "/expected.json");
+    const json expected = read_json(dir + "/expected.json");
     std::vector<double> shape = flat(expected.at("pixels_shape"));
     f.images = static_cast<int64_t>(shape.at(0));
     const int64_t side = f.config.image_size;
     if (shape.size() != 4 || shape[1] != 3 || shape[2] != side || shape[3] != side)
         throw std::runtime_error(dir + ": pixels_shape does not match config.json's image_size");
     std::string pixels_file = "pixels.f32";
-    const Json &images = expected.at("images");
-    if (!images.items.empty() && images.items[0].find("pixels_file"))
-        pixels_file = images.items[0].at("pixels_file").text;
+    const json &images = expected.at("images");
+    if (!images.empty() && images[0].contains("pixels_file"))
+        pixels_file = images[0].at("pixels_file").get<std::string>();
     f.pixels = read_floats(dir + "/" + pixels_file);
     if (static_cast<int64_t>(f.pixels.size()) != f.images * 3 * side * side)
         throw std::runtime_error(dir + "/" + pixels_file + ": size differs from pixels_shape");
 
-    const Json &ids = expected.at("input_ids");
-    const Json &mask = expected.at("attention_mask");
-    f.texts = static_cast<int64_t>(ids.items.size());
-    for (const Json &row : mask.items) {
+    const json &ids = expected.at("input_ids");
+    const json &mask = expected.at("attention_mask");
+    f.texts = static_cast<int64_t>(ids.size());
+    for (const json &row : mask) {
         int64_t kept = 0;
-        for (const Json &m : row.items) kept += m.number != 0;
+        for (const json &m : row) kept += m.get<double>() != 0;
         f.length = std::max(f.length, kept);
     }
     for (int64_t t = 0; t < f.texts; ++t) {
         for (int64_t i = 0; i < f.length; ++i) {
-            f.ids.push_back(static_cast<int64_t>(ids.items[t].items.at(i).number));
-            f.mask.push_back(static_cast<int64_t>(mask.items[t].items.at(i).number));
+            f.ids.push_back(ids.at(t).at(i).get<int64_t>());
+            f.mask.push_back(mask.at(t).at(i).get<int64_t>());
         }
     }
     f.image_embeddings = flat(expected.at("image_embeddings"));
