@@ -96,29 +96,35 @@ public final class CatalogSearch: Sendable {
     /// catalog (and saved, replacing the stale one).
     private static func exactIndex(catalog: Catalog, model: ModelRecord, fp32: @escaping FP32VectorSource,
                                    cacheDirectory: String?) throws -> QuantizedImageIndex {
-        let name = try cacheName(catalog: catalog, model: model, of: QuantizedImageIndex.self)
-        if let cacheDirectory,
-           let saved = QuantizedImageIndex.load(from: cacheDirectory + "/" + name, queriesPerImage: model.queryCount,
-                                                dimension: model.dimension, fp32Vectors: fp32) {
-            return saved
+        try cachedIndex(catalog: catalog, model: model, cacheDirectory: cacheDirectory) { path in
+            QuantizedImageIndex.load(from: path, queriesPerImage: model.queryCount, dimension: model.dimension,
+                                     fp32Vectors: fp32)
+        } build: {
+            QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
         }
-        let built = QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
-        try load(catalog: catalog, model: model, into: built)
-        if let cacheDirectory { try replaceCache(in: cacheDirectory, named: name, modelId: model.id, with: built) }
-        return built
     }
 
     /// The saved approximate index when its fingerprint matches the catalog, else one trained
     /// and filled from the catalog (and saved, replacing the stale one).
     private static func approximateIndex(catalog: Catalog, model: ModelRecord,
                                          cacheDirectory: String?) throws -> PartitionedImageIndex {
-        let name = try cacheName(catalog: catalog, model: model, of: PartitionedImageIndex.self)
-        if let cacheDirectory,
-           let saved = PartitionedImageIndex.load(from: cacheDirectory + "/" + name, queriesPerImage: model.queryCount,
-                                                  dimension: model.dimension, probes: PartitionedImageIndex.defaultProbes) {
-            return saved
+        try cachedIndex(catalog: catalog, model: model, cacheDirectory: cacheDirectory) { path in
+            PartitionedImageIndex.load(from: path, queriesPerImage: model.queryCount, dimension: model.dimension,
+                                       probes: PartitionedImageIndex.defaultProbes)
+        } build: {
+            try partitionedIndex(catalog: catalog, model: model)
         }
-        let built = try partitionedIndex(catalog: catalog, model: model)
+    }
+
+    /// The index read from its cache file when that matches the catalog's fingerprint; else
+    /// `build()` filled with the catalog's images, and saved as the model's cache of its kind.
+    private static func cachedIndex<Index: CacheableIndex>(
+        catalog: Catalog, model: ModelRecord, cacheDirectory: String?,
+        load read: (String) -> Index?, build: () throws -> Index
+    ) throws -> Index {
+        let name = try cacheName(catalog: catalog, model: model, of: Index.self)
+        if let cacheDirectory, let saved = read(cacheDirectory + "/" + name) { return saved }
+        let built = try build()
         try load(catalog: catalog, model: model, into: built)
         if let cacheDirectory { try replaceCache(in: cacheDirectory, named: name, modelId: model.id, with: built) }
         return built

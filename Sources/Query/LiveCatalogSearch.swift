@@ -63,14 +63,15 @@ public final class LiveCatalogSearch: Sendable {
         }
         indexed.withLock { $0 = inCatalog }
         if kind == .approximate, inCatalog.count >= max(1, 4 * trainedImageCount.withLock { $0 }) {
-            try retrain(search)
+            try retrain(search, holding: inCatalog)
         }
         return (added.count, removed.count)
     }
 
-    /// Builds a fresh approximate index from the catalog, then swaps it in.
-    private func retrain(_ old: CatalogSearch) throws {
-        let snapshot = Set(try old.catalog.imageIDs(modelId: old.model.id))
+    /// Builds a fresh approximate index from the catalog, then swaps it in. `snapshot`: the
+    /// catalog's image ids taken before the build; as in `init`, an image added or removed
+    /// since is put right by the next refresh.
+    private func retrain(_ old: CatalogSearch, holding snapshot: Set<Int64>) throws {
         let rebuilt = try CatalogSearch(catalog: old.catalog, model: old.model, kind: .approximate)
         current.withLock { $0 = rebuilt }
         indexed.withLock { $0 = snapshot }

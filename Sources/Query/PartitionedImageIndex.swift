@@ -17,16 +17,12 @@ public final class PartitionedImageIndex: ImageIndex {
     public let probes: Int
     private let handle: Mutex<OpaquePointer>
 
-    public init(queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) throws(VectorIndexError) {
+    public convenience init(queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) throws(VectorIndexError) {
         var error = vindex_error()
         guard let created = image_ivf_create(Int32(dimension), Int32(queriesPerImage), Int32(lists), &error) else {
             throw VectorIndexError(reason: error.text)
         }
-        handle = Mutex(created)
-        self.queriesPerImage = queriesPerImage
-        self.dimension = dimension
-        self.lists = lists
-        self.probes = max(1, min(probes, lists))
+        self.init(handle: created, queriesPerImage: queriesPerImage, dimension: dimension, lists: lists, probes: probes)
     }
 
     private init(handle: sending OpaquePointer, queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) {

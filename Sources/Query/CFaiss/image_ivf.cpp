@@ -383,38 +383,48 @@ struct image_ivf {
         return true;
     }
 
-    /// Reads what `save` wrote into this (empty) index; false for a missing, truncated or
-    /// foreign file, or one of other sizes.
-    bool load(const char *path) {
+    /// Reads what `save` wrote; nullptr for a missing, truncated or foreign file, or one of
+    /// other sizes.
+    static std::unique_ptr<image_ivf> read(const char *path, int dimension, int vectors_per_image) {
         std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "rb"));
-        if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) return false;
+        if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) return nullptr;
         const long size = std::ftell(file.get());
         std::rewind(file.get());
         std::vector<char> magic;
         std::vector<int32_t> header;
         if (size < 0 || !read_values(file.get(), magic, sizeof(kMagic)) ||
             std::memcmp(magic.data(), kMagic, sizeof(kMagic)) != 0 || !read_values(file.get(), header, 4) ||
-            header[0] != dimension || header[1] != vectors_per_image || header[2] != list_count || header[3] != 1 ||
-            !read_values(file.get(), centroids, size_t(list_count) * dimension) ||
-            !read_values(file.get(), codebooks, size_t(pieces) * kCentroidsPerPiece * kPieceDimension)) {
+            header[0] != dimension || header[1] != vectors_per_image || header[2] <= 0 || header[2] > (1 << 24) ||
+            header[3] != 1) {
+            return nullptr;
+        }
+        auto index = std::make_unique<image_ivf>(dimension, vectors_per_image, header[2]);
+        return index->read_contents(file.get(), size) ? std::move(index) : nullptr;
+    }
+
+    /// The centroids, codebooks and lists that follow the header; false when they do not
+    /// fill the rest of the file exactly.
+    bool read_contents(FILE *file, long size) {
+        if (!read_values(file, centroids, size_t(list_count) * dimension) ||
+            !read_values(file, codebooks, size_t(pieces) * kCentroidsPerPiece * kPieceDimension)) {
             return false;
         }
         for (int32_t l = 0; l < list_count; l++) {
             std::vector<int64_t> count;
-            if (!read_values(file.get(), count, 1) || count[0] < 0) return false;
+            if (!read_values(file, count, 1) || count[0] < 0) return false;
             // A damaged count must not make us allocate more than the file could hold.
-            const long left = size - std::ftell(file.get());
+            const long left = size - std::ftell(file);
             if (count[0] > left / int64_t(sizeof(int64_t) + image_code_bytes())) return false;
             ImageList &list = lists[l];
-            if (!read_values(file.get(), list.ids, size_t(count[0])) ||
-                !read_values(file.get(), list.codes, size_t(count[0]) * image_code_bytes()))
+            if (!read_values(file, list.ids, size_t(count[0])) ||
+                !read_values(file, list.codes, size_t(count[0]) * image_code_bytes()))
                 return false;
             for (int64_t position = 0; position < count[0]; position++) {
                 if (!locations.emplace(list.ids[position], Location{l, position}).second) return false;
             }
         }
         trained = true;
-        return std::fgetc(file.get()) == EOF;
+        return std::fgetc(file) == EOF;
     }
 
     int64_t memory_bytes() const {
@@ -489,14 +499,7 @@ image_ivf *image_ivf_load(const char *path, int32_t dimension, int32_t vectors_p
     image_ivf *loaded = nullptr;
     guarded(nullptr, [&] {
         if (dimension <= 0 || dimension % 4 != 0 || vectors_per_image <= 0) return;
-        std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "rb"));
-        char magic[sizeof(kMagic)];
-        int32_t header[4];
-        if (!file || std::fread(magic, 1, sizeof(magic), file.get()) != sizeof(magic) ||
-            std::fread(header, sizeof(int32_t), 4, file.get()) != 4 || header[2] <= 0 || header[2] > (1 << 24))
-            return;
-        std::unique_ptr<image_ivf> index(new image_ivf(dimension, vectors_per_image, header[2]));
-        if (index->load(path)) loaded = index.release();
+        loaded = image_ivf::read(path, dimension, vectors_per_image).release();
     });
     return loaded;
 }
