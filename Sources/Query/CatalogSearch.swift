@@ -182,8 +182,8 @@ public final class CatalogSearch: Sendable {
         try index.save(to: directory + "/" + name)
     }
 
-    /// A `PartitionedImageIndex` sized for the catalog, trained on the means of up to 64
-    /// images a list and on the vectors of about 2048 images, all evenly spread.
+    /// A `PartitionedImageIndex` sized for the catalog, trained on an evenly spread sample of
+    /// its images (`trainingStrides`).
     private static func partitionedIndex(catalog: Catalog, model: ModelRecord) throws -> PartitionedImageIndex {
         let total = try catalog.imageCount(modelId: model.id)
         guard total > 0 else {
@@ -192,7 +192,7 @@ public final class CatalogSearch: Sendable {
         let index = try PartitionedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension,
                                               lists: PartitionedImageIndex.listCount(forImages: total),
                                               probes: PartitionedImageIndex.defaultProbes)
-        let meanStride = max(1, total / (64 * index.lists)), sampleStride = max(1, total / 2048)
+        let (meanStride, sampleStride) = index.trainingStrides(forImages: total)
         var means: [Float] = [], sample: [Float] = []
         var position = 0
         try catalog.forEachImage(modelId: model.id) { id, vectors in

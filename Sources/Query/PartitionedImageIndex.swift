@@ -54,6 +54,12 @@ public final class PartitionedImageIndex: ImageIndex {
     /// Lists a search looks in unless told otherwise (bench/search.sh: recall@10 ≥ 0.95 at 1M).
     public static let defaultProbes = 16
 
+    /// Training takes the means of every `trainingStrides(forImages:).means`-th image (about
+    /// 64 a list) and the vectors of every `.sample`-th (about 2048 images), evenly spread.
+    public func trainingStrides(forImages images: Int) -> (means: Int, sample: Int) {
+        (max(1, images / (64 * lists)), max(1, images / 2048))
+    }
+
     /// About 2·√images lists, a power of two (≈ 500 images a list at 1M), never more than
     /// there are images to train on.
     public static func listCount(forImages images: Int) -> Int {

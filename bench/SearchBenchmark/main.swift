@@ -107,12 +107,13 @@ case .approximate:
         queriesPerImage: queriesPerImage, dimension: dimension,
         lists: options.lists > 0 ? options.lists : PartitionedImageIndex.listCount(forImages: options.images),
         probes: options.probes)
-    // As CatalogSearch trains it: means of up to 64 images a list, vectors of ~2048 images.
+    // As CatalogSearch trains it.
+    let strides = partitioned.trainingStrides(forImages: options.images)
     var means: [Float] = [], sample: [Float] = []
-    for image in Swift.stride(from: 0, to: options.images, by: max(1, options.images / (64 * partitioned.lists))) {
+    for image in Swift.stride(from: 0, to: options.images, by: strides.means) {
         means += partitioned.imageMeans(data.images(image..<(image + 1)))
     }
-    for image in Swift.stride(from: 0, to: options.images, by: max(1, options.images / 2048)) {
+    for image in Swift.stride(from: 0, to: options.images, by: strides.sample) {
         sample += data.images(image..<(image + 1))
     }
     try partitioned.train(means: means, sample: sample)
