@@ -2,10 +2,11 @@ internal import CQuantizedScan
 import Synchronization
 
 /// Exact max-over-queries search that meets a 50 ms budget at 100k images: an int8 copy of
-/// every vector is scanned on all cores to bound each image's score, and only the images
-/// that can still be in the top K are re-scored with their fp32 vectors, which `fp32Vectors`
-/// supplies (from the catalog, so they need not stay in memory). The result equals brute
-/// force over fp32 vectors; see qscan.h for the bound.
+/// every vector is scanned on all cores to bound each image's score (usually only its high
+/// 4 bits for most images: a coarse pass, then a fine one), and only the images that can
+/// still be in the top K are re-scored with their fp32 vectors, which `fp32Vectors` supplies
+/// (from the catalog, so they need not stay in memory). The result equals brute force over
+/// fp32 vectors; see qscan.h for the bounds.
 public final class QuantizedImageIndex: ImageIndex {
     public let queriesPerImage: Int
     public let dimension: Int
@@ -67,16 +68,23 @@ public final class QuantizedImageIndex: ImageIndex {
     }
 
     public func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage] {
-        guard limit > 0 else { return [] }
-        var capacity = max(64, limit * 4)
+        try searchMeasuringReads(searchVectors, limit: limit).hits
+    }
+
+    /// `search(_:limit:)`, also telling how many images the scan had to read in full (see
+    /// qscan.h), for benchmarks and tests.
+    public func searchMeasuringReads(_ searchVectors: [Float], limit: Int) throws -> (hits: [ScoredImage], imagesReadInFull: Int) {
+        guard limit > 0 else { return ([], 0) }
+        var capacity = max(1024, limit * 16)
         var ids: [Int64] = []
+        var refined: Int64 = 0
         while true {
             ids = [Int64](repeating: 0, count: capacity)
             var upper = [Float](repeating: 0, count: capacity)
             var count: Int64 = 0
             let status = scan.withLock {
                 qscan_candidates($0, searchVectors, Int32(searchVectors.count / dimension), Int64(limit), 0,
-                                 &ids, &upper, Int64(capacity), &count)
+                                 &ids, &upper, Int64(capacity), &count, &refined)
             }
             if status == Int32(QSCAN_ERROR_CAPACITY.rawValue) {
                 capacity = Int(count)
@@ -86,6 +94,7 @@ public final class QuantizedImageIndex: ImageIndex {
             ids.removeSubrange(Int(count)...)
             break
         }
-        return try rescore(ids, search: searchVectors, dimension: dimension, limit: limit, source: fp32Vectors)
+        let hits = try rescore(ids, search: searchVectors, dimension: dimension, limit: limit, source: fp32Vectors)
+        return (hits, Int(refined))
     }
 }

@@ -165,4 +165,103 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
         #expect(!index.isTrained)
         #expect(throws: VectorIndexError.self) { try index.add([Float](repeating: 0.25, count: 16), ids: [1]) }
     }
+
+}
+
+/// The int8 scan's two passes (qscan.h): the coarse one must rule images out where the data
+/// allows it, and neither may change the result.
+@Suite struct QuantizedScanTests {
+    static func index(_ ids: [Int64], _ images: [Float], queries: Int, dimension: Int) throws -> QuantizedImageIndex {
+        let floatsPerImage = queries * dimension
+        var byID: [Int64: [Float]] = [:]
+        for (index, id) in ids.enumerated() { byID[id] = Array(images[(index * floatsPerImage)..<((index + 1) * floatsPerImage)]) }
+        let fp32 = byID
+        let index = QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in
+            fp32.filter { wanted.contains($0.key) }
+        }
+        try index.add(imageIDs: ids, embeddings: images)
+        return index
+    }
+
+    /// normalize(topic + 0.8 × noise): the benchmark's clustered data, in small.
+    static func clustered(images: Int, topics: Int, queries: Int, dimension: Int,
+                          generator: inout SeededGenerator) -> (vectors: [Float], topicVectors: [Float]) {
+        let topicVectors = normalizedVectors(topics, dimension: dimension, generator: &generator)
+        var vectors: [Float] = []
+        for image in 0..<images {
+            let topic = image % topics
+            for _ in 0..<queries {
+                let noise = normalizedVectors(1, dimension: dimension, generator: &generator)
+                let mixed = (0..<dimension).map { topicVectors[topic * dimension + $0] + 0.8 * noise[$0] }
+                let norm = sqrt(mixed.reduce(0) { $0 + $1 * $1 })
+                vectors += mixed.map { $0 / norm }
+            }
+        }
+        return (vectors, topicVectors)
+    }
+
+    @Test func coarsePassRulesOutDistantImagesWithoutChangingTheResult() throws {
+        var generator = SeededGenerator(state: 2024)
+        let (images, queries, dimension, topics) = (1000, 32, 256, 40)
+        let data = Self.clustered(images: images, topics: topics, queries: queries, dimension: dimension, generator: &generator)
+        let ids = (0..<images).map { Int64($0 * 7 + 1) }
+        let index = try Self.index(ids, data.vectors, queries: queries, dimension: dimension)
+        for topic in [3, 17, 33] {
+            // A search vector near one topic: its 25 images score ~0.6, all others below ~0.35.
+            let noise = normalizedVectors(1, dimension: dimension, generator: &generator)
+            let search = (0..<dimension).map { data.topicVectors[topic * dimension + $0] + 0.8 * noise[$0] }
+            let found = try index.searchMeasuringReads(search, limit: 10)
+            let expected = bruteForce(images: data.vectors, ids: ids, queriesPerImage: queries, dimension: dimension,
+                                      search: search, limit: 10)
+            #expect(found.hits.map(\.imageID) == expected.map(\.id), "topic \(topic)")
+            #expect(zip(found.hits, expected).allSatisfy { abs(Double($0.score) - $1.score) < 1e-5 })
+            #expect(found.imagesReadInFull < images / 10, "topic \(topic): \(found.imagesReadInFull) read in full")
+        }
+        // Near no topic, the coarse bounds rule out little, and every image is read in full.
+        let unrelated = normalizedVectors(1, dimension: dimension, generator: &generator)
+        let found = try index.searchMeasuringReads(unrelated, limit: 10)
+        let expected = bruteForce(images: data.vectors, ids: ids, queriesPerImage: queries, dimension: dimension,
+                                  search: unrelated, limit: 10)
+        #expect(found.hits.map(\.imageID) == expected.map(\.id))
+        #expect(found.imagesReadInFull == images)
+    }
+
+    @Test func differencesFinerThanTheCodesAreRankedByTheFP32Vectors() throws {
+        // 120 images that differ from each other by 0.001 in score, far below the int8 step
+        // (~0.01 here): neither pass can order them, so all reach the fp32 re-scoring.
+        var generator = SeededGenerator(state: 99)
+        let (queries, dimension) = (4, 64)
+        let base = normalizedVectors(queries, dimension: dimension, generator: &generator)
+        let search = normalizedVectors(1, dimension: dimension, generator: &generator)
+        var ids: [Int64] = [], images: [Float] = []
+        for k in (0..<120).shuffled(using: &generator) {
+            ids.append(Int64(k))
+            images += base.enumerated().map { $0.element + Float(k) * 1e-3 * search[$0.offset % dimension] }
+        }
+        let index = try Self.index(ids, images, queries: queries, dimension: dimension)
+        let found = try index.search(search, limit: 10)
+        #expect(found.map(\.imageID) == Array((110..<120).reversed()).map { Int64($0) })
+    }
+
+    @Test func vectorsOfMixedMagnitudesEqualBruteForce() throws {
+        // Unnormalised vectors from 0.01 to 100 in length and a long search vector: every
+        // bound scales with its own vector.
+        var generator = SeededGenerator(state: 5)
+        let (count, queries, dimension) = (600, 8, 96)
+        var images = normalizedVectors(count * queries, dimension: dimension, generator: &generator)
+        for vector in 0..<(count * queries) {
+            let length = Float(pow(10, Double.random(in: -2...2, using: &generator)))
+            for d in 0..<dimension { images[vector * dimension + d] *= length }
+        }
+        let ids = (0..<count).map { Int64($0) }
+        let index = try Self.index(ids, images, queries: queries, dimension: dimension)
+        for _ in 0..<3 {
+            let search = normalizedVectors(1, dimension: dimension, generator: &generator).map { $0 * 50 }
+            let found = try index.search(search, limit: 20)
+            let expected = bruteForce(images: images, ids: ids, queriesPerImage: queries, dimension: dimension,
+                                      search: search, limit: 20)
+            #expect(found.map(\.imageID) == expected.map(\.id))
+            #expect(zip(found, expected).allSatisfy { abs(Double($0.score) - $1.score) <= 1e-5 * abs($1.score) })
+        }
+    }
 }

@@ -72,6 +72,31 @@ struct SyntheticEmbeddings {
         return values
     }
 
+    /// A search vector near no topic: uniform on the sphere, so that every image scores about
+    /// the same and the top K is decided by noise.
+    func unrelatedQuery(_ index: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: dimension)
+        values.withUnsafeMutableBufferPointer { buffer in
+            var generator = SplitMix(state: ~UInt64(index))
+            Self.randomUnitVector(&generator, into: buffer, at: 0)
+        }
+        return values
+    }
+
+    /// 32 search vectors as `imgsearch query --image` has them: a new image on the topic of one
+    /// of the first `images` images.
+    func imageQuery(_ index: Int, images: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: queriesPerImage * dimension)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for q in 0..<queriesPerImage {
+                // Seeds above every image's (image × 32 + q) and below every text query's (~index).
+                vector(topic: topic(ofImage: (index &* 7_919) % images), noiseSeed: (1 << 62) + UInt64(index * queriesPerImage + q),
+                       into: buffer, at: q * dimension)
+            }
+        }
+        return values
+    }
+
     /// A search vector near the topic of one of the first `images` images, with noise no image has.
     func query(_ index: Int, images: Int) -> [Float] {
         var values = [Float](repeating: 0, count: dimension)

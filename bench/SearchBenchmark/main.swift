@@ -4,15 +4,23 @@
 //
 //   .build/release/SearchBenchmark --images 100000 [--kind exact|approximate|FAISS-factory] [--queries 50]
 //                                  [--probes N] [--lists N] [--nprobe N] [--efSearch N] [--rescore N]
-//                                  [--threads N] [--no-recall]
+//                                  [--threads N] [--no-recall] [--search text|unrelated|image]
 //
 // The data is clustered (images around 2048 topics, each query vector a noisy copy of its
 // image's topic) so that approximate indexes see the kind of structure real embeddings have;
-// uniform random vectors on a 256-d sphere would have none. bench/search.sh runs the matrix.
+// uniform random vectors on a 256-d sphere would have none. --search unrelated searches for
+// vectors near no topic instead, the worst case for the exact scan's coarse pass, which then
+// cannot rule images out; --search image searches with an image's 32 vectors, as
+// `imgsearch query --image` does. bench/search.sh runs the matrix.
 import Foundation
 import Query
 import Store
 
+
+/// Search vectors: one near a topic (text), one near none, or a new image's 32.
+enum SearchKind: String {
+    case text, unrelated, image
+}
 
 struct Options {
     var images = 10_000
@@ -22,6 +30,8 @@ struct Options {
     var parameters: [(String, Double)] = []
     var threads: Int?
     var recall = true
+    /// What each query searches with (`searchVectors(_:)`).
+    var search = SearchKind.text
     /// For approximate and FAISS kinds: re-score this many candidates per result with fp32
     /// vectors (0: off).
     var rescore = 0
@@ -48,6 +58,7 @@ struct Options {
             case "--rescore": rescore = Int(value)!
             case "--probes": probes = Int(value)!
             case "--lists": lists = Int(value)!
+            case "--search": search = SearchKind(rawValue: value) ?? { fatalError("--search is text, unrelated or image") }()
             case "--fill-catalog": fillCatalog = value
             case "--fp32-catalog": fp32Catalog = value
             case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
@@ -77,6 +88,14 @@ if let path = options.fillCatalog {
 }
 if let threads = options.threads { VectorIndex.setThreads(threads) }
 let data = SyntheticEmbeddings()
+/// The search vectors of query `q`.
+func searchVectors(_ q: Int) -> [Float] {
+    switch options.search {
+    case .text: data.query(q, images: options.images)
+    case .unrelated: data.unrelatedQuery(q)
+    case .image: data.imageQuery(q, images: options.images)
+    }
+}
 let chunk = 20_000
 let baseline = residentMegabytes()
 
@@ -143,10 +162,18 @@ let memory = residentMegabytes() - baseline
 // Query latency.
 var latencies: [Double] = []
 var results: [[Int64]] = []
+var imagesReadInFull = 0
 for q in 0..<options.queries {
-    let query = data.query(q, images: options.images)
+    let query = searchVectors(q)
     start = now()
-    let hits = try index.search(query, limit: options.limit)
+    let hits: [ScoredImage]
+    if let exact = index as? QuantizedImageIndex {
+        let measured = try exact.searchMeasuringReads(query, limit: options.limit)
+        hits = measured.hits
+        imagesReadInFull += measured.imagesReadInFull
+    } else {
+        hits = try index.search(query, limit: options.limit)
+    }
     latencies.append((now() - start) * 1000)
     results.append(hits.map(\.imageID))
 }
@@ -162,7 +189,7 @@ if options.recall {
                                     queriesPerImage: queriesPerImage)
         try exact.add(imageIDs: range.map { Int64($0) }, embeddings: data.images(range))
         for q in 0..<options.queries {
-            best[q] = Array((best[q] + (try exact.search(data.query(q, images: options.images), limit: options.limit)))
+            best[q] = Array((best[q] + (try exact.search(searchVectors(q), limit: options.limit)))
                 .sorted { $0.score != $1.score ? $0.score > $1.score : $0.imageID < $1.imageID }.prefix(options.limit))
         }
     }
@@ -181,6 +208,11 @@ if let recall { report["recall_at_\(options.limit)"] = recall }
 for (name, value) in options.parameters { report[name] = value }
 if options.rescore > 0 { report["rescore_candidates_per_result"] = options.rescore }
 if options.fp32Catalog != nil { report["fp32_from"] = "catalog" }
+report["search"] = options.search.rawValue
+if index is QuantizedImageIndex {
+    // The share of images whose low 4 bits the scan read too (the rest: only the high 4 bits).
+    report["read_in_full"] = Double(imagesReadInFull) / Double(options.queries * options.images)
+}
 if case .approximate = options.kind {
     let partitioned = ((index as? RescoredImageIndex)?.base ?? index) as! PartitionedImageIndex
     report["lists"] = partitioned.lists

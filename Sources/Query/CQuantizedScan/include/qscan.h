@@ -4,7 +4,8 @@
  * the top K; the caller then re-scores those few with the fp32 vectors.
  *
  * Why: the fp32 vectors of 100k images (3.2M × 256) are 3.3 GB, and scanning them is
- * bound by memory bandwidth (~150 ms here). The int8 copy is 4× smaller.
+ * bound by memory bandwidth (~150 ms here). The int8 copy is 4× smaller, and a search
+ * usually reads only half of it.
  *
  * How the bound works: vector x is stored as codes c and a scale s (x ≈ s·c, each
  * component off by at most s/2), so for a search vector t, |x·t − s·(c·t)| ≤ s/2 · ‖t‖₁.
@@ -12,10 +13,17 @@
  * [lower, upper]; every image whose upper bound reaches the K-th largest lower bound is a
  * candidate, and no other image can be in the top K.
  *
+ * Two passes: each code is kept as two 4-bit halves in two planes. A coarse pass reads only
+ * the high halves (c = 16h + l is estimated as 16h + 7.5), which gives a bound about 16×
+ * wider, and rules out the images that even this bound puts below the K-th best; a fine
+ * pass reads both planes of the rest. When the coarse pass would rule out fewer than half
+ * of the images (a coarse scan of one eighth of them tells), the fine pass reads them all.
+ * qscan.cpp derives both bounds, rounding included.
+ *
  * Usage:
  *     qscan *scan = qscan_create(256, 32);
  *     qscan_add(scan, ids, vectors, count);                 // fp32 in, quantized inside
- *     int64_t n; qscan_candidates(scan, text, 1, 10, 0, ids_out, upper_out, capacity, &n);
+ *     int64_t n; qscan_candidates(scan, text, 1, 10, 0, ids_out, upper_out, capacity, &n, NULL);
  *     qscan_free(scan);
  *
  * Thread safety: concurrent qscan_candidates calls are safe; add/remove need exclusive access.
@@ -41,7 +49,11 @@ typedef enum qscan_status {
 
 typedef struct qscan qscan;
 
-/** An empty store of items (images) of `vectors_per_item` vectors of `dimension`; NULL on bad sizes. */
+/**
+ * An empty store of items (images) of `vectors_per_item` vectors of `dimension`; NULL on bad
+ * sizes (dimension above 65536 included). Memory: the dimension rounded up to 64, plus 8
+ * bytes, a vector, in huge pages where the system allows.
+ */
 qscan *qscan_create(int32_t dimension, int32_t vectors_per_item);
 
 /** NULL-safe. */
@@ -59,11 +71,12 @@ int qscan_remove(qscan *scan, const int64_t *ids, int64_t count, int64_t *remove
  * The candidates for the top `k` items for `search_count` search vectors ([search_count,
  * dimension] float32), scanned on `threads` threads (0: all cores): their ids and upper
  * bounds, in no particular order. Returns QSCAN_ERROR_CAPACITY with *count set when
- * `capacity` is too small.
+ * `capacity` is too small. `refined_count` (may be NULL) gets how many items the fine pass
+ * read.
  */
 int qscan_candidates(const qscan *scan, const float *search, int32_t search_count, int64_t k,
                      int32_t threads, int64_t *ids, float *upper_bounds, int64_t capacity,
-                     int64_t *count);
+                     int64_t *count, int64_t *refined_count);
 
 /**
  * Writes the store to `path` (replaced atomically: written to `path`.tmp, then renamed),
