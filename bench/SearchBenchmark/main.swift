@@ -44,9 +44,20 @@ struct Options {
     /// from the generator: the real cost of reading candidates' fp32 vectors.
     var fp32Catalog: String?
 
+    static let usage = """
+        usage: SearchBenchmark --images N [--kind exact|approximate|FAISS-factory] [--queries N] [--limit K]
+                               [--search text|unrelated|image] [--probes N] [--lists N] [--rescore N]
+                               [--nprobe N] [--efSearch N] [--threads N] [--no-recall]
+                               [--fp32-catalog PATH] [--fill-catalog PATH]
+        """
+
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
         while let flag = iterator.next() {
+            if flag == "--help" || flag == "-h" {
+                print(Self.usage)
+                exit(0)
+            }
             if flag == "--no-recall" { recall = false; continue }
             guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
             switch flag {
