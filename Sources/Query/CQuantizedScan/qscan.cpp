@@ -277,11 +277,12 @@ void bound_items_baseline(const qscan &s, const PreparedSearch &p, const size_t 
     }
 }
 
-/// bound_items_baseline with AVX2, eight vectors at a time (widen in eight lanes).
-template <bool Fine>
+/// bound_items_baseline with AVX2, eight vectors at a time (widen in eight lanes). `Blocks`,
+/// when not 0, is the number of blocks, known at compile time so that the sums unroll.
+template <bool Fine, size_t Blocks>
 __attribute__((target("avx2,fma"))) void bound_items_avx2(const qscan &s, const PreparedSearch &p, const size_t *items,
                                                            size_t count, Bounds *out) {
-    const size_t q = size_t(s.vectors_per_item), pb = s.plane_bytes, blocks = pb / kBlockBytes;
+    const size_t q = size_t(s.vectors_per_item), pb = s.plane_bytes, blocks = Blocks ? Blocks : pb / kBlockBytes;
     const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     for (size_t n = 0; n < count; ++n) {
         const size_t item = items[n];
@@ -336,7 +337,8 @@ __attribute__((target("avx2,fma"))) void bound_items_avx2(const qscan &s, const 
 template <bool Fine>
 void bound_items(const qscan &s, const PreparedSearch &p, const size_t *items, size_t count, Bounds *out) {
     static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (avx2) bound_items_avx2<Fine>(s, p, items, count, out);
+    if (avx2 && s.plane_bytes == 4 * kBlockBytes) bound_items_avx2<Fine, 4>(s, p, items, count, out);  // 256-d, BLIP-2's
+    else if (avx2) bound_items_avx2<Fine, 0>(s, p, items, count, out);
     else bound_items_baseline<Fine>(s, p, items, count, out);
 }
 
