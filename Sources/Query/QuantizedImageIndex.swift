@@ -2,8 +2,8 @@ internal import CQuantizedScan
 import Synchronization
 
 /// Exact max-over-queries search that meets a 50 ms budget at 100k images: an int8 copy of
-/// every vector is scanned on all cores to bound each image's score (usually only its high
-/// 4 bits for most images: a coarse pass, then a fine one), and only the images that can
+/// every vector is scanned on all cores to bound each image's score (for most images only
+/// the codes' high 4 bits: a coarse pass, then a fine one), and only the images that can
 /// still be in the top K are re-scored with their fp32 vectors, which `fp32Vectors` supplies
 /// (from the catalog, so they need not stay in memory). The result equals brute force over
 /// fp32 vectors; see qscan.h for the bounds.
