@@ -48,6 +48,15 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
     return Array(scored.prefix(limit))
 }
 
+/// An empty int8-scan index whose fp32 re-scoring reads `images` (by `ids`, in order).
+func quantizedIndex(queries: Int, dimension: Int, ids: [Int64], images: [Float]) -> QuantizedImageIndex {
+    let floatsPerImage = queries * dimension
+    var byID: [Int64: [Float]] = [:]
+    for (index, id) in ids.enumerated() { byID[id] = Array(images[(index * floatsPerImage)..<((index + 1) * floatsPerImage)]) }
+    let fp32 = byID
+    return QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in fp32.filter { wanted.contains($0.key) } }
+}
+
 @Suite struct ImageIndexTests {
     struct Scenario: CustomStringConvertible, Sendable {
         let images: Int, queries: Int, dimension: Int, limit: Int, searchVectors: Int
@@ -66,12 +75,8 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
 
     /// Both exact kinds: the int8 scan with fp32 re-scoring, and FAISS's flat index.
     static func exactIndexes(queries: Int, dimension: Int, ids: [Int64], images: [Float]) throws -> [any ImageIndex] {
-        let floatsPerImage = queries * dimension
-        var byID: [Int64: [Float]] = [:]
-        for (index, id) in ids.enumerated() { byID[id] = Array(images[(index * floatsPerImage)..<((index + 1) * floatsPerImage)]) }
-        let fp32 = byID
-        return [
-            QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in fp32.filter { wanted.contains($0.key) } },
+        [
+            quantizedIndex(queries: queries, dimension: dimension, ids: ids, images: images),
             FaissImageIndex(vectors: try VectorIndex(dimension: dimension, factory: "Flat"), queriesPerImage: queries),
         ]
     }
@@ -172,13 +177,7 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
 /// allows it, and neither may change the result.
 @Suite struct QuantizedScanTests {
     static func index(_ ids: [Int64], _ images: [Float], queries: Int, dimension: Int) throws -> QuantizedImageIndex {
-        let floatsPerImage = queries * dimension
-        var byID: [Int64: [Float]] = [:]
-        for (index, id) in ids.enumerated() { byID[id] = Array(images[(index * floatsPerImage)..<((index + 1) * floatsPerImage)]) }
-        let fp32 = byID
-        let index = QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in
-            fp32.filter { wanted.contains($0.key) }
-        }
+        let index = quantizedIndex(queries: queries, dimension: dimension, ids: ids, images: images)
         try index.add(imageIDs: ids, embeddings: images)
         return index
     }

@@ -151,7 +151,7 @@ struct PreparedSearch {
 };
 
 /// The coarse sum Σ (h_i + 8) r_i of one vector's high plane, portably.
-int32_t coarse_sum(const uint8_t *high, const uint8_t *, const int8_t *rounded, size_t plane_bytes) {
+int32_t coarse_sum(const uint8_t *high, const int8_t *rounded, size_t plane_bytes) {
     int32_t sum = 0;
     for (size_t k = 0; k < plane_bytes; ++k) {
         const size_t base = k / kBlockBytes * kBlockDimensions + k % kBlockBytes;
@@ -257,22 +257,29 @@ inline void record(Bounds &bounds, float lower, float upper) {
     }
 }
 
+/// Widens [lower, upper] by one pass's bounds of rows [first, last) with every search
+/// vector, portably (whole items, and the rows that do not fill a group of eight).
+template <bool Fine>
+void widen_rows(const qscan &s, const PreparedSearch &p, size_t first, size_t last, float &lower, float &upper) {
+    const size_t pb = s.plane_bytes;
+    for (size_t row = first; row < last; ++row) {
+        const uint8_t *high = s.high.data() + row * pb, *low = s.low.data() + row * pb;
+        for (size_t t = 0; t < p.count; ++t) {
+            const int32_t sum = Fine ? fine_sum(high, low, p.fine.data() + t * p.padded, pb)
+                                     : coarse_sum(high, p.coarse.data() + t * p.padded, pb);
+            widen(s.scales[row], s.code_l1[row], float(sum), Fine ? p.fine_terms[t] : p.coarse_terms[t], lower, upper);
+        }
+    }
+}
+
 /// Bounds of the listed items from one pass (Fine: both planes; else the high plane), portably.
 template <bool Fine>
 void bound_items_baseline(const qscan &s, const PreparedSearch &p, const size_t *items, size_t count, Bounds *out) {
-    const size_t q = size_t(s.vectors_per_item), pb = s.plane_bytes;
+    const size_t q = size_t(s.vectors_per_item);
     for (size_t n = 0; n < count; ++n) {
         const size_t item = items[n];
         float lower = -INFINITY, upper = -INFINITY;
-        for (size_t row = item * q; row < (item + 1) * q; ++row) {
-            const uint8_t *high = s.high.data() + row * pb, *low = s.low.data() + row * pb;
-            for (size_t t = 0; t < p.count; ++t) {
-                const int32_t sum = Fine ? fine_sum(high, low, p.fine.data() + t * p.padded, pb)
-                                         : coarse_sum(high, low, p.coarse.data() + t * p.padded, pb);
-                widen(s.scales[row], s.code_l1[row], float(sum), Fine ? p.fine_terms[t] : p.coarse_terms[t], lower,
-                      upper);
-            }
-        }
+        widen_rows<Fine>(s, p, item * q, (item + 1) * q, lower, upper);
         record<Fine>(out[item], lower, upper);
     }
 }
@@ -320,15 +327,7 @@ __attribute__((target("avx2,fma"))) void bound_items_avx2(const qscan &s, const 
             }
         }
         float lower = horizontal_max(lowers), upper = horizontal_max(uppers);
-        for (; row < end; ++row) {
-            const uint8_t *high = s.high.data() + row * pb, *low = s.low.data() + row * pb;
-            for (size_t t = 0; t < p.count; ++t) {
-                const int32_t sum = Fine ? fine_sum(high, low, p.fine.data() + t * p.padded, pb)
-                                         : coarse_sum(high, low, p.coarse.data() + t * p.padded, pb);
-                widen(s.scales[row], s.code_l1[row], float(sum), Fine ? p.fine_terms[t] : p.coarse_terms[t], lower,
-                      upper);
-            }
-        }
+        widen_rows<Fine>(s, p, row, end, lower, upper);
         record<Fine>(out[item], lower, upper);
     }
 }
