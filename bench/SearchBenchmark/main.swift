@@ -2,9 +2,7 @@
 // vectors per image): build time, query latency p50/p99, resident memory per image, and the
 // recall@10 of approximate indexes against exact search on the same data.
 //
-//   .build/release/SearchBenchmark --images 100000 [--kind exact|approximate|FAISS-factory] [--queries 50]
-//                                  [--probes N] [--lists N] [--nprobe N] [--efSearch N] [--rescore N]
-//                                  [--threads N] [--no-recall] [--search text|unrelated|image]
+//   .build/release/SearchBenchmark --images 100000 [options]     # options: --help (Options.usage)
 //
 // The data is clustered (images around 2048 topics, each query vector a noisy copy of its
 // image's topic) so that approximate indexes see the kind of structure real embeddings have;
@@ -30,7 +28,7 @@ struct Options {
     var parameters: [(String, Double)] = []
     var threads: Int?
     var recall = true
-    /// What each query searches with (`searchVectors(_:)`).
+    /// What each query searches with (`searches`).
     var search = SearchKind.text
     /// For approximate and FAISS kinds: re-score this many candidates per result with fp32
     /// vectors (0: off).
@@ -99,8 +97,8 @@ if let path = options.fillCatalog {
 }
 if let threads = options.threads { VectorIndex.setThreads(threads) }
 let data = SyntheticEmbeddings()
-/// The search vectors of query `q`.
-func searchVectors(_ q: Int) -> [Float] {
+/// The search vectors of every query, made once for the timed searches and the recall pass.
+let searches: [[Float]] = (0..<options.queries).map { q in
     switch options.search {
     case .text: data.query(q, images: options.images)
     case .unrelated: data.unrelatedQuery(q)
@@ -174,8 +172,7 @@ let memory = residentMegabytes() - baseline
 var latencies: [Double] = []
 var results: [[Int64]] = []
 var imagesReadInFull = 0
-for q in 0..<options.queries {
-    let query = searchVectors(q)
+for query in searches {
     start = now()
     let hits: [ScoredImage]
     if let exact = index as? QuantizedImageIndex {
@@ -200,7 +197,7 @@ if options.recall {
                                     queriesPerImage: queriesPerImage)
         try exact.add(imageIDs: range.map { Int64($0) }, embeddings: data.images(range))
         for q in 0..<options.queries {
-            best[q] = Array((best[q] + (try exact.search(searchVectors(q), limit: options.limit)))
+            best[q] = Array((best[q] + (try exact.search(searches[q], limit: options.limit)))
                 .sorted { $0.score != $1.score ? $0.score > $1.score : $0.imageID < $1.imageID }.prefix(options.limit))
         }
     }
