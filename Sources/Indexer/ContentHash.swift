@@ -5,9 +5,9 @@ import Foundation
 /// renamed or copied file is recognised and never embedded again.
 public enum ContentHash {
     public static func of(fileAt path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
-        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ContentHashError(path: path, reason: String(cString: strerror(errno))) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
@@ -15,4 +15,12 @@ public enum ContentHash {
         }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
+}
+
+/// A file whose content could not be hashed, and why (the system's words: "Permission
+/// denied", "No such file or directory").
+public struct ContentHashError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { reason }
 }

@@ -32,23 +32,32 @@ public struct Crawler: Sendable {
         public var description: String { "\(path): \(reason)" }
     }
 
-    /// Every regular file under the roots (not yet checked for image content), and the problems met.
-    public func scan() -> (files: [FoundFile], problems: [Problem]) {
-        var files: [FoundFile] = []
-        var problems: [Problem] = []
+    /// What one crawl found.
+    public struct Crawl: Sendable {
+        /// Every regular file under the roots (not yet checked for image content).
+        public var files: [FoundFile] = []
+        /// Paths that could not be read, roots among them.
+        public var problems: [Problem] = []
+        /// The file system (`st_dev`) of each root that could be read.
+        public var rootDevices: [String: Int64] = [:]
+    }
+
+    public func scan() -> Crawl {
+        var crawl = Crawl()
         for root in roots {
             var info = stat()
             guard lstat(root, &info) == 0 else {
-                problems.append(Problem(path: root, reason: String(cString: strerror(errno))))
+                crawl.problems.append(Problem(path: root, reason: String(cString: strerror(errno))))
                 continue
             }
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
-                problems.append(Problem(path: root, reason: "not a folder"))
+                crawl.problems.append(Problem(path: root, reason: "not a folder"))
                 continue
             }
-            walk(root, root: root, into: &files, problems: &problems)
+            crawl.rootDevices[root] = Int64(info.st_dev)
+            walk(root, root: root, into: &crawl.files, problems: &crawl.problems)
         }
-        return (files, problems)
+        return crawl
     }
 
     private func walk(_ directory: String, root: String, into files: inout [FoundFile], problems: inout [Problem]) {

@@ -10,8 +10,19 @@ public struct IndexSummary: Sendable {
     public var reused = 0
     public var unchanged = 0
     public var removed = 0
-    /// Files that could not be indexed, with the reason.
+    /// Files that could not be indexed in this run, with the reason: unreadable, empty,
+    /// undecodable, or named like an image without being one.
     public var failures: [(path: String, reason: String)] = []
+    /// Files that failed in an earlier run and have not changed since (not retried).
+    public var stillFailing = 0
+    /// Files skipped because they are not images (a video, a sidecar), by path.
+    public var skipped: [String] = []
+    /// Roots whose files were kept offline instead of removed, with why (missing, empty).
+    public var offlineRoots: [(root: String, reason: String)] = []
+    /// Files marked offline in this run (their root is missing, empty or another disk).
+    public var wentOffline = 0
+    /// Offline files found again.
+    public var backOnline = 0
     /// Paths the crawl could not read.
     public var crawlProblems: [Crawler.Problem] = []
     public var stoppedEarly = false
@@ -39,7 +50,13 @@ public struct IndexProgress: Codable, Sendable {
 /// One `imgsearch index` pass: crawl the roots, compare with the catalog (size + mtime +
 /// inode, then content hash), embed only contents the model has never seen, and commit
 /// each batch in one transaction, so a killed run resumes where it stopped. Files gone
-/// from disk leave the catalog, and so do embeddings no file uses any more.
+/// from disk leave the catalog; the embeddings no file uses any more are kept for
+/// `vanishedGraceSeconds`, then deleted.
+///
+/// A root that is missing, or empty where files were indexed (the mount point of an
+/// unplugged drive), is never pruned: its files are marked offline (kept, not searched)
+/// until they are found again or `imgsearch prune` forgets them. Nor is a root that is on
+/// another file system than when it was indexed: files not found there go offline.
 public struct IndexRun: Sendable {
     public let catalog: Catalog
     public let model: Blip2Model
@@ -49,6 +66,8 @@ public struct IndexRun: Sendable {
     /// A file modified less than this many seconds ago may still be being written (a copy,
     /// a camera import): it is deferred, not indexed half-written. The daemon sets it.
     public var settleSeconds: Double = 0
+    /// How long an embedding no file uses any more is kept (30 days by default).
+    public var vanishedGraceSeconds: TimeInterval = 30 * 86_400
 
     public init(catalog: Catalog, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
         self.catalog = catalog
@@ -62,22 +81,36 @@ public struct IndexRun: Sendable {
                     progress: (IndexProgress) -> Void = { _ in }) throws -> IndexSummary {
         var summary = IndexSummary()
         try catalog.write { tx in try tx.register(modelRecord) }
-        let (found, problems) = timed("crawl", &summary) { crawler.scan() }
-        summary.crawlProblems = problems
+        let crawl = timed("crawl", &summary) { crawler.scan() }
+        summary.crawlProblems = crawl.problems
         let known = Dictionary(try catalog.files(inRoots: crawler.roots).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let embeddedHashes = try catalog.embeddedHashes(known.values.compactMap(\.contentHash), modelId: modelRecord.id)
+        let rootCheck = try RootCheck(crawler: crawler, crawl: crawl, known: known, recorded: try catalog.indexedRoots())
+        summary.offlineRoots = rootCheck.offline.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if !rootCheck.offline.isEmpty {
+            summary.wentOffline += try catalog.write { tx in
+                try rootCheck.offline.keys.reduce(0) { $0 + (try tx.markOffline(root: $1)) }
+            }
+        }
 
         var pending: [FoundFile] = []
+        var foundAgain: [String] = []
         let settledBefore = Int64((Date().timeIntervalSince1970 - settleSeconds) * 1e9)
-        for file in found {
+        for file in crawl.files {
             if let record = known[file.path], Self.sameStat(record, file),
-               record.state == .failed || record.contentHash.map(embeddedHashes.contains) == true {
+               (record.state == .failed && !Self.isUnreadableFailure(record.lastError))
+                || record.contentHash.map(embeddedHashes.contains) == true {
                 summary.unchanged += 1
+                if record.state == .failed { summary.stillFailing += 1 }
+                if record.offlineSince != nil { foundAgain.append(file.path) }
             } else if settleSeconds > 0 && file.modifiedNanoseconds > settledBefore {
                 summary.deferred += 1
             } else {
                 pending.append(file)
             }
+        }
+        if !foundAgain.isEmpty {
+            summary.backOnline = try catalog.write { tx in try tx.markOnline(paths: foundAgain) }
         }
         let started = Date()
         var done = 0
@@ -104,7 +137,8 @@ public struct IndexRun: Sendable {
         // After the new files are in: a moved file's content is then still referenced, so
         // its embedding survives the removal of the old path.
         if !summary.stoppedEarly {
-            try removeVanished(known: known, found: found, problems: problems, summary: &summary)
+            try removeVanished(known: known, crawl: crawl, rootCheck: rootCheck, changedFiles: !pending.isEmpty,
+                               summary: &summary)
         }
         return summary
     }
@@ -114,18 +148,40 @@ public struct IndexRun: Sendable {
             && record.modifiedNanoseconds == file.modifiedNanoseconds
     }
 
-    /// Catalog files under the roots that the crawl did not find. Nothing is removed under a
-    /// folder the crawl could not read: an unmounted disk must not empty the catalog.
-    private func removeVanished(known: [String: CatalogFile], found: [FoundFile], problems: [Crawler.Problem],
-                                summary: inout IndexSummary) throws {
-        let present = Set(found.map(\.path))
-        let vanished = known.keys.filter { path in
-            !present.contains(path) && !problems.contains { path == $0.path || path.hasPrefix($0.path + "/") }
+    /// The start of a failure's reason when the file could not be read: such a file is
+    /// retried on every pass (a permission change does not change its mtime).
+    static let unreadablePrefix = "cannot read"
+
+    static func isUnreadableFailure(_ reason: String?) -> Bool {
+        reason?.hasPrefix(unreadablePrefix) == true
+    }
+
+    /// Catalog files under the roots that the crawl did not find: removed, or marked offline
+    /// when their root is on another file system than before. Nothing is touched under a
+    /// folder the crawl could not read, nor under an offline root. Then the embeddings no
+    /// file uses any more are marked (when files changed or vanished), those past their
+    /// grace period deleted, and the roots' file systems recorded.
+    private func removeVanished(known: [String: CatalogFile], crawl: Crawler.Crawl, rootCheck: RootCheck,
+                                changedFiles: Bool, summary: inout IndexSummary) throws {
+        let present = Set(crawl.files.map(\.path))
+        let vanished = known.values.filter { record in
+            !present.contains(record.path) && rootCheck.offline[record.root] == nil
+                && !crawl.problems.contains { record.path == $0.path || Catalog.path(record.path, isUnder: $0.path) }
         }
-        guard !vanished.isEmpty else { return }
+        let keep = vanished.filter { rootCheck.movedDevice.contains($0.root) }.map(\.path)
+        let remove = vanished.filter { !rootCheck.movedDevice.contains($0.root) }.map(\.path)
+        let grace = vanishedGraceSeconds
         try catalog.write { tx in
-            summary.removed = try tx.removeFiles(paths: vanished)
-            try tx.removeOrphanImages()
+            summary.removed = try tx.removeFiles(paths: remove)
+            summary.wentOffline += try tx.markOffline(paths: keep)
+            if changedFiles || !vanished.isEmpty {
+                try tx.removeOrphanImages(keepingFor: grace)
+            } else {
+                try tx.removeExpiredOrphanImages(keptFor: grace)
+            }
+            for (root, device) in rootCheck.devicesToRecord {
+                try tx.recordRoot(IndexedRoot(path: root, device: device))
+            }
         }
     }
 
@@ -149,6 +205,7 @@ public struct IndexRun: Sendable {
         summary.embedded += toEmbed.count
         summary.reused += indexed - toEmbed.count
         summary.failures += prepared.compactMap { item in item.failure.map { (item.file.path, $0) } }
+        summary.skipped += prepared.filter(\.skipped).map(\.file.path)
     }
 
     /// One transaction: the new embeddings, then every file of the batch as indexed or failed.
@@ -180,6 +237,8 @@ public struct IndexRun: Sendable {
         /// Present when the content may need embedding.
         var pixels: [Float]?
         var failure: String?
+        /// Not an image, nor named like one: left out without a failure.
+        var skipped = false
     }
 
     /// Sniffs, hashes and preprocesses every file of the batch on all cores. Files whose
@@ -193,7 +252,23 @@ public struct IndexRun: Sendable {
             nonisolated(unsafe) let slots = buffer
             DispatchQueue.concurrentPerform(iterations: slots.count) { index in
                 let path = slots[index].file.path
-                guard ImagePreprocessor.recognizesContent(ofFileAt: path) else { return }  // not an image
+                switch ImageMediaType.sniff(fileAt: path) {
+                case .image:
+                    break
+                case .unreadable(let reason):
+                    slots[index].failure = "\(Self.unreadablePrefix): \(reason)"
+                    return
+                case .empty:
+                    slots[index].failure = "empty file (0 bytes)"
+                    return
+                case .notImage:
+                    if ImageFileName.looksLikeImage(path) {
+                        slots[index].failure = "not an image: the content is not JPEG, PNG, WebP, HEIC, AVIF, TIFF or GIF"
+                    } else {
+                        slots[index].skipped = true
+                    }
+                    return
+                }
                 do {
                     let hash = try ContentHash.of(fileAt: path)
                     slots[index].hash = hash
@@ -203,7 +278,7 @@ public struct IndexRun: Sendable {
                 } catch let error as ImageError {
                     slots[index].failure = error.reason
                 } catch {
-                    slots[index].failure = "cannot read: \(error.localizedDescription)"
+                    slots[index].failure = "\(Self.unreadablePrefix): \(error)"
                 }
             }
         }

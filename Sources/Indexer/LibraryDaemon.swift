@@ -40,11 +40,26 @@ public final class DaemonActivity: Sendable {
     }
 
     /// Replaces the status file at `path` atomically, so a reader never sees half of it.
+    /// Encoding and writing happen under the lock: two threads writing at once (the index
+    /// loop after a pass, the server once it listens) must not let the older state land last.
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        try encoder.encode(counters).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try state.withLock { counters in
+            try encoder.encode(counters).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+    }
+
+    /// Applies `change`, then writes the status file, as one step.
+    public func update(_ change: (inout DaemonCounters) -> Void, writingTo path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        try state.withLock { counters in
+            change(&counters)
+            try encoder.encode(counters).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
     }
 }
 
@@ -57,9 +72,11 @@ public final class LibraryDaemon {
     public let statusPath: String
     public let rescanInterval: Double
     public let activity: DaemonActivity
-    /// Called after every pass that changed the catalog, and every `changeInterval` seconds
-    /// during a long one (the daemon's search index follows).
-    public var afterChanges: () throws -> Void = {}
+    /// Called after every pass, every `changeInterval` seconds during a long one, and every
+    /// second while idle, so that the daemon's search index follows the catalog whoever
+    /// writes it (this loop, or an `imgsearch index` in another process); it must be cheap
+    /// when nothing changed.
+    public var followCatalog: () throws -> Void = {}
     public var changeInterval: Double = 10
     private let watcher: FolderWatcher
 
@@ -89,6 +106,7 @@ public final class LibraryDaemon {
         var lastPass = Date()
         while !shouldStop() {
             let changes = watcher.waitForChanges(timeout: 1.0, includeHidden: crawler.includeHidden)
+            do { try followCatalog() } catch { log("\(error)") }
             if changes.overflowed {
                 activity.update { $0.overflows += 1 }
                 log("inotify queue overflowed: rescanning everything")
@@ -110,7 +128,7 @@ public final class LibraryDaemon {
             activity.update { $0.currentPass = progress }
             if Date().timeIntervalSince(lastChange) >= changeInterval {
                 lastChange = Date()
-                do { try afterChanges() } catch { log("\(error)") }
+                do { try followCatalog() } catch { log("\(error)") }
             }
         }
         activity.update {
@@ -122,7 +140,8 @@ public final class LibraryDaemon {
             $0.lastPassAt = Date()
             $0.currentPass = nil
         }
-        if summary.embedded + summary.reused + summary.removed > 0 { try afterChanges() }
+        try followCatalog()
+        for (root, reason) in summary.offlineRoots { log("\(root) \(reason): its files are kept offline") }
         for failure in summary.failures { log("\(failure.path): \(failure.reason)") }
         if summary.embedded + summary.reused + summary.removed + summary.failures.count > 0 {
             log("\(summary.embedded) embedded, \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")

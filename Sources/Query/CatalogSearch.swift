@@ -23,17 +23,40 @@ public struct SearchRequest: Sendable {
         self.minScore = minScore
     }
 
+    /// Refuses what no search can mean: a limit below 1, a NaN or infinite minimum score,
+    /// or search vectors that are not whole, finite vectors of `dimension`.
+    func validate(dimension: Int) throws {
+        guard limit >= 1 else { throw SearchRequestError(reason: "the limit must be at least 1, not \(limit)") }
+        if let minScore, !minScore.isFinite {
+            throw SearchRequestError(reason: "the minimum score must be a finite number, not \(minScore)")
+        }
+        do {
+            try checkSearchVectors(vectors, dimension: dimension)
+        } catch let error as VectorIndexError {
+            throw SearchRequestError(reason: error.reason)
+        }
+    }
+
     /// A text pushed away from other texts: the search vector is `text − weight × Σ negatives`,
     /// so an image scores max over its queries of q·text − weight × Σ q·negative, ranked
     /// exactly like any text search.
     public static func text(_ text: [Float], excluding negatives: [[Float]], weight: Float,
-                            limit: Int, minScore: Float?) -> SearchRequest {
+                            limit: Int, minScore: Float?) throws -> SearchRequest {
+        guard weight.isFinite, weight >= 0 else {
+            throw SearchRequestError(reason: "the weight of --not texts must be a finite number ≥ 0, not \(weight)")
+        }
         var vector = text
         for negative in negatives {
             for i in vector.indices { vector[i] -= weight * negative[i] }
         }
         return SearchRequest(vectors: vector, limit: limit, minScore: minScore)
     }
+}
+
+/// A search the caller got wrong (a bad limit, weight or score): nothing was searched.
+public struct SearchRequestError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "invalid search: \(reason)" }
 }
 
 /// An index kind that keeps a file beside the catalog between runs.
@@ -65,8 +88,8 @@ public final class CatalogSearch: Sendable {
     /// that need training are trained on a sample of the catalog first.
     ///
     /// `cacheDirectory`: where the exact and approximate kinds keep their index between runs
-    /// (a rebuildable cache: used only when its fingerprint matches the catalog's images,
-    /// else rebuilt).
+    /// (a rebuildable cache: used only when it names this catalog's identity and its current
+    /// count of image changes, and its checksum holds; else rebuilt).
     public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, candidatesPerResult: Int = 20,
                 cacheDirectory: String? = nil) throws {
         self.catalog = catalog
@@ -116,13 +139,17 @@ public final class CatalogSearch: Sendable {
         }
     }
 
-    /// The index read from its cache file when that matches the catalog's fingerprint; else
+    /// The index read from its cache file when that names the catalog as it is now; else
     /// `build()` filled with the catalog's images, and saved as the model's cache of its kind.
+    /// The name is taken before the catalog is read: should another process add images
+    /// meanwhile, the file holds more than its name says and is never used again (a name
+    /// taken after could claim images the file lacks).
     private static func cachedIndex<Index: CacheableIndex>(
         catalog: Catalog, model: ModelRecord, cacheDirectory: String?,
         load read: (String) -> Index?, build: () throws -> Index
     ) throws -> Index {
-        let name = try cacheName(catalog: catalog, model: model, of: Index.self)
+        let name = cacheName(identity: try catalog.identity(), model: model, of: Index.self)
+        if let cacheDirectory { try checkCacheFolder(cacheDirectory) }
         if let cacheDirectory, let saved = read(cacheDirectory + "/" + name) { return saved }
         let built = try build()
         try load(catalog: catalog, model: model, into: built)
@@ -130,27 +157,42 @@ public final class CatalogSearch: Sendable {
         return built
     }
 
-    /// Saves the index to `directory` under the catalog's current fingerprint (replacing the
-    /// model's older cache file of that kind); FAISS kinds are not cached.
-    public func saveCache(in directory: String) throws {
+    /// Saves the index to `directory` (replacing the model's older cache file of that kind),
+    /// named after `identity`: the catalog's identity when the index last read the catalog
+    /// (read before that, see `cachedIndex`). FAISS kinds are not cached.
+    public func saveCache(in directory: String, identity: CatalogIdentity) throws {
+        try Self.checkCacheFolder(directory)
         guard let cacheable = ((index as? RescoredImageIndex)?.base ?? index) as? any CacheableIndex else { return }
-        try Self.replaceCache(in: directory, named: try Self.cacheName(catalog: catalog, model: model, of: type(of: cacheable)),
+        try Self.replaceCache(in: directory, named: Self.cacheName(identity: identity, model: model, of: type(of: cacheable)),
                               modelId: model.id, with: cacheable)
     }
 
-    /// A cache file's name: the model, the catalog's current image fingerprint and the kind.
-    private static func cacheName(catalog: Catalog, model: ModelRecord, of kind: any CacheableIndex.Type) throws -> String {
-        "\(model.id).\(try catalog.imageFingerprint(modelId: model.id)).\(kind.cacheExtension)"
+    /// A cache file's name: the model, the catalog's id and count of image changes, the kind.
+    private static func cacheName(identity: CatalogIdentity, model: ModelRecord, of kind: any CacheableIndex.Type) -> String {
+        "\(model.id).\(identity.id)-\(identity.imageChanges).\(kind.cacheExtension)"
     }
 
-    public func search(_ request: SearchRequest) throws -> [SearchResult] {
-        var hits = try index.search(request.vectors, limit: request.limit)
-        if let minScore = request.minScore { hits = hits.filter { $0.score >= minScore } }
-        let paths = try catalog.paths(ofImages: hits.map(\.imageID))
-        return hits.compactMap { hit in
-            // An image with no indexed file left (deleted since the index was built) is skipped.
-            paths[hit.imageID].map { SearchResult(imageID: hit.imageID, paths: $0, score: hit.score) }
+    /// The best `request.limit` images that have an indexed, online file (under one of
+    /// `roots`, when given), best first. An image the index holds but that shows no such
+    /// file (its files went offline or vanished since the index last followed the catalog,
+    /// or lie outside `roots`) is passed over, and the index asked for more, so the result
+    /// is still the exact top K of what may be shown.
+    public func search(_ request: SearchRequest, under roots: [String]? = nil) throws -> [SearchResult] {
+        try request.validate(dimension: model.dimension)
+        let total = index.imageCount
+        var asked = min(request.limit, total)
+        while asked > 0 {
+            let hits = try index.search(request.vectors, limit: asked)
+            let kept = request.minScore.map { minScore in hits.filter { $0.score >= minScore } } ?? hits
+            let paths = try catalog.paths(ofImages: kept.map(\.imageID), under: roots)
+            let results = kept.compactMap { hit in
+                paths[hit.imageID].map { SearchResult(imageID: hit.imageID, paths: $0, score: hit.score) }
+            }
+            let exhausted = hits.count < asked || kept.count < hits.count || asked >= total
+            if results.count >= request.limit || exhausted { return Array(results.prefix(request.limit)) }
+            asked = min(total, asked * 4)
         }
+        return []
     }
 
     private static func load(catalog: Catalog, model: ModelRecord, into index: any ImageIndex) throws {
@@ -169,6 +211,14 @@ public final class CatalogSearch: Sendable {
         if !ids.isEmpty { try flush() }
     }
 
+    /// The cache folder must be a folder (or absent): a file of that name is an error in one
+    /// line naming it, not a file-system error when the cache is saved.
+    private static func checkCacheFolder(_ path: String) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else { return }
+        throw CatalogError(path: path, reason: "not a folder; the search index cache is kept there: move this file away")
+    }
+
     /// Saves `index` as the model's only cache file of its kind in `directory`.
     private static func replaceCache(in directory: String, named name: String, modelId: String,
                                      with index: any CacheableIndex) throws {
@@ -185,7 +235,7 @@ public final class CatalogSearch: Sendable {
     /// A `PartitionedImageIndex` sized for the catalog, trained on an evenly spread sample of
     /// its images (`trainingStrides`).
     private static func partitionedIndex(catalog: Catalog, model: ModelRecord) throws -> PartitionedImageIndex {
-        let total = try catalog.imageCount(modelId: model.id)
+        let total = try catalog.searchableImageCount(modelId: model.id)
         guard total > 0 else {
             throw CatalogError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
         }
@@ -217,7 +267,7 @@ public final class CatalogSearch: Sendable {
     }
 
     private static func trainingSample(catalog: Catalog, model: ModelRecord, maxVectors: Int = 100_000) throws -> [Float] {
-        let total = try catalog.imageCount(modelId: model.id)
+        let total = try catalog.searchableImageCount(modelId: model.id)
         let stride = max(1, total * model.queryCount / maxVectors)
         var sample: [Float] = []
         var position = 0

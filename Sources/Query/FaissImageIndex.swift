@@ -41,6 +41,7 @@ public final class FaissImageIndex: ImageIndex {
     /// K × queriesPerImage best vectors (each image can occupy at most queriesPerImage of
     /// the places ahead of it), and the candidate list grows while a tie straddles its end.
     public func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage] {
+        try checkSearchVectors(searchVectors, dimension: dimension)
         let total = vectors.count
         guard limit > 0, total > 0 else { return [] }
         var k = min(limit * queriesPerImage, total)

@@ -32,6 +32,17 @@ public protocol ImageIndex: Sendable {
     func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage]
 }
 
+/// Checks what a search is given before it reaches C++ code that trusts it: whole vectors of
+/// `dimension`, finite values (a NaN or infinity would make the scan's bounds meaningless).
+func checkSearchVectors(_ vectors: [Float], dimension: Int) throws {
+    guard !vectors.isEmpty, vectors.count % dimension == 0 else {
+        throw VectorIndexError(reason: "\(vectors.count) search values are not whole vectors of \(dimension)")
+    }
+    guard vectors.allSatisfy(\.isFinite) else {
+        throw VectorIndexError(reason: "a search vector holds NaN or infinity")
+    }
+}
+
 /// The exact max-over-queries score of one image's vectors (row-major) for search vectors.
 func maxOverQueries(_ image: UnsafeBufferPointer<Float>, _ search: [Float], dimension: Int) -> Float {
     var best = -Float.infinity

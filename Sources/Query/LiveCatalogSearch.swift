@@ -4,8 +4,9 @@ import Synchronization
 
 /// The search index of a catalog that changes while it is searched (the daemon's): built
 /// once (the exact kind may be read from its cache), then brought in step with the catalog
-/// by `refresh()` after every index pass, adding new images and dropping removed ones
-/// without a rebuild.
+/// by `refresh()`, adding new images and dropping removed ones without a rebuild.
+/// `refreshIfChanged()` is cheap when nothing changed: it compares the catalog's count of
+/// image changes, which every writer bumps (this process or an `imgsearch index` elsewhere).
 ///
 /// The approximate kind's lists are trained on the catalog as it was: it is retrained (in
 /// the background of searches, which go on with the old index) each time the library has
@@ -18,11 +19,14 @@ public final class LiveCatalogSearch: Sendable {
     private let cacheDirectory: String?
     /// The image ids the index holds, as far as refreshes know.
     private let indexed: Mutex<Set<Int64>>
+    /// The catalog's identity when the index last read it (read before the reading).
+    private let followed: Mutex<CatalogIdentity>
 
     public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, cacheDirectory: String?) throws {
         // Taken before the index is built: an image added in between is added again by the
         // first refresh (remove-then-add keeps that harmless); one removed in between is
         // removed again (a no-op).
+        followed = Mutex(try catalog.identity())
         let snapshot = Set(try catalog.imageIDs(modelId: model.id))
         let startKind = kind == .approximate && snapshot.isEmpty ? IndexKind.exact : kind
         current = Mutex(try CatalogSearch(catalog: catalog, model: model, kind: startKind, cacheDirectory: cacheDirectory))
@@ -43,6 +47,7 @@ public final class LiveCatalogSearch: Sendable {
     public func refresh() throws -> (added: Int, removed: Int) {
         let search = self.search
         let catalog = search.catalog
+        let identity = try catalog.identity()
         let inCatalog = Set(try catalog.imageIDs(modelId: search.model.id))
         let known = indexed.withLock { $0 }
         let added = inCatalog.subtracting(known).sorted()
@@ -62,10 +67,20 @@ public final class LiveCatalogSearch: Sendable {
             try search.index.add(imageIDs: present, embeddings: values)
         }
         indexed.withLock { $0 = inCatalog }
+        followed.withLock { $0 = identity }
         if kind == .approximate, inCatalog.count >= max(1, 4 * trainedImageCount.withLock { $0 }) {
             try retrain(search, holding: inCatalog)
         }
         return (added.count, removed.count)
+    }
+
+    /// Refreshes when the catalog's images changed since the index last followed it (one
+    /// small read otherwise); nil when nothing changed.
+    @discardableResult
+    public func refreshIfChanged() throws -> (added: Int, removed: Int)? {
+        let now = try search.catalog.identity()
+        guard now != followed.withLock({ $0 }) else { return nil }
+        return try refresh()
     }
 
     /// Builds a fresh approximate index from the catalog, then swaps it in. `snapshot`: the
@@ -79,22 +94,23 @@ public final class LiveCatalogSearch: Sendable {
     }
 
     /// Images like `imageID` (max over both images' query vectors), itself left out; nil
-    /// when the catalog has no such image for this model.
-    public func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult]? {
+    /// when the catalog has no such image for this model. `roots`: as in `CatalogSearch.search`.
+    public func similar(toImage imageID: Int64, limit: Int, minScore: Float?,
+                        under roots: [String]? = nil) throws -> [SearchResult]? {
         let search = self.search
         guard let data = try search.catalog.vectors(ofImages: [imageID])[imageID],
               indexed.withLock({ $0.contains(imageID) }) else { return nil }
         let vectors = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore))
+        let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore), under: roots)
         return Array(results.filter { $0.imageID != imageID }.prefix(limit))
     }
 
     /// Refreshes, then saves the index to its cache so that the next start need not rebuild
-    /// it. Call it when nothing else writes the catalog (the daemon, as it stops): the cache
-    /// is named after the catalog's state at that moment.
+    /// it. The cache is named after the catalog's state read before the refresh, so a write
+    /// by another process meanwhile makes it stale, never wrong.
     public func saveCache() throws {
         guard let cacheDirectory else { return }
         try refresh()
-        try search.saveCache(in: cacheDirectory)
+        try search.saveCache(in: cacheDirectory, identity: followed.withLock { $0 })
     }
 }

@@ -107,6 +107,8 @@ public final class PartitionedImageIndex: ImageIndex {
 
     /// The `limit` images with the best approximate scores, best first.
     public func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage] {
+        try checkSearchVectors(searchVectors, dimension: dimension)
+        let limit = min(limit, imageCount)
         guard limit > 0 else { return [] }
         let imagesPerList = max(1, imageCount / lists)
         let probes = min(lists, max(self.probes, (Self.minimumImagesScored + imagesPerList - 1) / imagesPerList))

@@ -74,6 +74,8 @@ public final class QuantizedImageIndex: ImageIndex {
     /// `search(_:limit:)`, also telling how many images the scan had to read in full (see
     /// qscan.h), for benchmarks and tests.
     public func searchMeasuringReads(_ searchVectors: [Float], limit: Int) throws -> (hits: [ScoredImage], imagesReadInFull: Int) {
+        try checkSearchVectors(searchVectors, dimension: dimension)
+        let limit = min(limit, imageCount)  // a huge limit must not size the buffers below
         guard limit > 0 else { return ([], 0) }
         var capacity = max(1024, limit * 16)
         var ids: [Int64] = []

@@ -27,6 +27,8 @@ public final class RescoredImageIndex: ImageIndex {
     }
 
     public func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage] {
+        let limit = min(limit, imageCount)
+        guard limit > 0 else { return [] }
         let candidates = try base.search(searchVectors, limit: limit * candidatesPerResult)
         return try rescore(candidates.map(\.imageID), search: searchVectors, dimension: dimension, limit: limit,
                            source: fp32Vectors)

@@ -7,22 +7,28 @@ import ServiceLifecycle
 /// The daemon's HTTP server: the JSON API (see API.md at the repository root) and the web
 /// page. Bound to loopback unless told otherwise; with a token, every API request must
 /// carry it (`Authorization: Bearer TOKEN`, or `token=TOKEN` in the query for `<img>` tags).
+/// Requests naming another host than its own are refused (`HostCheckMiddleware`: DNS
+/// rebinding).
 public struct APIServer: Sendable {
     public let service: LibraryService
     public let host: String
     public let port: Int
     public let token: String?
+    /// Host names, besides the listen address, localhost and IP literals, that requests may name.
+    public let allowedHosts: [String]
 
     /// Request limits: anything beyond is a 400.
     static let maxLimit = 500
     static let maxQueryLength = 1000
     static let maxNegatives = 8
 
-    public init(service: LibraryService, host: String = "127.0.0.1", port: Int = 7878, token: String? = nil) {
+    public init(service: LibraryService, host: String = "127.0.0.1", port: Int = 7878, token: String? = nil,
+                allowedHosts: [String] = []) {
         self.service = service
         self.host = host
         self.port = port
         self.token = token
+        self.allowedHosts = allowedHosts
     }
 
     /// Serves until `until` returns, then shuts down gracefully (requests in flight are
@@ -33,6 +39,7 @@ public struct APIServer: Sendable {
         let host = self.host
         let app = Application(
             router: router(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [OversizedRequestHandler()])),
             configuration: .init(address: .hostname(host, port: port), serverName: "imgsearch"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? 0
@@ -58,6 +65,8 @@ public struct APIServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: RequestSizeMiddleware())
+        router.add(middleware: HostCheckMiddleware(listenHost: host, allowedHosts: allowedHosts))
         router.add(middleware: TokenMiddleware(token: token))
         WebPage.register(on: router)
         let service = self.service
@@ -72,6 +81,9 @@ public struct APIServer: Sendable {
             if let model = parameters.string("model"), model != service.modelID {
                 throw APIError(.conflict, "this daemon searches with model \(service.modelID), not \(model)")
             }
+            if let catalog = parameters.string("catalog"), catalog != service.catalogID {
+                throw APIError(.conflict, "this daemon serves catalog \(service.catalogID) (\(service.catalog.path)), not \(catalog)")
+            }
             let negatives = parameters.all("not").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard negatives.count <= Self.maxNegatives else { throw APIError(.badRequest, "at most \(Self.maxNegatives) not= texts") }
             let limit = try parameters.integer("limit", in: 1...Self.maxLimit, default: 20)
@@ -81,7 +93,7 @@ public struct APIServer: Sendable {
             let results = try await offload {
                 try service.search(text: text, negatives: negatives, negativeWeight: weight, limit: limit, minScore: minScore)
             }
-            return try SearchResponse(results, model: service.modelID, since: started).response()
+            return try SearchResponse(results, service: service, since: started).response()
         }
 
         router.get("/api/images/{id}") { _, context -> Response in
@@ -98,7 +110,7 @@ public struct APIServer: Sendable {
             let minScore = try parameters.number("min_score", in: -1...1)
             let started = DispatchTime.now()
             let results = try await offload { try service.similar(toImage: id, limit: limit, minScore: minScore) }
-            return try SearchResponse(results, model: service.modelID, since: started).response()
+            return try SearchResponse(results, service: service, since: started).response()
         }
 
         router.get("/api/images/{id}/thumbnail") { request, context -> Response in

@@ -7,20 +7,29 @@ import Store
 /// What the HTTP API answers from: the catalog, its live search index, the model's text
 /// side and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
 /// the server calls them off its event loops. Failures the client caused are `APIError`s.
+///
+/// Only what lies under the daemon's roots is shown: a catalog may also hold folders that
+/// other `imgsearch index` runs added, and those are neither listed nor served here.
 public final class LibraryService: Sendable {
     public let catalog: Catalog
     public let search: LiveCatalogSearch
     public let model: Blip2Model
     public let activity: DaemonActivity?
+    /// The folders the daemon keeps and serves.
+    public let roots: [String]
+    /// The catalog's id: clients check it is the catalog they mean.
+    public let catalogID: String
     let files: ServedFiles
     let thumbnails: ThumbnailCache
 
     public init(catalog: Catalog, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
-                activity: DaemonActivity?) {
+                activity: DaemonActivity?) throws {
         self.catalog = catalog
         self.search = search
         self.model = model
         self.activity = activity
+        self.roots = roots
+        catalogID = try catalog.identity().id
         files = ServedFiles(roots: roots)
         thumbnails = ThumbnailCache(directory: catalog.path + ".thumbnails")
     }
@@ -32,21 +41,27 @@ public final class LibraryService: Sendable {
     func search(text: String, negatives: [String], negativeWeight: Float, limit: Int,
                 minScore: Float?) throws -> [SearchResult] {
         let embeddings = try model.embedTexts([text] + negatives)
-        let request = SearchRequest.text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values),
-                                         weight: negativeWeight, limit: limit, minScore: minScore)
-        return try search.search.search(request)
+        do {
+            let request = try SearchRequest.text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values),
+                                                 weight: negativeWeight, limit: limit, minScore: minScore)
+            return try search.search.search(request, under: roots)
+        } catch let error as SearchRequestError {
+            throw APIError(.badRequest, error.reason)
+        }
     }
 
     func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {
-        guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore) else {
+        guard try !paths(ofImage: imageID).isEmpty,
+              let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots) else {
             throw APIError(.notFound, "no image \(imageID)")
         }
         return results
     }
 
-    /// The image's indexed files, sorted by path; an image no file holds any more is not found.
+    /// The image's indexed files under the roots, sorted by path; an image no such file holds
+    /// is not found.
     func paths(ofImage imageID: Int64) throws -> [String] {
-        guard let paths = try catalog.paths(ofImages: [imageID])[imageID], !paths.isEmpty else {
+        guard let paths = try catalog.paths(ofImages: [imageID], under: roots)[imageID], !paths.isEmpty else {
             throw APIError(.notFound, "no image \(imageID)")
         }
         return paths
@@ -76,9 +91,13 @@ public final class LibraryService: Sendable {
 
     func status() throws -> StatusReport {
         let catalogStatus = try catalog.status(recentFailures: 10)
+        var files = Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, catalogStatus.filesByState[$0] ?? 0) })
+        files["offline"] = catalogStatus.offlineFilesByRoot.values.reduce(0, +)
         return StatusReport(
             catalog: catalog.path,
-            files: Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, catalogStatus.filesByState[$0] ?? 0) }),
+            catalogId: catalogID,
+            roots: roots,
+            files: files,
             images: search.imageCount,
             index: search.search.kind.description,
             model: StatusReport.Model(id: modelID, path: model.snapshot.directory.path, device: model.device,
@@ -103,6 +122,10 @@ struct StatusReport: Codable, Sendable {
     }
 
     let catalog: String
+    let catalogId: String
+    /// The folders this daemon keeps and serves.
+    let roots: [String]
+    /// Per state (pending, indexed, failed), and "offline": kept while their drive is away.
     let files: [String: Int]
     let images: Int
     /// The search index in use: "exact" or "approximate".

@@ -1,8 +1,8 @@
 import Foundation
 
 /// A request's query string, decoded as browsers encode forms (`+` is a space, `%XX` are
-/// UTF-8 bytes) and validated: malformed percent-escapes or bytes that are not UTF-8 are
-/// a 400, never a guess. (Hummingbird's `queryParameters` keeps `+` and falls back to the
+/// UTF-8 bytes) and validated: malformed percent-escapes, bytes that are not UTF-8 and
+/// control characters (other than tab and line breaks) are a 400, never a guess. (Hummingbird's `queryParameters` keeps `+` and falls back to the
 /// raw text on invalid UTF-8, hence this small parser.)
 struct RequestParameters {
     private var values: [String: [String]] = [:]
@@ -19,6 +19,9 @@ struct RequestParameters {
     private static func decode(_ text: Substring) throws -> String {
         guard let decoded = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
             throw APIError(.badRequest, "the query string is not valid percent-encoded UTF-8")
+        }
+        if let control = decoded.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !"\t\n\r".unicodeScalars.contains($0) }) {
+            throw APIError(.badRequest, "the query string holds the control character U+\(String(format: "%04X", control.value))")
         }
         return decoded
     }

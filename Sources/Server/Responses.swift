@@ -30,14 +30,19 @@ struct SearchResponse: Encodable {
 
     let results: [Hit]
     let model: String
+    /// The catalog's id, and the folders whose images the results are drawn from.
+    let catalog: String
+    let roots: [String]
     let milliseconds: Double
 
-    init(_ results: [SearchResult], model: String, since start: DispatchTime) {
+    init(_ results: [SearchResult], service: LibraryService, since start: DispatchTime) {
         self.results = results.map {
             Hit(id: $0.imageID, score: $0.score, paths: $0.paths, thumbnail: "/api/images/\($0.imageID)/thumbnail",
                 file: "/api/images/\($0.imageID)/file")
         }
-        self.model = model
+        model = service.modelID
+        catalog = service.catalogID
+        roots = service.roots
         milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
     }
 

@@ -97,11 +97,29 @@ public final class Catalog: Sendable {
         try read { db in try ModelRecord.order(Column("registeredAt")).fetchAll(db) }
     }
 
-    /// Calls `body` with every image embedded by `modelId`, one at a time (a cursor: the
-    /// vectors of a million images are never all in memory at once).
+    /// The catalog's id and how far its searchable images have changed (see `CatalogIdentity`).
+    public func identity() throws -> CatalogIdentity {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, imageChanges FROM identity") else {
+                throw CatalogError(path: path, reason: "the catalog has no identity row; it is damaged")
+            }
+            return CatalogIdentity(id: row["id"], imageChanges: row["imageChanges"])
+        }
+    }
+
+    /// SQL: the image is searchable, i.e. an indexed file that is not offline holds it.
+    /// Embeddings kept for a while after their files vanished, or of files on an unplugged
+    /// drive, are not searched.
+    static let searchable = """
+        EXISTS (SELECT 1 FROM file WHERE file.contentHash = image.contentHash
+                AND file.state = 'indexed' AND file.offlineSince IS NULL)
+        """
+
+    /// Calls `body` with every searchable image embedded by `modelId`, one at a time (a
+    /// cursor: the vectors of a million images are never all in memory at once).
     public func forEachImage(modelId: String, _ body: (Int64, Data) throws -> Void) throws {
         try read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, vectors FROM image WHERE modelId = ? ORDER BY id",
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, vectors FROM image WHERE modelId = ? AND \(Self.searchable) ORDER BY id",
                                            arguments: [modelId])
             while let row = try rows.next() {
                 try body(row["id"], row["vectors"])
@@ -160,43 +178,68 @@ public final class Catalog: Sendable {
         try read { db in try StoredImage.fetchOne(db, key: id) }
     }
 
-    /// Count, largest id and sum of ids of the model's images. Image ids only grow (never
-    /// reused), so any insertion or deletion changes it: a saved vector index whose
-    /// fingerprint matches holds exactly the catalog's images.
-    public func imageFingerprint(modelId: String) throws -> String {
-        try read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, IFNULL(MAX(id), 0) AS top, IFNULL(SUM(id), 0) AS total FROM image WHERE modelId = ?",
-                                       arguments: [modelId])
-            let count: Int64 = row?["n"] ?? 0, top: Int64 = row?["top"] ?? 0, total: Int64 = row?["total"] ?? 0
-            return "\(count)-\(top)-\(total)"
-        }
-    }
-
-    /// The ids of every image embedded by `modelId`, ascending.
+    /// The ids of every searchable image embedded by `modelId`, ascending.
     public func imageIDs(modelId: String) throws -> [Int64] {
         try read { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM image WHERE modelId = ? ORDER BY id", arguments: [modelId])
+            try Int64.fetchAll(db, sql: "SELECT id FROM image WHERE modelId = ? AND \(Self.searchable) ORDER BY id",
+                               arguments: [modelId])
         }
     }
 
+    /// How many embeddings `modelId` has, searchable or kept.
     public func imageCount(modelId: String) throws -> Int {
         try read { db in try StoredImage.filter(Column("modelId") == modelId).fetchCount(db) }
     }
 
-    /// The indexed files whose content is each image, sorted by path.
-    public func paths(ofImages ids: [Int64]) throws -> [Int64: [String]] {
+    /// How many searchable images `modelId` has.
+    public func searchableImageCount(modelId: String) throws -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE modelId = ? AND \(Self.searchable)",
+                             arguments: [modelId]) ?? 0
+        }
+    }
+
+    /// The indexed files (not offline) whose content is each image, sorted by path; with
+    /// `roots`, only the files under one of them.
+    public func paths(ofImages ids: [Int64], under roots: [String]? = nil) throws -> [Int64: [String]] {
         guard !ids.isEmpty else { return [:] }
         return try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT image.id AS imageId, file.path AS path FROM image
-                JOIN file ON file.contentHash = image.contentHash AND file.state = 'indexed'
-                WHERE image.id IN (\(databaseQuestionMarks(count: ids.count)))
-                ORDER BY file.path
-                """, arguments: StatementArguments(ids))
             var paths: [Int64: [String]] = [:]
-            for row in rows { paths[row["imageId"], default: []].append(row["path"]) }
+            for start in Swift.stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[start..<min(start + 500, ids.count)])
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT image.id AS imageId, file.path AS path FROM image
+                    JOIN file ON file.contentHash = image.contentHash AND file.state = 'indexed'
+                      AND file.offlineSince IS NULL
+                    WHERE image.id IN (\(databaseQuestionMarks(count: slice.count)))
+                    ORDER BY file.path
+                    """, arguments: StatementArguments(slice))
+                while let row = try rows.next() {
+                    let path: String = row["path"]
+                    if let roots, !roots.contains(where: { Self.path(path, isUnder: $0) }) { continue }
+                    paths[row["imageId"], default: []].append(path)
+                }
+            }
             return paths
         }
+    }
+
+    /// Whether `path` lies inside `folder`, byte for byte (no Unicode normalisation).
+    public static func path(_ path: String, isUnder folder: String) -> Bool {
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        return path.utf8.starts(with: prefix.utf8)
+    }
+
+    /// The file system each root was on when last indexed, by path.
+    public func indexedRoots() throws -> [String: IndexedRoot] {
+        try read { db in
+            Dictionary(uniqueKeysWithValues: try IndexedRoot.fetchAll(db).map { ($0.path, $0) })
+        }
+    }
+
+    /// The roots of every file the catalog holds.
+    public func fileRoots() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT DISTINCT root FROM file ORDER BY root") }
     }
 
     /// Every file recorded under these roots.
@@ -227,7 +270,7 @@ public final class Catalog: Sendable {
     public func status(recentFailures: Int = 20) throws -> CatalogStatus {
         try read { db in
             var counts: [FileState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM file GROUP BY state") {
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM file WHERE offlineSince IS NULL GROUP BY state") {
                 if let state = FileState(rawValue: row["state"]) { counts[state] = row["n"] }
             }
             var imagesPerModel: [String: Int] = [:]
@@ -236,8 +279,14 @@ public final class Catalog: Sendable {
             }
             let failures = try CatalogFile.filter(Column("state") == FileState.failed.rawValue)
                 .order(Column("updatedAt").desc).limit(recentFailures).fetchAll(db)
+            var offline: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT root, COUNT(*) AS n FROM file WHERE offlineSince IS NOT NULL GROUP BY root") {
+                offline[row["root"]] = row["n"]
+            }
+            let kept = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE orphanedSince IS NOT NULL") ?? 0
             return CatalogStatus(filesByState: counts, imagesByModel: imagesPerModel,
-                                 models: try ModelRecord.fetchAll(db), recentFailures: failures)
+                                 models: try ModelRecord.fetchAll(db), recentFailures: failures,
+                                 offlineFilesByRoot: offline, keptEmbeddings: kept)
         }
     }
 
@@ -253,4 +302,8 @@ public struct CatalogStatus: Sendable {
     public let imagesByModel: [String: Int]
     public let models: [ModelRecord]
     public let recentFailures: [CatalogFile]
+    /// Files kept while their root is missing or empty, per root.
+    public let offlineFilesByRoot: [String: Int]
+    /// Embeddings no file holds any more, kept for their grace period.
+    public let keptEmbeddings: Int
 }

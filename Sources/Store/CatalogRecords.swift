@@ -29,6 +29,9 @@ public struct StoredImage: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     /// queryCount × dimension float32 values, row-major.
     public var vectors: Data
     public var embeddedAt: Date
+    /// Since when no file holds this content; such an embedding is kept for a grace period
+    /// (a moved file that comes back is not embedded again) and is not searched meanwhile.
+    public var orphanedSince: Date?
 
     public init(id: Int64? = nil, contentHash: String, modelId: String, vectors: [Float], embeddedAt: Date = Date()) {
         self.id = id
@@ -68,6 +71,9 @@ public struct CatalogFile: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var state: FileState
     public var lastError: String?
     public var updatedAt: Date
+    /// Since when the file's root has been missing or empty (an unplugged drive): the file is
+    /// kept, but not searched, until the root is back or `imgsearch prune` forgets it.
+    public var offlineSince: Date?
 
     public init(id: Int64? = nil, root: String, path: String, device: Int64, inode: Int64, size: Int64,
                 modifiedNanoseconds: Int64, contentHash: String? = nil, state: FileState = .pending,
@@ -88,4 +94,27 @@ public struct CatalogFile: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+}
+
+/// An indexed root folder and the file system (`st_dev`) it was on when last indexed.
+public struct IndexedRoot: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "root"
+    public var path: String
+    public var device: Int64
+    public var indexedAt: Date
+
+    public init(path: String, device: Int64, indexedAt: Date = Date()) {
+        self.path = path
+        self.device = device
+        self.indexedAt = indexedAt
+    }
+}
+
+/// Who a catalog is and how far its searchable images have changed: a random id given at
+/// creation, and a counter that every added or removed image, and every file that starts
+/// or stops showing one, bumps (whichever process writes). A saved index named after both
+/// holds exactly the images the catalog had then.
+public struct CatalogIdentity: Sendable, Equatable {
+    public let id: String
+    public let imageChanges: Int64
 }

@@ -41,6 +41,43 @@ enum CatalogSchema {
             }
             try db.create(index: "file_on_device_inode", on: "file", columns: ["device", "inode"])
         }
+        migrator.registerMigration("v2: identity, image changes, offline files, kept embeddings, roots") { db in
+            // One row: a random id given at creation (a cache or a daemon names the catalog it
+            // belongs to by it) and a counter that every change to the searchable images bumps.
+            try db.execute(sql: """
+                CREATE TABLE identity (
+                  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                  id TEXT NOT NULL,
+                  imageChanges INTEGER NOT NULL);
+                INSERT INTO identity VALUES (1, lower(hex(randomblob(16))), 0);
+                """)
+            // A file whose root was missing or emptied (an unplugged drive) stays, offline.
+            try db.alter(table: "file") { t in t.add(column: "offlineSince", .datetime) }
+            // An embedding no file uses is kept for a grace period (a moved file may come back).
+            try db.alter(table: "image") { t in t.add(column: "orphanedSince", .datetime) }
+            try db.execute(sql: "CREATE INDEX image_orphaned ON image(orphanedSince) WHERE orphanedSince IS NOT NULL")
+            try db.create(index: "file_on_root", on: "file", columns: ["root"])
+            // The file system each root was on when last indexed: another one means the drive is
+            // not mounted there now.
+            try db.create(table: "root") { t in
+                t.primaryKey("path", .text)
+                t.column("device", .integer).notNull()
+                t.column("indexedAt", .datetime).notNull()
+            }
+            // Triggers, so that every writer (this process or another) bumps the counter: images
+            // added or removed, and files that start or stop showing an image.
+            let bump = "BEGIN UPDATE identity SET imageChanges = imageChanges + 1; END"
+            try db.execute(sql: """
+                CREATE TRIGGER image_insert_bumps_changes AFTER INSERT ON image \(bump);
+                CREATE TRIGGER image_delete_bumps_changes AFTER DELETE ON image \(bump);
+                CREATE TRIGGER file_insert_bumps_changes AFTER INSERT ON file \(bump);
+                CREATE TRIGGER file_delete_bumps_changes AFTER DELETE ON file \(bump);
+                CREATE TRIGGER file_update_bumps_changes AFTER UPDATE OF state, contentHash, offlineSince ON file
+                  WHEN OLD.state IS NOT NEW.state OR OLD.contentHash IS NOT NEW.contentHash
+                    OR (OLD.offlineSince IS NULL) IS NOT (NEW.offlineSince IS NULL)
+                  \(bump);
+                """)
+        }
         return migrator
     }
 

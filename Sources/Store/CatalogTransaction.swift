@@ -45,15 +45,84 @@ public struct CatalogTransaction {
         try CatalogFile.filter(paths.contains(Column("path"))).deleteAll(db)
     }
 
-    /// Deletes images no indexed or pending file refers to any more; returns their ids, for
-    /// the vector index to drop.
+    /// Images no indexed or pending file refers to any more are kept for `grace` seconds
+    /// (marked orphaned, and not searched), so that a file moved away and back is not
+    /// embedded again; an orphan whose content is back is unmarked. Deletes the orphans
+    /// older than `grace` and returns their ids. A grace of 0 deletes every orphan now.
     @discardableResult
-    public func removeOrphanImages() throws -> [Int64] {
-        let orphans = try Int64.fetchAll(db, sql: """
-            SELECT id FROM image WHERE NOT EXISTS
-              (SELECT 1 FROM file WHERE file.contentHash = image.contentHash AND file.state != 'failed')
-            """)
-        try StoredImage.deleteAll(db, keys: orphans)
-        return orphans
+    public func removeOrphanImages(keepingFor grace: TimeInterval = 0, now: Date = Date()) throws -> [Int64] {
+        let used = "EXISTS (SELECT 1 FROM file WHERE file.contentHash = image.contentHash AND file.state != 'failed')"
+        try db.execute(sql: "UPDATE image SET orphanedSince = NULL WHERE orphanedSince IS NOT NULL AND \(used)")
+        try db.execute(sql: "UPDATE image SET orphanedSince = ? WHERE orphanedSince IS NULL AND NOT \(used)",
+                       arguments: [now])
+        return try removeExpiredOrphanImages(keptFor: grace, now: now)
+    }
+
+    /// Deletes the orphans (see `removeOrphanImages`) marked more than `grace` seconds ago,
+    /// without looking for new ones; returns their ids.
+    @discardableResult
+    public func removeExpiredOrphanImages(keptFor grace: TimeInterval, now: Date = Date()) throws -> [Int64] {
+        let expired = try Int64.fetchAll(db, sql: "SELECT id FROM image WHERE orphanedSince <= ?",
+                                         arguments: [now.addingTimeInterval(-grace)])
+        try StoredImage.deleteAll(db, keys: expired)
+        return expired
+    }
+
+    /// Marks every file under `root` (recorded with that root) offline; returns how many
+    /// were not already.
+    @discardableResult
+    public func markOffline(root: String, now: Date = Date()) throws -> Int {
+        try db.execute(sql: "UPDATE file SET offlineSince = ? WHERE root = ? AND offlineSince IS NULL",
+                       arguments: [now, root])
+        return db.changesCount
+    }
+
+    /// Marks these files offline (their root is on another file system than when they were
+    /// indexed, so their absence proves nothing); returns how many were not already.
+    @discardableResult
+    public func markOffline(paths: [String], now: Date = Date()) throws -> Int {
+        var marked = 0
+        for start in Swift.stride(from: 0, to: paths.count, by: 500) {
+            let slice = Array(paths[start..<min(start + 500, paths.count)])
+            try db.execute(sql: """
+                UPDATE file SET offlineSince = ? WHERE offlineSince IS NULL
+                AND path IN (\(databaseQuestionMarks(count: slice.count)))
+                """, arguments: StatementArguments([now] + slice))
+            marked += db.changesCount
+        }
+        return marked
+    }
+
+    /// Brings offline files back (found again, unchanged); returns how many.
+    @discardableResult
+    public func markOnline(paths: [String]) throws -> Int {
+        var back = 0
+        for start in Swift.stride(from: 0, to: paths.count, by: 500) {
+            let slice = Array(paths[start..<min(start + 500, paths.count)])
+            try db.execute(sql: """
+                UPDATE file SET offlineSince = NULL WHERE offlineSince IS NOT NULL
+                AND path IN (\(databaseQuestionMarks(count: slice.count)))
+                """, arguments: StatementArguments(slice))
+            back += db.changesCount
+        }
+        return back
+    }
+
+    /// Forgets offline files (all, or those under `folder`); returns how many.
+    @discardableResult
+    public func removeOfflineFiles(under folder: String? = nil) throws -> Int {
+        if let folder {
+            let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+            try db.execute(sql: "DELETE FROM file WHERE offlineSince IS NOT NULL AND substr(path, 1, ?) = ?",
+                           arguments: [prefix.unicodeScalars.count, prefix])
+        } else {
+            try db.execute(sql: "DELETE FROM file WHERE offlineSince IS NOT NULL")
+        }
+        return db.changesCount
+    }
+
+    /// Records the file system `root` is on now.
+    public func recordRoot(_ root: IndexedRoot) throws {
+        try root.save(db)
     }
 }

@@ -19,11 +19,23 @@ struct Configuration: Decodable {
     var listen: String?
     var token: String?
     var index: String?
+    var allowedHosts: [String]?
+    var keepVanishedDays: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, device, precision, threads, database, roots, exclude, batch, listen, token, index
         case includeHidden = "include_hidden"
         case rescanSeconds = "rescan_seconds"
+        case allowedHosts = "allowed_hosts"
+        case keepVanishedDays = "keep_vanished_days"
+    }
+
+    /// How long the embedding of a file that vanished is kept (a file moved away and back is
+    /// not embedded again): `keep_vanished_days`, 30 days by default.
+    func vanishedGraceSeconds() throws -> TimeInterval {
+        let days = keepVanishedDays ?? 30
+        guard days.isFinite, days >= 0 else { throw CommandError("config: keep_vanished_days must be a number ≥ 0") }
+        return days * 86_400
     }
 
     /// The HTTP API's bearer token: IMGSEARCH_TOKEN when set, else `token`. The daemon

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -6,13 +7,18 @@ import FoundationNetworking
 /// Text search through a running `imgsearch daemon` (model and index already hot), found
 /// through the status file it keeps beside the catalog. `search` answers nil whenever the
 /// daemon cannot serve this request (none running, another catalog, another model, not
-/// reachable): the caller then searches on its own.
+/// every folder of the catalog, not reachable): the caller then searches on its own. The
+/// status file may be stale (a daemon killed, another one on its port), so the daemon's
+/// answer is used only when it names this catalog's id.
 struct DaemonClient {
     let baseURL: URL
     let token: String?
+    let catalogID: String
+    /// The roots of the catalog's files: the daemon must serve all of them.
+    let catalogRoots: [String]
 
     /// The daemon serving `catalogPath`, if its status file names a server.
-    init?(catalogPath: String, token: String?) {
+    init?(catalogPath: String, catalogID: String, catalogRoots: [String], token: String?) {
         struct Status: Decodable {
             let serverURL: String?
             let catalogPath: String?
@@ -24,6 +30,8 @@ struct DaemonClient {
               Self.samePath(served, catalogPath) else { return nil }
         baseURL = url
         self.token = token
+        self.catalogID = catalogID
+        self.catalogRoots = catalogRoots
     }
 
     struct Hit: Decodable {
@@ -37,7 +45,8 @@ struct DaemonClient {
                 modelID: String?) throws -> [Hit]? {
         var components = URLComponents(url: baseURL.appendingPathComponent("api/search"), resolvingAgainstBaseURL: false)
         var items = [URLQueryItem(name: "q", value: text), URLQueryItem(name: "limit", value: String(limit)),
-                     URLQueryItem(name: "not_weight", value: String(negativeWeight))]
+                     URLQueryItem(name: "not_weight", value: String(negativeWeight)),
+                     URLQueryItem(name: "catalog", value: catalogID)]
         items += negatives.map { URLQueryItem(name: "not", value: $0) }
         if let minScore { items.append(URLQueryItem(name: "min_score", value: String(minScore))) }
         if let modelID { items.append(URLQueryItem(name: "model", value: modelID)) }
@@ -52,9 +61,18 @@ struct DaemonClient {
         guard let (status, body) = Self.fetch(request) else { return nil }
         switch status {
         case 200:
-            struct Page: Decodable { let results: [Hit] }
-            return try JSONDecoder().decode(Page.self, from: body).results
-        case 409:
+            struct Page: Decodable {
+                let results: [Hit]
+                let catalog: String?
+                let roots: [String]?
+            }
+            let page = try JSONDecoder().decode(Page.self, from: body)
+            guard page.catalog == catalogID, let roots = page.roots,
+                  catalogRoots.allSatisfy({ root in roots.contains { root == $0 || Catalog.path(root, isUnder: $0) } }) else {
+                return nil
+            }
+            return page.results
+        case 409, 421:
             return nil
         default:
             struct Failure: Decodable { struct Message: Decodable { let message: String }; let error: Message }

@@ -69,11 +69,12 @@ struct Daemon: AsyncParsableCommand {
         let search = try LiveCatalogSearch(catalog: indexRun.catalog, model: indexRun.modelRecord,
                                            kind: try ServedIndexKind(index ?? config.index ?? "exact").kind,
                                            cacheDirectory: indexRun.catalog.path + ".index")
-        daemon.afterChanges = { try search.refresh() }
+        daemon.followCatalog = { try search.refreshIfChanged() }
         let activity = daemon.activity
-        let server = APIServer(service: LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
-                                                       roots: crawler.roots, activity: activity),
-                               host: address.host, port: address.port, token: token)
+        let server = APIServer(service: try LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
+                                                           roots: crawler.roots, activity: activity),
+                               host: address.host, port: address.port, token: token,
+                               allowedHosts: config.allowedHosts ?? [])
         log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
         let loop = UncheckedSendable(daemon)
         let indexing = Task {
@@ -83,8 +84,11 @@ struct Daemon: AsyncParsableCommand {
         }
         do {
             try await server.run(logger: log, onListening: { url in
-                activity.update { $0.serverURL = url }
-                try? activity.write(to: statusPath)
+                do {
+                    try activity.update({ $0.serverURL = url }, writingTo: statusPath)
+                } catch {
+                    log.error("\(statusPath): cannot write the daemon's status: \(error)")
+                }
                 log.info("web page and API at \(url)")
             }, until: {
                 await withTaskCancellationHandler {
@@ -97,8 +101,7 @@ struct Daemon: AsyncParsableCommand {
             throw CommandError("cannot serve on \(address): \(error)")
         }
         try await indexing.value
-        activity.update { $0.serverURL = nil }
-        try activity.write(to: statusPath)
+        try activity.update({ $0.serverURL = nil }, writingTo: statusPath)
         try search.saveCache()
         log.info("stopped after \(activity.counters.passes) passes")
     }

@@ -11,8 +11,20 @@ struct Index: ParsableCommand {
             A file whose size, mtime and inode are unchanged is skipped; a changed one is hashed,
             and content the model has embedded before (a move, a rename, a copy) is never
             embedded again. Each batch is committed on its own: Ctrl-C (or a crash) loses at
-            most the batch in flight, and the next run resumes. Unreadable images are reported
-            and recorded as failed; they are retried when the file changes.
+            most the batch in flight, and the next run resumes. Files that cannot be read, are
+            empty, cannot be decoded, or are named like images without being one are reported
+            (`path: reason`) and recorded as failed; they are retried when they change (files
+            that could not be read, on every run). Other files that are not images (videos,
+            sidecars) are counted as skipped; --verbose names them.
+
+            A root that is missing, or empty where photos were indexed (an unplugged drive), is
+            not pruned: its files are kept offline (not searched) until the drive is back, or
+            until `imgsearch prune`. Embeddings of files that vanished are kept for
+            keep_vanished_days (config, default 30), so a file moved away and back is not
+            embedded again.
+
+            Exit status: 0 when every image is indexed; 1 when some files failed (in this run or
+            an earlier one, unchanged since) or a root could not be read; 130 when interrupted.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -37,15 +49,29 @@ struct Index: ParsableCommand {
         progressBar.finish()
 
         for problem in summary.crawlProblems { log.warning("\(problem)") }
+        for (root, reason) in summary.offlineRoots {
+            log.warning("\(root) \(reason): its files are kept offline; `imgsearch prune` forgets them")
+        }
         for failure in summary.failures { log.error("\(failure.path): \(failure.reason)") }
-        print("\(summary.embedded) embedded, \(summary.reused) reused (moved or copied), \(summary.unchanged) unchanged, "
-            + "\(summary.removed) removed, \(summary.failures.count) failed"
-            + (summary.stoppedEarly ? "; stopped early, run again to resume" : ""))
+        if verbose { for path in summary.skipped { log.info("\(path): skipped, not an image") } }
+        print(Self.summaryLine(summary))
         if timings {
             print("stages: " + summary.stageSeconds.sorted { $0.key < $1.key }
                 .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
         }
         if summary.stoppedEarly { throw ExitCode(130) }
+        if !summary.failures.isEmpty || summary.stillFailing > 0 || !summary.crawlProblems.isEmpty { throw ExitCode(1) }
+    }
+
+    static func summaryLine(_ summary: IndexSummary) -> String {
+        var parts = ["\(summary.embedded) embedded", "\(summary.reused) reused (moved or copied)",
+                     "\(summary.unchanged) unchanged", "\(summary.removed) removed",
+                     "\(summary.failures.count + summary.stillFailing) failed"
+                         + (summary.stillFailing > 0 ? " (\(summary.stillFailing) unchanged since an earlier run; see `imgsearch status`)" : "")]
+        if !summary.skipped.isEmpty { parts.append("\(summary.skipped.count) skipped (not images)") }
+        if summary.wentOffline > 0 { parts.append("\(summary.wentOffline) offline") }
+        if summary.backOnline > 0 { parts.append("\(summary.backOnline) back online") }
+        return parts.joined(separator: ", ") + (summary.stoppedEarly ? "; stopped early, run again to resume" : "")
     }
 }
 

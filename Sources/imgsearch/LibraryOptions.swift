@@ -41,7 +41,9 @@ struct LibraryOptions: ParsableArguments {
         let identity = try ModelIdentity(snapshot: model.snapshot)
         let record = ModelRecord(id: identity.id, description: model.snapshot.directory.path,
                                  queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)
-        return IndexRun(catalog: try Catalog(path: catalogOptions.path(config)), model: model, modelRecord: record,
-                        batchSize: batchSize)
+        var run = IndexRun(catalog: try Catalog(path: catalogOptions.path(config)), model: model, modelRecord: record,
+                           batchSize: batchSize)
+        run.vanishedGraceSeconds = try config.vanishedGraceSeconds()
+        return run
     }
 }

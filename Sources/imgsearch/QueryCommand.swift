@@ -19,7 +19,10 @@ struct Search: ParsableCommand {
             Every indexed copy of an image is printed, with the image's score.
             The exact and approximate indexes are cached next to the catalog (<db>.index/),
             and rebuilt whenever the catalog's images changed since.
-            With --json, one {"path":P,"score":s} per line, best first.
+            Plain output is one "score  path" per line; in paths, a backslash, a line break or
+            another control character is escaped (\\\\, \\n, \\t, \\r, \\xNN, \\u{NNNN}), so that
+            every line is one result. With --json, one {"path":P,"score":s} per line, best first.
+            Files whose drive is unplugged (offline, see `imgsearch status`) are not searched.
             A text search goes through a running `imgsearch daemon` on the same catalog when
             there is one (no model load; it checks that the daemon uses the same model), else
             this command loads only the model's text side. --no-daemon always searches here.
@@ -41,7 +44,7 @@ struct Search: ParsableCommand {
     @Option(help: "Weight of each --not text.")
     var notWeight: Float = 0.5
 
-    @Option(help: "Number of images to return.")
+    @Option(help: "Number of images to return (at most \(Search.maxLimit)).")
     var limit = 20
 
     @Option(help: "Drop results scoring below this.")
@@ -60,8 +63,15 @@ struct Search: ParsableCommand {
         if text == nil && image == nil { throw ValidationError("give a TEXT or --image PATH") }
         if image != nil && text != nil { throw ValidationError("give either a TEXT or --image, not both") }
         if image != nil && !negatives.isEmpty { throw ValidationError("--not applies to text searches") }
-        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        guard (1...Self.maxLimit).contains(limit) else { throw ValidationError("--limit must be from 1 to \(Self.maxLimit)") }
+        guard notWeight.isFinite, (0...10).contains(notWeight) else {
+            throw ValidationError("--not-weight must be a number from 0 to 10")
+        }
+        if let minScore, !minScore.isFinite { throw ValidationError("--min-score must be a finite number") }
     }
+
+    /// The largest --limit: past it, re-scoring reads most of a large catalog's vectors.
+    static let maxLimit = 10_000
 
     func run() throws {
         let config = try configOption.load()
@@ -84,11 +94,16 @@ struct Search: ParsableCommand {
     }
 
     /// The daemon's answer for a text search (with the daemon's index: no --index given),
-    /// or nil (no daemon for this catalog, or it uses another model).
+    /// or nil (no daemon for this catalog, or it uses another model, or serves only some of
+    /// the catalog's folders).
     private func searchThroughDaemon(_ config: Configuration) throws -> [DaemonClient.Hit]? {
         guard !noDaemon, image == nil, index == nil, let text else { return nil }
         let token = config.apiToken
-        guard let client = DaemonClient(catalogPath: catalogOptions.path(config), token: token) else { return nil }
+        let path = catalogOptions.path(config)
+        guard FileManager.default.fileExists(atPath: path + ".daemon.json") else { return nil }
+        let catalog = try catalogOptions.openExisting(config)
+        guard let client = DaemonClient(catalogPath: path, catalogID: try catalog.identity().id,
+                                        catalogRoots: try catalog.fileRoots(), token: token) else { return nil }
         let modelID = try modelOptions.directory(config).map { directory in
             try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
         }
@@ -106,8 +121,8 @@ struct Search: ParsableCommand {
         }
         guard let text else { throw CommandError("give a TEXT or --image PATH") }
         let embeddings = try model.embedTexts([text] + negatives)
-        return .text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values), weight: notWeight,
-                     limit: limit, minScore: minScore)
+        return try .text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values), weight: notWeight,
+                         limit: limit, minScore: minScore)
     }
 
     private func print(_ lines: [ResultLine]) throws {
@@ -117,9 +132,27 @@ struct Search: ParsableCommand {
             if json {
                 Swift.print(String(decoding: try encoder.encode(line), as: UTF8.self))
             } else {
-                Swift.print(String(format: "%6.3f  ", line.score) + line.path)
+                Swift.print(String(format: "%6.3f  ", line.score) + Self.escaped(line.path))
             }
         }
+    }
+
+    /// `path` with backslashes and control characters escaped, so it fits on one line and
+    /// reads back unambiguously.
+    static func escaped(_ path: String) -> String {
+        var text = ""
+        for scalar in path.unicodeScalars {
+            switch scalar {
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\t": text += "\\t"
+            case "\r": text += "\\r"
+            case _ where scalar.properties.generalCategory == .control:
+                text += scalar.value < 0x80 ? String(format: "\\x%02X", scalar.value) : String(format: "\\u{%04X}", scalar.value)
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        return text
     }
 
     private struct ResultLine: Encodable {

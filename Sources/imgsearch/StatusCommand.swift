@@ -23,6 +23,8 @@ struct Status: ParsableCommand {
             models: status.models.map { Report.Model(id: $0.id, source: $0.description, images: status.imagesByModel[$0.id] ?? 0,
                                                      vectorsPerImage: $0.queryCount, dimension: $0.dimension) },
             recentFailures: status.recentFailures.map { Report.Failure(path: $0.path, error: $0.lastError ?? "") },
+            offline: status.offlineFilesByRoot,
+            keptEmbeddings: status.keptEmbeddings,
             indexes: Self.cachedIndexes(in: catalog.path + ".index"))
         if json {
             let encoder = JSONEncoder()
@@ -35,18 +37,26 @@ struct Status: ParsableCommand {
         for model in report.models {
             print("model    \(model.id): \(model.images) images, \(model.vectorsPerImage)×\(model.dimension) vectors each (\(model.source))")
         }
+        for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
+            print("offline  \(root): \(count) files kept while it is missing or empty (`imgsearch prune` forgets them)")
+        }
+        if report.keptEmbeddings > 0 {
+            print("kept     \(report.keptEmbeddings) embeddings of vanished files (for keep_vanished_days)")
+        }
         for index in report.indexes {
-            print("index    \(index.file): exact (int8 scan + fp32 re-scoring), \(index.bytes / 1_048_576) MiB")
+            print("index    \(index.file): \(index.kind), \(index.bytes / 1_048_576) MiB")
         }
         for failure in report.recentFailures { print("failed   \(failure.path): \(failure.error)") }
     }
 
-    /// The exact indexes `imgsearch query` saved beside the catalog.
+    /// The search indexes `imgsearch query` and the daemon saved beside the catalog.
     private static func cachedIndexes(in directory: String) -> [Report.Index] {
+        let kinds = ["qscan": "exact (int8 scan + fp32 re-scoring)", "ivf": "approximate (partitioned, 4-bit codes)"]
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasSuffix(".qscan") }.sorted().map { name in
+        return names.sorted().compactMap { name in
+            guard let kind = kinds[(name as NSString).pathExtension] else { return nil }
             let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0
-            return Report.Index(file: directory + "/" + name, bytes: size)
+            return Report.Index(file: directory + "/" + name, kind: kind, bytes: size)
         }
     }
 
@@ -66,6 +76,7 @@ struct Status: ParsableCommand {
 
         struct Index: Encodable {
             let file: String
+            let kind: String
             let bytes: Int
         }
 
@@ -74,6 +85,9 @@ struct Status: ParsableCommand {
         let files: [String: Int]
         let models: [Model]
         let recentFailures: [Failure]
+        /// Offline files per root.
+        let offline: [String: Int]
+        let keptEmbeddings: Int
         let indexes: [Index]
     }
 }

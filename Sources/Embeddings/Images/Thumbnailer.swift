@@ -47,11 +47,39 @@ public struct Thumbnailer: Sendable {
 
 /// An image file's media type, by its content (magic bytes), for serving the original.
 public enum ImageMediaType {
+    /// What the first bytes of a file say it is.
+    public enum Sniffed: Sendable, Equatable {
+        /// An image the decoders read, with its media type.
+        case image(String)
+        /// Bytes that are no image the decoders read.
+        case notImage
+        /// A file of 0 bytes.
+        case empty
+        /// The file could not be opened or read; why (strerror).
+        case unreadable(String)
+    }
+
     /// `image/jpeg`, `image/png`, … or nil for content that is no image the decoders read.
     public static func of(fileAt path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let header = try? handle.read(upToCount: 64), !header.isEmpty else { return nil }
+        if case .image(let type) = sniff(fileAt: path) { return type }
+        return nil
+    }
+
+    /// Reads the first bytes of the file at `path`, telling an unreadable or empty file
+    /// apart from one that is not an image.
+    public static func sniff(fileAt path: String) -> Sniffed {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return .unreadable(String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var header = [UInt8](repeating: 0, count: 64)
+        let count = read(descriptor, &header, header.count)
+        guard count >= 0 else { return .unreadable(String(cString: strerror(errno))) }
+        guard count > 0 else { return .empty }
+        return of(header: Data(header[0..<count])).map(Sniffed.image) ?? .notImage
+    }
+
+    /// The media type the first bytes of a file announce, or nil.
+    static func of(header: Data) -> String? {
         let format = header.withUnsafeBytes { raw in
             imgdec_detect_format(raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
         }

@@ -2,6 +2,9 @@
 #include "image_ivf.h"
 #include "guarded.hpp"
 
+#define XXH_INLINE_ALL  // header-only: no library to link
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -71,21 +74,48 @@ private:
     std::vector<std::pair<float, int64_t>> heap_;
 };
 
-constexpr char kMagic[8] = {'I', 'M', 'G', 'I', 'V', 'F', '0', '1'};
+// Version 2: the file ends with the XXH3-64 checksum of all that precedes it.
+constexpr char kMagic[8] = {'I', 'M', 'G', 'I', 'V', 'F', '0', '2'};
 
 struct FileCloser {
     void operator()(FILE *file) const { if (file) std::fclose(file); }
 };
 
+/// A cache file being written or read, with the running checksum of its bytes.
+struct ChecksummedFile {
+    std::unique_ptr<FILE, FileCloser> file;
+    XXH3_state_t checksum;
+
+    ChecksummedFile(const char *path, const char *mode) : file(std::fopen(path, mode)) { XXH3_64bits_reset(&checksum); }
+
+    /// Appends the checksum of everything written so far.
+    bool write_checksum() {
+        const uint64_t digest = XXH3_64bits_digest(&checksum);
+        return std::fwrite(&digest, sizeof(digest), 1, file.get()) == 1;
+    }
+
+    /// Whether the file ends with the checksum of everything read so far, and nothing after.
+    bool checksum_holds() {
+        uint64_t digest = 0;
+        return std::fread(&digest, sizeof(digest), 1, file.get()) == 1 && digest == XXH3_64bits_digest(&checksum) &&
+               std::fgetc(file.get()) == EOF;
+    }
+};
+
 template <typename T>
-bool write_values(FILE *file, const T *values, size_t count) {
-    return count == 0 || std::fwrite(values, sizeof(T), count, file) == count;
+bool write_values(ChecksummedFile &out, const T *values, size_t count) {
+    if (count == 0) return true;
+    XXH3_64bits_update(&out.checksum, values, count * sizeof(T));
+    return std::fwrite(values, sizeof(T), count, out.file.get()) == count;
 }
 
 template <typename T>
-bool read_values(FILE *file, std::vector<T> &values, size_t count) {
+bool read_values(ChecksummedFile &in, std::vector<T> &values, size_t count) {
     values.resize(count);
-    return count == 0 || std::fread(values.data(), sizeof(T), count, file) == count;
+    if (count == 0) return true;
+    if (std::fread(values.data(), sizeof(T), count, in.file.get()) != count) return false;
+    XXH3_64bits_update(&in.checksum, values.data(), count * sizeof(T));
+    return true;
 }
 
 size_t worker_count(int32_t threads, size_t work_items) {
@@ -356,22 +386,23 @@ struct image_ivf {
         return result;
     }
 
-    /// Writes the index to `path` (via path.tmp and a rename, so a crash leaves the old file).
+    /// Writes the index to `path` (via path.tmp and a rename, so a crash leaves the old
+    /// file), followed by the checksum of its bytes.
     bool save(const char *path) const {
         const std::string temporary = std::string(path) + ".tmp";
         {
-            std::unique_ptr<FILE, FileCloser> file(std::fopen(temporary.c_str(), "wb"));
-            if (!file) return false;
+            ChecksummedFile out(temporary.c_str(), "wb");
+            if (!out.file) return false;
             const int32_t header[4] = {dimension, vectors_per_image, list_count, trained ? 1 : 0};
-            bool ok = write_values(file.get(), kMagic, sizeof(kMagic)) && write_values(file.get(), header, 4) &&
-                      write_values(file.get(), centroids.data(), centroids.size()) &&
-                      write_values(file.get(), codebooks.data(), codebooks.size());
+            bool ok = write_values(out, kMagic, sizeof(kMagic)) && write_values(out, header, 4) &&
+                      write_values(out, centroids.data(), centroids.size()) &&
+                      write_values(out, codebooks.data(), codebooks.size());
             for (const auto &list : lists) {
                 const int64_t count = int64_t(list.ids.size());
-                ok = ok && write_values(file.get(), &count, 1) && write_values(file.get(), list.ids.data(), list.ids.size()) &&
-                     write_values(file.get(), list.codes.data(), list.codes.size());
+                ok = ok && write_values(out, &count, 1) && write_values(out, list.ids.data(), list.ids.size()) &&
+                     write_values(out, list.codes.data(), list.codes.size());
             }
-            if (!ok || std::fflush(file.get()) != 0) {
+            if (!ok || !out.write_checksum() || std::fflush(out.file.get()) != 0) {
                 std::remove(temporary.c_str());
                 return false;
             }
@@ -383,48 +414,48 @@ struct image_ivf {
         return true;
     }
 
-    /// Reads what `save` wrote; nullptr for a missing, truncated or foreign file, or one of
-    /// other sizes.
+    /// Reads what `save` wrote; nullptr for a missing, truncated, damaged (checksum) or
+    /// foreign file, or one of other sizes.
     static std::unique_ptr<image_ivf> read(const char *path, int dimension, int vectors_per_image) {
-        std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "rb"));
-        if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) return nullptr;
-        const long size = std::ftell(file.get());
-        std::rewind(file.get());
+        ChecksummedFile in(path, "rb");
+        if (!in.file || std::fseek(in.file.get(), 0, SEEK_END) != 0) return nullptr;
+        const long size = std::ftell(in.file.get());
+        std::rewind(in.file.get());
         std::vector<char> magic;
         std::vector<int32_t> header;
-        if (size < 0 || !read_values(file.get(), magic, sizeof(kMagic)) ||
-            std::memcmp(magic.data(), kMagic, sizeof(kMagic)) != 0 || !read_values(file.get(), header, 4) ||
+        if (size < 0 || !read_values(in, magic, sizeof(kMagic)) ||
+            std::memcmp(magic.data(), kMagic, sizeof(kMagic)) != 0 || !read_values(in, header, 4) ||
             header[0] != dimension || header[1] != vectors_per_image || header[2] <= 0 || header[2] > (1 << 24) ||
             header[3] != 1) {
             return nullptr;
         }
         auto index = std::make_unique<image_ivf>(dimension, vectors_per_image, header[2]);
-        return index->read_contents(file.get(), size) ? std::move(index) : nullptr;
+        return index->read_contents(in, size) ? std::move(index) : nullptr;
     }
 
-    /// The centroids, codebooks and lists that follow the header; false when they do not
-    /// fill the rest of the file exactly.
-    bool read_contents(FILE *file, long size) {
-        if (!read_values(file, centroids, size_t(list_count) * dimension) ||
-            !read_values(file, codebooks, size_t(pieces) * kCentroidsPerPiece * kPieceDimension)) {
+    /// The centroids, codebooks and lists that follow the header, and the checksum; false
+    /// when they do not fill the rest of the file exactly or the checksum differs.
+    bool read_contents(ChecksummedFile &in, long size) {
+        if (!read_values(in, centroids, size_t(list_count) * dimension) ||
+            !read_values(in, codebooks, size_t(pieces) * kCentroidsPerPiece * kPieceDimension)) {
             return false;
         }
         for (int32_t l = 0; l < list_count; l++) {
             std::vector<int64_t> count;
-            if (!read_values(file, count, 1) || count[0] < 0) return false;
+            if (!read_values(in, count, 1) || count[0] < 0) return false;
             // A damaged count must not make us allocate more than the file could hold.
-            const long left = size - std::ftell(file);
+            const long left = size - std::ftell(in.file.get());
             if (count[0] > left / int64_t(sizeof(int64_t) + image_code_bytes())) return false;
             ImageList &list = lists[l];
-            if (!read_values(file, list.ids, size_t(count[0])) ||
-                !read_values(file, list.codes, size_t(count[0]) * image_code_bytes()))
+            if (!read_values(in, list.ids, size_t(count[0])) ||
+                !read_values(in, list.codes, size_t(count[0]) * image_code_bytes()))
                 return false;
             for (int64_t position = 0; position < count[0]; position++) {
                 if (!locations.emplace(list.ids[position], Location{l, position}).second) return false;
             }
         }
         trained = true;
-        return std::fgetc(file) == EOF;
+        return in.checksum_holds();
     }
 
     int64_t memory_bytes() const {

@@ -71,7 +71,8 @@ int qscan_remove(qscan *scan, const int64_t *ids, int64_t count, int64_t *remove
  * The candidates for the top `k` items for `search_count` search vectors ([search_count,
  * dimension] float32), scanned on `threads` threads (0: all cores): their ids and upper
  * bounds, in no particular order. Returns QSCAN_ERROR_CAPACITY with *count set when
- * `capacity` is too small. `refined_count` (may be NULL) gets how many items the fine pass
+ * `capacity` is too small, QSCAN_ERROR_INVALID_ARGUMENT for a search value that is NaN or
+ * infinite. `refined_count` (may be NULL) gets how many items the fine pass
  * read.
  */
 int qscan_candidates(const qscan *scan, const float *search, int32_t search_count, int64_t k,
@@ -80,8 +81,8 @@ int qscan_candidates(const qscan *scan, const float *search, int32_t search_coun
 
 /**
  * Writes the store to `path` (replaced atomically: written to `path`.tmp, then renamed),
- * and reads it back; `qscan_load` returns NULL for a missing, truncated or foreign file,
- * or one of other sizes.
+ * followed by an XXH3-64 checksum of the body, and reads it back; `qscan_load` returns NULL
+ * for a missing, truncated, damaged (checksum) or foreign file, or one of other sizes.
  */
 int qscan_save(const qscan *scan, const char *path);
 qscan *qscan_load(const char *path, int32_t dimension, int32_t vectors_per_item);
