@@ -28,6 +28,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as RequestParameterError {
+            throw APIError(.badRequest, error.message)
         } catch let error as HTTPError {
             throw APIError(error.status, error.body ?? error.status.reasonPhrase.lowercased())
         } catch {

@@ -40,7 +40,7 @@ public final class LibraryService: Sendable {
     /// Images ranked for `text`, pushed away from `negatives` (see `SearchRequest.text`).
     func search(text: String, negatives: [String], negativeWeight: Float, limit: Int,
                 minScore: Float?) throws -> [SearchResult] {
-        let embeddings = try model.embedTexts([text] + negatives)
+        let embeddings = try embedSearchTexts([text] + negatives)
         do {
             let request = try SearchRequest.text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values),
                                                  weight: negativeWeight, limit: limit, minScore: minScore)
@@ -48,6 +48,15 @@ public final class LibraryService: Sendable {
         } catch let error as SearchRequestError {
             throw APIError(.badRequest, error.reason)
         }
+    }
+
+    /// The texts' embeddings; a text with nothing left to embed is the client's fault.
+    private func embedSearchTexts(_ texts: [String]) throws -> [TextEmbedding] {
+        let result = Result { () throws(ModelError) in try model.embedTexts(texts) }
+        if case .failure(.tokenizer(.emptyText)) = result {
+            throw APIError(.badRequest, "a search text has nothing to search for once accents, spaces and control characters are removed")
+        }
+        return try result.get()
     }
 
     func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {

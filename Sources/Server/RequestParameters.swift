@@ -1,9 +1,17 @@
 import Foundation
 
+/// Why a query string or one of its values was refused; the server answers 400 with it.
+struct RequestParameterError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
 /// A request's query string, decoded as browsers encode forms (`+` is a space, `%XX` are
 /// UTF-8 bytes) and validated: malformed percent-escapes, bytes that are not UTF-8 and
-/// control characters (other than tab and line breaks) are a 400, never a guess. (Hummingbird's `queryParameters` keeps `+` and falls back to the
-/// raw text on invalid UTF-8, hence this small parser.)
+/// control characters (other than tab and line breaks) are a 400, never a guess.
+/// (Hummingbird's `queryParameters` keeps `+` and falls back to the raw text on invalid
+/// UTF-8, hence this small parser.) Free of server types, so that `scripts/fuzz-query`
+/// builds it alone.
 struct RequestParameters {
     private var values: [String: [String]] = [:]
 
@@ -18,10 +26,10 @@ struct RequestParameters {
 
     private static func decode(_ text: Substring) throws -> String {
         guard let decoded = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
-            throw APIError(.badRequest, "the query string is not valid percent-encoded UTF-8")
+            throw RequestParameterError(message: "the query string is not valid percent-encoded UTF-8")
         }
         if let control = decoded.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !"\t\n\r".unicodeScalars.contains($0) }) {
-            throw APIError(.badRequest, "the query string holds the control character U+\(String(format: "%04X", control.value))")
+            throw RequestParameterError(message: "the query string holds the control character U+\(String(format: "%04X", control.value))")
         }
         return decoded
     }
@@ -34,7 +42,7 @@ struct RequestParameters {
     func integer(_ name: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
         guard let text = string(name) else { return value }
         guard let number = Int(text), range.contains(number) else {
-            throw APIError(.badRequest, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            throw RequestParameterError(message: "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }
@@ -43,7 +51,7 @@ struct RequestParameters {
     func number(_ name: String, in range: ClosedRange<Float>) throws -> Float? {
         guard let text = string(name) else { return nil }
         guard let number = Float(text), number.isFinite, range.contains(number) else {
-            throw APIError(.badRequest, "\(name) must be a number from \(range.lowerBound) to \(range.upperBound)")
+            throw RequestParameterError(message: "\(name) must be a number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }

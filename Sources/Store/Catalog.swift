@@ -274,7 +274,7 @@ public final class Catalog: Sendable {
                 if let state = FileState(rawValue: row["state"]) { counts[state] = row["n"] }
             }
             var imagesPerModel: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT modelId, COUNT(*) AS n FROM image GROUP BY modelId") {
+            for row in try Row.fetchAll(db, sql: "SELECT modelId, COUNT(*) AS n FROM image WHERE orphanedSince IS NULL GROUP BY modelId") {
                 imagesPerModel[row["modelId"]] = row["n"]
             }
             let failures = try CatalogFile.filter(Column("state") == FileState.failed.rawValue)
@@ -298,7 +298,9 @@ public final class Catalog: Sendable {
 
 /// A snapshot of the catalog for `imgsearch status`.
 public struct CatalogStatus: Sendable {
+    /// Files per state, offline files left out.
     public let filesByState: [FileState: Int]
+    /// Embeddings per model that a file uses (kept ones left out).
     public let imagesByModel: [String: Int]
     public let models: [ModelRecord]
     public let recentFailures: [CatalogFile]

@@ -27,10 +27,10 @@ import Testing
     }
 
     @discardableResult
-    func index(_ library: Library, _ extra: [String] = []) throws -> CommandRunner.Outcome {
+    func index(_ library: Library, _ extra: [String] = [], status: Int32 = 0) throws -> CommandRunner.Outcome {
         let run = try CommandRunner.imgsearch(["index", "--db", library.database, "--model", model, "--device", "cpu",
                                                library.folder.path] + extra)
-        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.status == status, "\(run.standardError)")
         return run
     }
 
@@ -81,17 +81,153 @@ import Testing
         }
     }
 
-    @Test func corruptAndNonImageFilesAreReportedOrSkipped() throws {
+    /// Issue 16.8 and 16.10: every file that should be a photo and is not gets a line naming
+    /// it and the cause, and the exit status is 1, also on later runs while it still fails;
+    /// other files (a video, notes) are counted as skipped.
+    @Test func corruptEmptyAndMislabelledFilesAreReportedOthersSkipped() throws {
         try withLibrary { library in
             let png = try Data(contentsOf: library.folder.appendingPathComponent("coffee.png"))
             try png.prefix(2000).write(to: library.folder.appendingPathComponent("truncated.png"))
             try Data("shopping list".utf8).write(to: library.folder.appendingPathComponent("notes.jpg"))
-            let run = try index(library)
-            #expect(run.standardOutput.hasPrefix("3 embedded, 0 reused (moved or copied), 0 unchanged, 0 removed, 1 failed"))
+            try Data().write(to: library.folder.appendingPathComponent("empty.jpeg"))
+            try Data("shopping list".utf8).write(to: library.folder.appendingPathComponent("notes.txt"))
+            try Data().write(to: library.folder.appendingPathComponent("zero.bin"))
+            let run = try index(library, status: 1)
+            #expect(run.standardOutput.hasPrefix("3 embedded, 0 reused (moved or copied), 0 unchanged, 0 removed, 4 failed, 1 skipped (not images)"),
+                    "\(run.standardOutput)")
             #expect(run.standardError.contains("truncated.png: truncated PNG"))
+            #expect(run.standardError.contains("notes.jpg: not an image"))
+            #expect(run.standardError.contains("empty.jpeg: empty file (0 bytes)"))
+            #expect(run.standardError.contains("zero.bin: empty file (0 bytes)"))
             let status = try Catalog(path: library.database).status()
             #expect(status.filesByState[.indexed] == 3)
-            #expect(status.recentFailures.map(\.path) == [library.folder.appendingPathComponent("truncated.png").path])
+            #expect(Set(status.recentFailures.map(\.path)) == Set(["truncated.png", "notes.jpg", "empty.jpeg", "zero.bin"].map {
+                library.folder.appendingPathComponent($0).path
+            }))
+            let again = try index(library, status: 1)
+            #expect(again.standardOutput.contains("4 failed (4 unchanged since an earlier run"), "\(again.standardOutput)")
+        }
+    }
+
+    /// Issue 16.8: a photo the indexing user may not read is a failure naming it (run as an
+    /// unprivileged user: root reads everything), retried on every run, and indexed once
+    /// it can be read.
+    @Test func anUnreadablePhotoIsAFailureNamingIt() throws {
+        try withLibrary { library in
+            let asUser = try UnprivilegedUser.arguments(sharing: library.directory)
+            let locked = library.folder.appendingPathComponent("locked.png")
+            try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/rgba.png"), to: locked)
+            try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: locked.path)
+            let run = try CommandRunner.run(asUser + [CommandRunner.productsDirectory.appendingPathComponent("imgsearch").path,
+                                                      "index", "--db", library.database, "--model", model, "--device", "cpu",
+                                                      library.folder.path])
+            #expect(run.status == 1, "\(run.standardError)")
+            #expect(run.standardError.contains("\(locked.path): cannot read: Permission denied"), "\(run.standardError)")
+            #expect(run.standardOutput.hasPrefix("3 embedded, 0 reused (moved or copied), 0 unchanged, 0 removed, 1 failed"))
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: locked.path)
+            let readable = try CommandRunner.run(asUser + [CommandRunner.productsDirectory.appendingPathComponent("imgsearch").path,
+                                                           "index", "--db", library.database, "--model", model, "--device", "cpu",
+                                                           library.folder.path])
+            #expect(readable.status == 0, "\(readable.standardError)")
+            #expect(readable.standardOutput.hasPrefix("1 embedded"), "\(readable.standardOutput)")
+        }
+    }
+
+    /// Issue 16.10: a root that does not exist is an error line and exit status 1.
+    @Test func aMissingRootIsReportedWithExitStatusOne() throws {
+        try withLibrary { library in
+            let missing = library.directory.appendingPathComponent("no-such-folder").path
+            let run = try index(library, [missing], status: 1)
+            #expect(run.standardError.contains("\(missing): No such file or directory"), "\(run.standardError)")
+            #expect(run.standardOutput.hasPrefix("3 embedded"))
+        }
+    }
+
+    /// Issue 16.9: an emptied root (the mount point of an unplugged drive), a missing one, or
+    /// a root on another file system keeps its files offline: not searched, not deleted, back
+    /// without re-embedding; `imgsearch prune` forgets them.
+    @Test func anEmptiedOrMissingRootKeepsItsFilesOffline() throws {
+        try withLibrary { library in
+            try index(library)
+            let away = library.directory.appendingPathComponent("away")
+            try FileManager.default.moveItem(at: library.folder, to: away)
+            try FileManager.default.createDirectory(at: library.folder, withIntermediateDirectories: true)
+            let emptied = try index(library)
+            #expect(emptied.standardOutput.contains("0 removed") && emptied.standardOutput.contains("3 offline"),
+                    "\(emptied.standardOutput)")
+            #expect(emptied.standardError.contains("is empty, where 3 indexed files were"))
+            var catalog = try Catalog(path: library.database)
+            #expect(try catalog.status().offlineFilesByRoot == [library.folder.path: 3])
+            #expect(try catalog.status().imagesByModel.values.first == 3)
+            #expect(try queryPaths(library, "a photo").isEmpty)
+            let status = try CommandRunner.imgsearch(["status", "--db", library.database])
+            #expect(status.standardOutput.contains("offline  \(library.folder.path): 3 files"))
+
+            // Missing altogether: still kept.
+            try FileManager.default.removeItem(at: library.folder)
+            let missing = try index(library, status: 1)
+            #expect(missing.standardOutput.contains("0 removed"))
+
+            // Back: online again, nothing embedded.
+            try FileManager.default.moveItem(at: away, to: library.folder)
+            let back = try index(library)
+            #expect(back.standardOutput.hasPrefix("0 embedded, 0 reused (moved or copied), 3 unchanged, 0 removed, 0 failed, 3 back online"),
+                    "\(back.standardOutput)")
+            #expect(try queryPaths(library, "a photo").count == 3)
+
+            // Gone for good: prune forgets the files and their embeddings.
+            try FileManager.default.moveItem(at: library.folder, to: away)
+            try FileManager.default.createDirectory(at: library.folder, withIntermediateDirectories: true)
+            try index(library)
+            let pruned = try CommandRunner.imgsearch(["prune", "--db", library.database])
+            #expect(pruned.standardOutput == "3 offline files and 3 unused embeddings removed\n", "\(pruned.standardOutput)")
+            catalog = try Catalog(path: library.database)
+            #expect(try catalog.status().imagesByModel.isEmpty)
+        }
+    }
+
+    /// Issue 16.9: the embedding of a file that vanished is kept for keep_vanished_days, so a
+    /// file moved out of the library and back is not embedded again; past the grace period
+    /// it is deleted.
+    @Test func aVanishedFilesEmbeddingIsKeptForItsGracePeriod() throws {
+        try withLibrary { library in
+            try index(library)
+            let photo = library.folder.appendingPathComponent("coffee.png")
+            let outside = library.directory.appendingPathComponent("coffee.png")
+            try FileManager.default.moveItem(at: photo, to: outside)
+            #expect(try index(library).standardOutput.contains("1 removed"))
+            #expect(try Catalog(path: library.database).status().keptEmbeddings == 1)
+            #expect(try queryPaths(library, "a photo").count == 2)
+            try FileManager.default.moveItem(at: outside, to: photo)
+            #expect(try index(library).standardOutput.hasPrefix("0 embedded, 1 reused"))
+
+            let config = library.directory.appendingPathComponent("config.yaml")
+            try Data("keep_vanished_days: 0\n".utf8).write(to: config)
+            try FileManager.default.removeItem(at: photo)
+            #expect(try index(library, ["--config", config.path]).standardOutput.contains("1 removed"))
+            let status = try Catalog(path: library.database).status()
+            #expect(status.keptEmbeddings == 0 && status.imagesByModel.values.first == 2)
+        }
+    }
+
+    /// The attack run's file-system cases: a symlink loop, a FIFO (never opened: it would
+    /// block) and a sparse 2 GB file named like a photo (refused from its first bytes).
+    @Test func symlinkLoopsFifosAndSparseGiantsDoNotStopTheRun() throws {
+        try withLibrary { library in
+            let loop = library.folder.appendingPathComponent("loop")
+            try FileManager.default.createDirectory(at: loop, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: loop.appendingPathComponent("again").path, withDestinationPath: loop.path)
+            #expect(mkfifo(library.folder.appendingPathComponent("pipe.jpg").path, 0o644) == 0)
+            let sparse = library.folder.appendingPathComponent("huge.jpg")
+            FileManager.default.createFile(atPath: sparse.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: sparse)
+            try handle.truncate(atOffset: 2 << 30)
+            try handle.close()
+            let started = Date()
+            let run = try index(library, status: 1)
+            #expect(run.standardOutput.hasPrefix("3 embedded, 0 reused (moved or copied), 0 unchanged, 0 removed, 1 failed"))
+            #expect(run.standardError.contains("huge.jpg: not an image"))
+            #expect(Date().timeIntervalSince(started) < 60)
         }
     }
 

@@ -79,6 +79,7 @@ import Testing
                 try tx.register(other)
                 try tx.storeImage(StoredImage(contentHash: "h", modelId: model.id, vectors: [1, 0, 0, 0, 1, 0]))
                 try tx.storeImage(StoredImage(contentHash: "h", modelId: other.id, vectors: [0, 0, 1, 0, 0, 1]))
+                try tx.upsert(file("/photos/h.jpg", hash: "h"))
             }
             var seen: [Data] = []
             try catalog.forEachImage(modelId: other.id) { _, vectors in seen.append(vectors) }
@@ -102,6 +103,76 @@ import Testing
             }
             #expect(gone.count == 1)
             #expect(try catalog.imageCount(modelId: model.id) == 1)
+        }
+    }
+
+    @Test func orphansAreKeptForTheirGracePeriodAndUnmarkedWhenUsedAgain() throws {
+        try withCatalog { (catalog, _) throws in
+            let start = Date(timeIntervalSince1970: 1_000_000)
+            _ = try catalog.write { tx in
+                try tx.register(model)
+                try tx.storeImage(StoredImage(contentHash: "gone", modelId: model.id, vectors: [0, 1, 0, 0, 1, 0]))
+                try tx.upsert(file("/photos/gone.jpg", hash: "gone", inode: 2))
+                try tx.removeFiles(paths: ["/photos/gone.jpg"])
+                #expect(try tx.removeOrphanImages(keepingFor: 100, now: start).isEmpty)
+            }
+            #expect(try catalog.status().keptEmbeddings == 1)
+            #expect(try catalog.searchableImageCount(modelId: model.id) == 0)
+            // Back before the grace period ends: unmarked, searchable, never deleted.
+            _ = try catalog.write { tx in
+                try tx.upsert(file("/photos/back.jpg", hash: "gone", inode: 3))
+                #expect(try tx.removeOrphanImages(keepingFor: 100, now: start.addingTimeInterval(50)).isEmpty)
+            }
+            #expect(try catalog.status().keptEmbeddings == 0)
+            #expect(try catalog.searchableImageCount(modelId: model.id) == 1)
+            // Gone again, past the grace period: deleted.
+            let deleted = try catalog.write { tx -> [Int64] in
+                try tx.removeFiles(paths: ["/photos/back.jpg"])
+                #expect(try tx.removeOrphanImages(keepingFor: 100, now: start.addingTimeInterval(200)).isEmpty)
+                return try tx.removeExpiredOrphanImages(keptFor: 100, now: start.addingTimeInterval(301))
+            }
+            #expect(deleted.count == 1)
+            #expect(try catalog.imageCount(modelId: model.id) == 0)
+        }
+    }
+
+    @Test func everyCatalogHasItsOwnIdAndEveryWriterBumpsItsCounter() throws {
+        try withCatalog { (catalog, path) throws in
+            let first = try catalog.identity()
+            let other = try Catalog(path: path.deletingLastPathComponent().appendingPathComponent("other.sqlite").path)
+            #expect(try other.identity().id != first.id)
+            #expect(first.id.count == 32)
+            // Another connection (as another process would) changes what may be searched.
+            let writer = try Catalog(path: path.path)
+            _ = try writer.write { tx in
+                try tx.register(model)
+                try tx.storeImage(StoredImage(contentHash: "h1", modelId: model.id, vectors: [1, 0, 0, 0, 1, 0]))
+                try tx.upsert(file("/photos/a.jpg", hash: "h1"))
+            }
+            let afterAdd = try catalog.identity()
+            #expect(afterAdd.id == first.id && afterAdd.imageChanges > first.imageChanges)
+            _ = try writer.write { tx in try tx.markOffline(root: "/photos") }
+            let afterOffline = try catalog.identity()
+            #expect(afterOffline.imageChanges > afterAdd.imageChanges)
+            #expect(try catalog.imageIDs(modelId: model.id).isEmpty)
+            // A write that changes nothing searchable leaves it alone.
+            _ = try writer.write { tx in try tx.recordRoot(IndexedRoot(path: "/photos", device: 7)) }
+            #expect(try catalog.identity() == afterOffline)
+            #expect(try catalog.identity() == (try Catalog(path: path.path).identity()))
+        }
+    }
+
+    @Test func pruneForgetsOfflineFilesUnderAFolderByteForByte() throws {
+        try withCatalog { (catalog, _) throws in
+            _ = try catalog.write { tx in
+                try tx.upsert(file("/photos/a.jpg", hash: "h", inode: 1))
+                try tx.upsert(file("/Photos/b.jpg", hash: "h", inode: 2))
+                try tx.upsert(file("/photos_2/c.jpg", hash: "h", inode: 3))
+                try tx.markOffline(paths: ["/photos/a.jpg", "/Photos/b.jpg", "/photos_2/c.jpg"])
+            }
+            #expect(try catalog.write { tx in try tx.removeOfflineFiles(under: "/photos") } == 1)
+            #expect(try catalog.file(path: "/Photos/b.jpg") != nil && catalog.file(path: "/photos_2/c.jpg") != nil)
+            #expect(try catalog.write { tx in try tx.removeOfflineFiles() } == 2)
         }
     }
 

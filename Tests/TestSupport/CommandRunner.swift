@@ -15,9 +15,14 @@ public enum CommandRunner {
 
     /// Runs `imgsearch arguments`; `environment` entries are added to (or replace) this process's.
     public static func imgsearch(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        try run([productsDirectory.appendingPathComponent("imgsearch").path] + arguments, environment: environment)
+    }
+
+    /// Runs `command[0]` (a path) with the rest as its arguments.
+    public static func run(_ command: [String], environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("imgsearch")
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -35,5 +40,24 @@ public enum CommandRunner {
         return Outcome(status: process.terminationStatus,
                        standardOutput: String(decoding: outData, as: UTF8.self),
                        standardError: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+/// Runs a command as a user without privileges when the tests run as root (who reads every
+/// file whatever its mode), so that permissions mean what they mean for a user.
+public enum UnprivilegedUser {
+    /// The prefix that runs a command as `nobody` under root (nothing otherwise), after
+    /// opening `directory` (and everything in it) to that user.
+    public static func arguments(sharing directory: URL) throws -> [String] {
+        guard getuid() == 0 else { return [] }
+        let manager = FileManager.default
+        try manager.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
+        for case let name as String in manager.enumerator(atPath: directory.path)! {
+            let path = directory.appendingPathComponent(name).path
+            var isFolder: ObjCBool = false
+            manager.fileExists(atPath: path, isDirectory: &isFolder)
+            try manager.setAttributes([.posixPermissions: isFolder.boolValue ? 0o777 : 0o666], ofItemAtPath: path)
+        }
+        return ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
     }
 }

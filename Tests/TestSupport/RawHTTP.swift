@@ -31,9 +31,28 @@ public enum RawHTTP {
     }
 
     public static func get(host: String, port: UInt16, target: String, headers: [String: String] = [:]) throws -> Reply {
+        try request("GET", host: host, port: port, target: target, headers: headers)
+    }
+
+    /// Sends one request; a `Host` in `headers` replaces the one naming `host:port`.
+    public static func request(_ method: String, host: String, port: UInt16, target: String,
+                               headers: [String: String] = [:]) throws -> Reply {
+        let socket = try connect(host: host, port: port)
+        defer { close(socket) }
+        var request = "\(method) \(target) HTTP/1.1\r\n"
+        if !headers.keys.contains(where: { $0.lowercased() == "host" }) { request += "Host: \(host):\(port)\r\n" }
+        request += "Connection: close\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        if method != "GET" && method != "HEAD" { request += "Content-Length: 0\r\n" }
+        request += "\r\n"
+        try send(socket, Array(request.utf8))
+        return try parse(receiveAll(socket))
+    }
+
+    /// A connected TCP socket to `host:port` (the caller closes it), with a 60 s read timeout.
+    public static func connect(host: String, port: UInt16) throws -> Int32 {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        defer { close(socket) }
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -42,15 +61,27 @@ public enum RawHTTP {
         inet_pton(AF_INET, host, &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw Failure(description: "connect to \(host):\(port): errno \(errno)") }
-        var request = "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
-        for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        request += "\r\n"
-        let bytes = Array(request.utf8)
-        guard send(socket, bytes, bytes.count, 0) == bytes.count else { throw Failure(description: "send failed") }
+        guard connected == 0 else {
+            close(socket)
+            throw Failure(description: "connect to \(host):\(port): errno \(errno)")
+        }
+        return socket
+    }
+
+    public static func send(_ socket: Int32, _ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { throw Failure(description: "send failed: errno \(errno)") }
+            sent += count
+        }
+    }
+
+    /// Everything the server sends until it closes the connection.
+    public static func receiveAll(_ socket: Int32) -> Data {
         var response = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -58,10 +89,10 @@ public enum RawHTTP {
             if count <= 0 { break }
             response.append(contentsOf: buffer[0..<count])
         }
-        return try parse(response)
+        return response
     }
 
-    private static func parse(_ response: Data) throws -> Reply {
+    public static func parse(_ response: Data) throws -> Reply {
         guard let end = response.firstRange(of: Data("\r\n\r\n".utf8)) else {
             throw Failure(description: "no HTTP header in \(response.count) bytes")
         }

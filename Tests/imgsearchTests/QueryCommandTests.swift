@@ -134,4 +134,69 @@ import Testing
         #expect(run.status != 0)
         #expect(run.standardError.contains("no catalog at /nonexistent/catalog.sqlite"))
     }
+
+    /// Issue 16.4: values that crashed the scan are refused by the command, with a reason.
+    @Test func badOptionValuesAreRefusedNotCrashes() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        for (arguments, message) in [(["--not", "a dog", "--not-weight", "nan"], "--not-weight"),
+                                     (["--not", "a dog", "--not-weight", "inf"], "--not-weight"),
+                                     (["--not", "a dog", "--not-weight", "-1"], "--not-weight"),
+                                     (["--limit", "1000000000"], "--limit"), (["--limit", "0"], "--limit"),
+                                     (["--min-score", "nan"], "--min-score")] {
+            let run = try CommandRunner.imgsearch(["query", "--db", database, "--model", Fixtures.model("tiny-a").path,
+                                                   "--device", "cpu", "a cat"] + arguments)
+            #expect(run.status == 64, "\(arguments): status \(run.status) \(run.standardError)")
+            #expect(run.standardError.contains(message), "\(arguments): \(run.standardError)")
+        }
+        #expect(try query(database, ["a cat", "--limit", "10000"]).count == 3)
+    }
+
+    /// Issue 16.10: a path with a line break (or a backslash) is escaped in plain output, so
+    /// each line is one result.
+    @Test func pathsWithLineBreaksAreEscapedInPlainOutput() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = directory.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let odd = folder.appendingPathComponent("two\nlines\\and\ttab.png")
+        try FileManager.default.copyItem(atPath: photos[2], toPath: odd.path)
+        let database = directory.appendingPathComponent("catalog.sqlite").path
+        let indexed = try CommandRunner.imgsearch(["index", "--db", database, "--model", Fixtures.model("tiny-a").path,
+                                                   "--device", "cpu", folder.path])
+        #expect(indexed.status == 0, "\(indexed.standardError)")
+        let plain = try CommandRunner.imgsearch(["query", "--db", database, "--model", Fixtures.model("tiny-a").path,
+                                                 "--device", "cpu", "coffee"])
+        #expect(plain.standardOutput.split(separator: "\n").count == 1)
+        #expect(plain.standardOutput.hasSuffix(folder.path + "/two\\nlines\\\\and\\ttab.png\n"), "\(plain.standardOutput)")
+        #expect(try query(database, ["coffee"]).map(\.path) == [odd.path])
+    }
+
+    /// Issue 16.2: a status file left by a killed daemon, whose port another daemon (on
+    /// another catalog) now holds, must not answer for this catalog.
+    @Test func aDaemonServingAnotherCatalogIsNotBelieved() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        let expected = try query(database, ["a cat", "--no-daemon"])
+        #expect(expected.count == 3)
+
+        let other = directory.appendingPathComponent("other")
+        let folder = other.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.root.appendingPathComponent("images/rgba.png").path,
+                                         toPath: folder.appendingPathComponent("rgba.png").path)
+        let daemon = try RunningDaemon(folder: folder, directory: other)
+        try daemon.waitFor("the first pass") { $0.embedded == 1 }
+        let (host, port) = try daemon.server()
+        let stale = #"{"catalogPath": "\#(database)", "serverURL": "http://\#(host):\#(port)", "passes": 3}"#
+        try Data(stale.utf8).write(to: URL(fileURLWithPath: database + ".daemon.json"))
+        #expect(try query(database, ["a cat"]) == expected)
+        // Without a model, it cannot search here: it says so rather than answer from the other catalog.
+        let noModel = try CommandRunner.imgsearch(["query", "--db", database, "--json", "a cat"],
+                                                  environment: ["XDG_CONFIG_HOME": directory.appendingPathComponent("config").path])
+        #expect(noModel.standardOutput.isEmpty)
+        #expect(noModel.status != 0)
+    }
 }
