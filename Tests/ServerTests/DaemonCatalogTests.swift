@@ -9,6 +9,11 @@ import Testing
         let images: Int
         let catalogId: String
         let roots: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case images, roots
+            case catalogId = "catalog_id"
+        }
     }
 
     struct Hit: Decodable {
@@ -122,6 +127,8 @@ import Testing
         let before = try search(first)
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
+        // What the killed daemon left says nothing about the next one.
+        try FileManager.default.removeItem(atPath: first.statusPath)
 
         let second = try RunningDaemon(folder: folder, directory: directory)
         let counters = try second.waitFor("the first pass after the restart") { $0.passes >= 1 && $0.serverURL != nil }
