@@ -186,6 +186,22 @@ import Testing
         }
     }
 
+    /// Issue 16.9: a root found on another file system than when it was indexed (another
+    /// drive mounted there) is indexed, but what is missing there goes offline, not away.
+    @Test func aRootOnAnotherFileSystemKeepsWhatIsMissingOffline() throws {
+        try withLibrary { library in
+            try index(library)
+            let catalog = try Catalog(path: library.database)
+            let recorded = try #require(try catalog.indexedRoots()[library.folder.path])
+            try catalog.write { tx in try tx.recordRoot(IndexedRoot(path: recorded.path, device: recorded.device + 1)) }
+            try FileManager.default.removeItem(at: library.folder.appendingPathComponent("coffee.png"))
+            let run = try index(library)
+            #expect(run.standardOutput.contains("0 removed") && run.standardOutput.contains("1 offline"), "\(run.standardOutput)")
+            #expect(try catalog.status().offlineFilesByRoot == [library.folder.path: 1])
+            #expect(try catalog.indexedRoots()[library.folder.path]?.device == recorded.device)
+        }
+    }
+
     /// Issue 16.9: the embedding of a file that vanished is kept for keep_vanished_days, so a
     /// file moved out of the library and back is not embedded again; past the grace period
     /// it is deleted.
