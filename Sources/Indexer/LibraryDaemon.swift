@@ -43,12 +43,7 @@ public final class DaemonActivity: Sendable {
     /// Encoding and writing happen under the lock: two threads writing at once (the index
     /// loop after a pass, the server once it listens) must not let the older state land last.
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        try state.withLock { counters in
-            try encoder.encode(counters).write(to: URL(fileURLWithPath: path), options: .atomic)
-        }
+        try update({ _ in }, writingTo: path)
     }
 
     /// Applies `change`, then writes the status file, as one step.

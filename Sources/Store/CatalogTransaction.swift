@@ -81,31 +81,27 @@ public struct CatalogTransaction {
     /// indexed, so their absence proves nothing); returns how many were not already.
     @discardableResult
     public func markOffline(paths: [String], now: Date = Date()) throws -> Int {
-        var marked = 0
-        for start in Swift.stride(from: 0, to: paths.count, by: 500) {
-            let slice = Array(paths[start..<min(start + 500, paths.count)])
-            try db.execute(sql: """
-                UPDATE file SET offlineSince = ? WHERE offlineSince IS NULL
-                AND path IN (\(databaseQuestionMarks(count: slice.count)))
-                """, arguments: StatementArguments([now] + slice))
-            marked += db.changesCount
-        }
-        return marked
+        try setOfflineSince(now, paths: paths)
     }
 
     /// Brings offline files back (found again, unchanged); returns how many.
     @discardableResult
     public func markOnline(paths: [String]) throws -> Int {
-        var back = 0
+        try setOfflineSince(nil, paths: paths)
+    }
+
+    /// Sets `offlineSince` of the listed files that are not in that state yet; returns how many.
+    private func setOfflineSince(_ date: Date?, paths: [String]) throws -> Int {
+        var changed = 0
         for start in Swift.stride(from: 0, to: paths.count, by: 500) {
             let slice = Array(paths[start..<min(start + 500, paths.count)])
             try db.execute(sql: """
-                UPDATE file SET offlineSince = NULL WHERE offlineSince IS NOT NULL
+                UPDATE file SET offlineSince = ? WHERE (offlineSince IS NULL) = ?
                 AND path IN (\(databaseQuestionMarks(count: slice.count)))
-                """, arguments: StatementArguments(slice))
-            back += db.changesCount
+                """, arguments: [date, date != nil] + StatementArguments(slice))
+            changed += db.changesCount
         }
-        return back
+        return changed
     }
 
     /// Forgets offline files (all, or those under `folder`); returns how many.
