@@ -11,33 +11,42 @@ import Synchronization
 /// The approximate kind's lists are trained on the catalog as it was: it is retrained (in
 /// the background of searches, which go on with the old index) each time the library has
 /// grown 4× since, and it starts as an exact index while the catalog is still empty.
+///
+/// Searches run in parallel (each takes the current index, whose own lock lets searches
+/// share it); `refresh()` is called from one thread at a time (the daemon's loop).
 public final class LiveCatalogSearch: Sendable {
+    /// What refreshes change, in one value behind one lock.
+    private struct State {
+        /// The index searches use now.
+        var search: CatalogSearch
+        /// Images the approximate index was trained on; 0 while it is not approximate yet.
+        var trainedImageCount: Int
+        /// The image ids the index holds, as far as refreshes know.
+        var indexed: Set<Int64>
+        /// The catalog's identity when the index last read it (read before the reading).
+        var followed: CatalogIdentity
+    }
+
     private let kind: IndexKind
-    private let current: Mutex<CatalogSearch>
-    /// Images the approximate index was trained on; 0 while it is not approximate yet.
-    private let trainedImageCount: Mutex<Int>
     private let cacheDirectory: String?
-    /// The image ids the index holds, as far as refreshes know.
-    private let indexed: Mutex<Set<Int64>>
-    /// The catalog's identity when the index last read it (read before the reading).
-    private let followed: Mutex<CatalogIdentity>
+    private let state: Mutex<State>
 
     public init(catalog: Catalog, model: ModelRecord, kind: IndexKind = .exact, cacheDirectory: String?) throws {
         // Taken before the index is built: an image added in between is added again by the
         // first refresh (remove-then-add keeps that harmless); one removed in between is
         // removed again (a no-op).
-        followed = Mutex(try catalog.identity())
+        let identity = try catalog.identity()
         let snapshot = Set(try catalog.imageIDs(modelId: model.id))
         let startKind = kind == .approximate && snapshot.isEmpty ? IndexKind.exact : kind
-        current = Mutex(try CatalogSearch(catalog: catalog, model: model, kind: startKind, cacheDirectory: cacheDirectory))
-        trainedImageCount = Mutex(startKind == .approximate ? snapshot.count : 0)
+        let search = try CatalogSearch(catalog: catalog, model: model, kind: startKind, cacheDirectory: cacheDirectory)
+        state = Mutex(State(search: search, trainedImageCount: startKind == .approximate ? snapshot.count : 0,
+                            indexed: snapshot, followed: identity))
         self.kind = kind
         self.cacheDirectory = cacheDirectory
-        indexed = Mutex(snapshot)
     }
 
     /// The index searches use now.
-    public var search: CatalogSearch { current.withLock { $0 } }
+    public var search: CatalogSearch { state.withLock { $0.search } }
 
     public var imageCount: Int { search.index.imageCount }
 
@@ -49,7 +58,7 @@ public final class LiveCatalogSearch: Sendable {
         let catalog = search.catalog
         let identity = try catalog.identity()
         let inCatalog = Set(try catalog.imageIDs(modelId: search.model.id))
-        let known = indexed.withLock { $0 }
+        let known = state.withLock { $0.indexed }
         let added = inCatalog.subtracting(known).sorted()
         let removed = Array(known.subtracting(inCatalog))
         if !removed.isEmpty { try search.index.remove(imageIDs: removed) }
@@ -66,9 +75,12 @@ public final class LiveCatalogSearch: Sendable {
             try search.index.remove(imageIDs: present)
             try search.index.add(imageIDs: present, embeddings: values)
         }
-        indexed.withLock { $0 = inCatalog }
-        followed.withLock { $0 = identity }
-        if kind == .approximate, inCatalog.count >= max(1, 4 * trainedImageCount.withLock { $0 }) {
+        let trained = state.withLock { state in
+            state.indexed = inCatalog
+            state.followed = identity
+            return state.trainedImageCount
+        }
+        if kind == .approximate, inCatalog.count >= max(1, 4 * trained) {
             try retrain(search, holding: inCatalog)
         }
         return (added.count, removed.count)
@@ -79,7 +91,7 @@ public final class LiveCatalogSearch: Sendable {
     @discardableResult
     public func refreshIfChanged() throws -> (added: Int, removed: Int)? {
         let now = try search.catalog.identity()
-        guard now != followed.withLock({ $0 }) else { return nil }
+        guard now != state.withLock({ $0.followed }) else { return nil }
         return try refresh()
     }
 
@@ -88,18 +100,19 @@ public final class LiveCatalogSearch: Sendable {
     /// since is put right by the next refresh.
     private func retrain(_ old: CatalogSearch, holding snapshot: Set<Int64>) throws {
         let rebuilt = try CatalogSearch(catalog: old.catalog, model: old.model, kind: .approximate)
-        current.withLock { $0 = rebuilt }
-        indexed.withLock { $0 = snapshot }
-        trainedImageCount.withLock { $0 = snapshot.count }
+        state.withLock { state in
+            state.search = rebuilt
+            state.indexed = snapshot
+            state.trainedImageCount = snapshot.count
+        }
     }
 
     /// Images like `imageID` (max over both images' query vectors), itself left out; nil
     /// when the catalog has no such image for this model. `roots`: as in `CatalogSearch.search`.
     public func similar(toImage imageID: Int64, limit: Int, minScore: Float?,
                         under roots: [String]? = nil) throws -> [SearchResult]? {
-        let search = self.search
-        guard let data = try search.catalog.vectors(ofImages: [imageID])[imageID],
-              indexed.withLock({ $0.contains(imageID) }) else { return nil }
+        let (search, known) = state.withLock { ($0.search, $0.indexed.contains(imageID)) }
+        guard known, let data = try search.catalog.vectors(ofImages: [imageID])[imageID] else { return nil }
         let vectors = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore), under: roots)
         return Array(results.filter { $0.imageID != imageID }.prefix(limit))
@@ -111,6 +124,7 @@ public final class LiveCatalogSearch: Sendable {
     public func saveCache() throws {
         guard let cacheDirectory else { return }
         try refresh()
-        try search.saveCache(in: cacheDirectory, identity: followed.withLock { $0 })
+        let (search, identity) = state.withLock { ($0.search, $0.followed) }
+        try search.saveCache(in: cacheDirectory, identity: identity)
     }
 }

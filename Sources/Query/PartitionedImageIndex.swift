@@ -1,6 +1,5 @@
 internal import CFaiss
 import Foundation
-import Synchronization
 
 /// Approximate max-over-queries search for libraries whose exact index does not fit in
 /// memory (the exact int8 store needs 8 KB an image, 8 GB at 1M images; this one about
@@ -15,7 +14,7 @@ public final class PartitionedImageIndex: ImageIndex {
     public let lists: Int
     /// How many lists a search looks in.
     public let probes: Int
-    private let handle: Mutex<OpaquePointer>
+    private let handle: SharedHandle
 
     public convenience init(queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) throws(VectorIndexError) {
         var error = vindex_error()
@@ -25,8 +24,8 @@ public final class PartitionedImageIndex: ImageIndex {
         self.init(handle: created, queriesPerImage: queriesPerImage, dimension: dimension, lists: lists, probes: probes)
     }
 
-    private init(handle: sending OpaquePointer, queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) {
-        self.handle = Mutex(handle)
+    private init(handle: OpaquePointer, queriesPerImage: Int, dimension: Int, lists: Int, probes: Int) {
+        self.handle = SharedHandle(handle, free: image_ivf_free)
         self.queriesPerImage = queriesPerImage
         self.dimension = dimension
         self.lists = lists
@@ -44,12 +43,9 @@ public final class PartitionedImageIndex: ImageIndex {
 
     /// Writes the index (lists, codebooks and codes), replacing `path` atomically.
     public func save(to path: String) throws(VectorIndexError) {
-        try handle.call { index, error in image_ivf_save(index, path, &error) }
+        try handle.call(exclusive: false) { index, error in image_ivf_save(index, path, &error) }
     }
 
-    deinit {
-        handle.withLock { image_ivf_free($0) }
-    }
 
     /// Lists a search looks in unless told otherwise (bench/search.sh: recall@10 ≥ 0.95 at 1M).
     public static let defaultProbes = 16
@@ -68,20 +64,20 @@ public final class PartitionedImageIndex: ImageIndex {
         return max(1, min(power, images))
     }
 
-    public var imageCount: Int { handle.withLock { Int(image_ivf_count($0)) } }
+    public var imageCount: Int { handle.reading { Int(image_ivf_count($0)) } }
 
     /// The unit-length mean of each image's vectors: what images are assigned to lists by.
     public func imageMeans(_ embeddings: [Float]) -> [Float] {
         let count = embeddings.count / (queriesPerImage * dimension)
         var means = [Float](repeating: 0, count: count * dimension)
-        handle.withLock { image_ivf_image_means($0, embeddings, Int64(count), &means) }
+        handle.reading { image_ivf_image_means($0, embeddings, Int64(count), &means) }
         return means
     }
 
     /// Trains the list centroids on `means` (from `imageMeans`, at least `lists` of them;
     /// about 64 a list is plenty) and the residual codebooks on `sample` images' vectors.
     public func train(means: [Float], sample: [Float]) throws(VectorIndexError) {
-        try handle.call { index, error in
+        try handle.call(exclusive: true) { index, error in
             image_ivf_train(index, means, Int64(means.count / dimension), sample,
                             Int64(sample.count / (queriesPerImage * dimension)), &error)
         }
@@ -89,13 +85,13 @@ public final class PartitionedImageIndex: ImageIndex {
 
     public func add(imageIDs: [Int64], embeddings: [Float]) throws {
         precondition(embeddings.count == imageIDs.count * queriesPerImage * dimension, "embedding size mismatch")
-        try handle.call { index, error in image_ivf_add(index, imageIDs, embeddings, Int64(imageIDs.count), &error) }
+        try handle.call(exclusive: true) { index, error in image_ivf_add(index, imageIDs, embeddings, Int64(imageIDs.count), &error) }
     }
 
     @discardableResult
     public func remove(imageIDs: [Int64]) throws -> Int {
         var removed: Int64 = 0
-        try handle.call { index, _ in image_ivf_remove(index, imageIDs, Int64(imageIDs.count), &removed) }
+        try handle.call(exclusive: true) { index, _ in image_ivf_remove(index, imageIDs, Int64(imageIDs.count), &removed) }
         return Int(removed)
     }
 
@@ -115,7 +111,7 @@ public final class PartitionedImageIndex: ImageIndex {
         var ids = [Int64](repeating: 0, count: limit)
         var scores = [Float](repeating: 0, count: limit)
         var found: Int64 = 0
-        try handle.call { index, error in
+        try handle.call(exclusive: false) { index, error in
             image_ivf_search(index, searchVectors, Int32(searchVectors.count / dimension), Int32(probes),
                              Int64(limit), 0, &ids, &scores, &found, &error)
         }
@@ -123,5 +119,5 @@ public final class PartitionedImageIndex: ImageIndex {
     }
 
     /// Bytes held by the codes, ids and tables.
-    public var memoryBytes: Int { handle.withLock { Int(image_ivf_memory_bytes($0)) } }
+    public var memoryBytes: Int { handle.reading { Int(image_ivf_memory_bytes($0)) } }
 }

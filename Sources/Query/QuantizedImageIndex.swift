@@ -1,5 +1,4 @@
 internal import CQuantizedScan
-import Synchronization
 
 /// Exact max-over-queries search that meets a 50 ms budget at 100k images: an int8 copy of
 /// every vector is scanned on all cores to bound each image's score (for most images only
@@ -10,7 +9,7 @@ import Synchronization
 public final class QuantizedImageIndex: ImageIndex {
     public let queriesPerImage: Int
     public let dimension: Int
-    private let scan: Mutex<OpaquePointer>
+    private let scan: SharedHandle
     private let fp32Vectors: FP32VectorSource
 
     public init(queriesPerImage: Int, dimension: Int, fp32Vectors: @escaping FP32VectorSource) {
@@ -19,15 +18,15 @@ public final class QuantizedImageIndex: ImageIndex {
         guard let created = qscan_create(Int32(dimension), Int32(queriesPerImage)) else {
             preconditionFailure("qscan_create refused dimension \(dimension), \(queriesPerImage) queries")
         }
-        scan = Mutex(created)
+        scan = SharedHandle(created, free: qscan_free)
         self.fp32Vectors = fp32Vectors
     }
 
-    private init(handle: sending OpaquePointer, queriesPerImage: Int, dimension: Int,
+    private init(handle: OpaquePointer, queriesPerImage: Int, dimension: Int,
                  fp32Vectors: @escaping FP32VectorSource) {
         self.queriesPerImage = queriesPerImage
         self.dimension = dimension
-        scan = Mutex(handle)
+        scan = SharedHandle(handle, free: qscan_free)
         self.fp32Vectors = fp32Vectors
     }
 
@@ -41,19 +40,15 @@ public final class QuantizedImageIndex: ImageIndex {
 
     /// Writes the int8 store (about a quarter of the fp32 vectors' size), replacing `path` atomically.
     public func save(to path: String) throws {
-        let status = scan.withLock { qscan_save($0, path) }
+        let status = scan.reading { qscan_save($0, path) }
         guard status == 0 else { throw VectorIndexError(reason: "\(path): cannot write the index") }
     }
 
-    deinit {
-        scan.withLock { qscan_free($0) }
-    }
-
-    public var imageCount: Int { scan.withLock { Int(qscan_count($0)) } }
+    public var imageCount: Int { scan.reading { Int(qscan_count($0)) } }
 
     public func add(imageIDs: [Int64], embeddings: [Float]) throws {
         precondition(embeddings.count == imageIDs.count * queriesPerImage * dimension, "embedding size mismatch")
-        let status = scan.withLock { qscan_add($0, imageIDs, embeddings, Int64(imageIDs.count)) }
+        let status = scan.writing { qscan_add($0, imageIDs, embeddings, Int64(imageIDs.count)) }
         guard status == 0 else {
             throw VectorIndexError(reason: status == Int32(QSCAN_ERROR_DUPLICATE_ID.rawValue)
                 ? "an image is already in the index" : "out of memory adding \(imageIDs.count) images")
@@ -63,7 +58,7 @@ public final class QuantizedImageIndex: ImageIndex {
     @discardableResult
     public func remove(imageIDs: [Int64]) throws -> Int {
         var removed: Int64 = 0
-        _ = scan.withLock { qscan_remove($0, imageIDs, Int64(imageIDs.count), &removed) }
+        _ = scan.writing { qscan_remove($0, imageIDs, Int64(imageIDs.count), &removed) }
         return Int(removed)
     }
 
@@ -84,7 +79,7 @@ public final class QuantizedImageIndex: ImageIndex {
             ids = [Int64](repeating: 0, count: capacity)
             var upper = [Float](repeating: 0, count: capacity)
             var count: Int64 = 0
-            let status = scan.withLock {
+            let status = scan.reading {
                 qscan_candidates($0, searchVectors, Int32(searchVectors.count / dimension), Int64(limit), 0,
                                  &ids, &upper, Int64(capacity), &count, &refined)
             }
