@@ -6,11 +6,15 @@
 # queries/s and latency percentiles, and the reference: the same search as a one-shot
 # `imgsearch query --no-daemon` (model load + cached index load + search), per query.
 #
-#   bench/serve.sh [IMAGES] [SECONDS]      # needs tools/setup_reference_env.sh (for the checkpoint) and wrk
+#   bench/serve.sh [IMAGES] [SECONDS] [CONNECTIONS]   # needs tools/setup_reference_env.sh (for the checkpoint) and wrk
+#
+# CONNECTIONS (default 2): concurrent wrk connections; KEEP_CATALOG=1 reuses the catalog of
+# the last run (same IMAGES) instead of filling a new one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGES=${1:-100000}
 SECONDS_OF_LOAD=${2:-30}
+CONNECTIONS=${3:-2}
 OUT=bench/out/serve
 MODEL=bench/out/serve-model
 command -v wrk >/dev/null || { echo "wrk missing: scripts/bootstrap --with-reference" >&2; exit 1; }
@@ -19,10 +23,12 @@ swift build -c release --product imgsearch >&2
 swift build -c release --product SearchBenchmark >&2
 BIN=.build/release/imgsearch
 
-rm -rf "$OUT" && mkdir -p "$OUT/photos"
 DB="$OUT/catalog.sqlite"
-"$BIN" index "$OUT/photos" --db "$DB" --model "$MODEL" >&2            # registers the model
-.build/release/SearchBenchmark --fill-catalog "$DB" --images "$IMAGES" >&2
+if [ "${KEEP_CATALOG:-0}" != 1 ] || [ ! -f "$DB" ]; then
+  rm -rf "$OUT" && mkdir -p "$OUT/photos"
+  "$BIN" index "$OUT/photos" --db "$DB" --model "$MODEL" >&2            # registers the model
+  .build/release/SearchBenchmark --fill-catalog "$DB" --images "$IMAGES" >&2
+fi
 "$BIN" query "warm-up: builds and caches the index" --db "$DB" --model "$MODEL" --no-daemon --limit 1 >/dev/null
 
 # Reference: one process per query, as a script calling the CLI would.
@@ -46,7 +52,7 @@ done
 curl -sf "$URL/api/search?q=warm+up" >/dev/null
 RSS_MB=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' /proc/$DAEMON/status)
 
-wrk -t1 -c2 -d"${SECONDS_OF_LOAD}s" --latency -s bench/serve.lua "$URL" | tee "$OUT/wrk.txt" >&2
+wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_OF_LOAD}s" --latency -s bench/serve.lua "$URL" | tee "$OUT/wrk.txt" >&2
 python3 - "$OUT/wrk.txt" "$IMAGES" "$one_shot_median" "$RSS_MB" <<'PY'
 import json, re, sys
 text = open(sys.argv[1]).read()

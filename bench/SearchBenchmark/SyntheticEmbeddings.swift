@@ -133,16 +133,27 @@ func fillCatalog(path: String, images: Int, data: SyntheticEmbeddings) throws {
           model.dimension == dimension else {
         fatalError("\(path) must hold exactly one model with 32 queries of 256 dimensions")
     }
+    // Each image is an empty file under photos/ beside the catalog, recorded with its real
+    // stat: a daemon on that folder finds every file unchanged (it trusts size, mtime and
+    // inode) and serves them, rather than seeing a library that vanished.
+    let root = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("photos").path
     for first in stride(from: 0, to: images, by: 5_000) {
         let range = first..<min(first + 5_000, images)
         let vectors = data.images(range)
+        let folder = root + "/" + String(format: "%04d", first / 5_000)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try catalog.write { tx in
             for (i, image) in range.enumerated() {
                 let hash = String(format: "synthetic-%08d", image)
+                let file = folder + "/\(hash).jpg"
+                guard FileManager.default.createFile(atPath: file, contents: nil) else { fatalError("cannot create \(file)") }
+                var info = stat()
+                guard stat(file, &info) == 0 else { fatalError("cannot stat \(file)") }
                 let slice = Array(vectors[(i * queriesPerImage * dimension)..<((i + 1) * queriesPerImage * dimension)])
                 _ = try tx.storeImage(StoredImage(contentHash: hash, modelId: model.id, vectors: slice))
-                _ = try tx.upsert(CatalogFile(root: "/synthetic", path: "/synthetic/\(hash).jpg", device: 0,
-                                              inode: Int64(image), size: 1, modifiedNanoseconds: 0,
+                _ = try tx.upsert(CatalogFile(root: root, path: file, device: Int64(info.st_dev), inode: Int64(info.st_ino),
+                                              size: 0, modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000
+                                                  + Int64(info.st_mtim.tv_nsec),
                                               contentHash: hash, state: .indexed))
             }
         }

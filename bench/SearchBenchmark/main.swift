@@ -36,7 +36,8 @@ struct Options {
     /// For the approximate kind: lists searched, and lists in all (0: its default for the size).
     var probes = PartitionedImageIndex.defaultProbes
     var lists = 0
-    /// Instead of benchmarking: write the synthetic images into this catalog (bench/serve.sh).
+    /// Instead of benchmarking: write the synthetic images into this catalog, each an empty
+    /// file under photos/ beside it (bench/serve.sh).
     var fillCatalog: String?
     /// Re-score from this catalog (filled by --fill-catalog with the same images) instead of
     /// from the generator: the real cost of reading candidates' fp32 vectors.
