@@ -165,15 +165,19 @@ let package = Package(
         ),
         .testTarget(
             name: "IndexerTests",
-            dependencies: ["Store", "TestSupport"]
+            dependencies: ["Indexer", "Store", "TestSupport"]
         ),
         .testTarget(
             name: "QueryTests",
             dependencies: ["Query", "TestSupport"]
         ),
         .testTarget(
+            name: "ModelHubTests",
+            dependencies: ["ModelHub", "TestSupport"]
+        ),
+        .testTarget(
             name: "ServerTests",
-            dependencies: ["TestSupport"]
+            dependencies: ["Server", "TestSupport"]
         ),
         .testTarget(
             name: "imgsearchTests",

@@ -68,9 +68,9 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
                 completionHandler(.cancel)
                 return
             case 404:
-                throw HubError("\(name): not found on the server (HTTP 404)")
+                throw HubError("\(name): not found on the server (HTTP 404)", httpStatus: status)
             default:
-                throw HubError("\(name): HTTP \(status)")
+                throw HubError("\(name): HTTP \(status)", httpStatus: status)
             }
             completionHandler(.allow)
         } catch {

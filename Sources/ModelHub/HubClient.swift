@@ -98,7 +98,7 @@ public struct HubClient: Sendable {
                 try transfer.run()
                 lastError = nil
                 break
-            } catch let error as HubError where error.description.contains("HTTP 4") {
+            } catch let error as HubError where error.isClientError {
                 throw error
             } catch {
                 lastError = error

@@ -123,7 +123,7 @@ public final class CatalogSearch: Sendable {
             QuantizedImageIndex.load(from: path, queriesPerImage: model.queryCount, dimension: model.dimension,
                                      fp32Vectors: fp32)
         } build: {
-            QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
+            try QuantizedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension, fp32Vectors: fp32)
         }
     }
 
@@ -250,7 +250,7 @@ public final class CatalogSearch: Sendable {
             let wantsMean = position % meanStride == 0, wantsSample = position % sampleStride == 0
             guard wantsMean || wantsSample else { return }
             let floats = try Self.floats(of: vectors, image: id, model: model, catalog: catalog)
-            if wantsMean { means += index.imageMeans(floats) }
+            if wantsMean { means += try index.imageMeans(floats) }
             if wantsSample { sample += floats }
         }
         try index.train(means: means, sample: sample)

@@ -67,10 +67,10 @@ public final class PartitionedImageIndex: ImageIndex {
     public var imageCount: Int { handle.reading { Int(image_ivf_count($0)) } }
 
     /// The unit-length mean of each image's vectors: what images are assigned to lists by.
-    public func imageMeans(_ embeddings: [Float]) -> [Float] {
+    public func imageMeans(_ embeddings: [Float]) throws(VectorIndexError) -> [Float] {
         let count = embeddings.count / (queriesPerImage * dimension)
         var means = [Float](repeating: 0, count: count * dimension)
-        handle.reading { image_ivf_image_means($0, embeddings, Int64(count), &means) }
+        try handle.call(exclusive: false) { index, error in image_ivf_image_means(index, embeddings, Int64(count), &means, &error) }
         return means
     }
 
@@ -91,7 +91,9 @@ public final class PartitionedImageIndex: ImageIndex {
     @discardableResult
     public func remove(imageIDs: [Int64]) throws -> Int {
         var removed: Int64 = 0
-        try handle.call(exclusive: true) { index, _ in image_ivf_remove(index, imageIDs, Int64(imageIDs.count), &removed) }
+        try handle.call(exclusive: true) { index, error in
+            image_ivf_remove(index, imageIDs, Int64(imageIDs.count), &removed, &error)
+        }
         return Int(removed)
     }
 

@@ -12,11 +12,11 @@ public final class QuantizedImageIndex: ImageIndex {
     private let scan: SharedHandle
     private let fp32Vectors: FP32VectorSource
 
-    public init(queriesPerImage: Int, dimension: Int, fp32Vectors: @escaping FP32VectorSource) {
+    public init(queriesPerImage: Int, dimension: Int, fp32Vectors: @escaping FP32VectorSource) throws(VectorIndexError) {
         self.queriesPerImage = queriesPerImage
         self.dimension = dimension
         guard let created = qscan_create(Int32(dimension), Int32(queriesPerImage)) else {
-            preconditionFailure("qscan_create refused dimension \(dimension), \(queriesPerImage) queries")
+            throw VectorIndexError(reason: "an exact index cannot hold \(queriesPerImage) vectors of \(dimension) dimensions")
         }
         scan = SharedHandle(created, free: qscan_free)
         self.fp32Vectors = fp32Vectors
@@ -41,8 +41,10 @@ public final class QuantizedImageIndex: ImageIndex {
     /// Writes the int8 store (about a quarter of the fp32 vectors' size), replacing `path` atomically.
     public func save(to path: String) throws {
         let status = scan.reading { qscan_save($0, path) }
-        guard status == 0 else { throw VectorIndexError(reason: "\(path): cannot write the index") }
+        guard status == 0 else { throw VectorIndexError(reason: "\(path): cannot write the index: \(Self.describe(status))") }
     }
+
+    private static func describe(_ status: Int32) -> String { String(cString: qscan_status_text(status)) }
 
     public var imageCount: Int { scan.reading { Int(qscan_count($0)) } }
 
@@ -50,8 +52,7 @@ public final class QuantizedImageIndex: ImageIndex {
         precondition(embeddings.count == imageIDs.count * queriesPerImage * dimension, "embedding size mismatch")
         let status = scan.writing { qscan_add($0, imageIDs, embeddings, Int64(imageIDs.count)) }
         guard status == 0 else {
-            throw VectorIndexError(reason: status == Int32(QSCAN_ERROR_DUPLICATE_ID.rawValue)
-                ? "an image is already in the index" : "out of memory adding \(imageIDs.count) images")
+            throw VectorIndexError(reason: "adding \(imageIDs.count) images: \(Self.describe(status))")
         }
     }
 
@@ -87,7 +88,7 @@ public final class QuantizedImageIndex: ImageIndex {
                 capacity = Int(count)
                 continue
             }
-            guard status == 0 else { throw VectorIndexError(reason: "quantized scan failed (status \(status))") }
+            guard status == 0 else { throw VectorIndexError(reason: "the exact scan failed: \(Self.describe(status))") }
             ids.removeSubrange(Int(count)...)
             break
         }

@@ -107,7 +107,6 @@ struct Daemon: AsyncParsableCommand {
     }
 }
 
-/// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (loopback).
 /// The index kinds a daemon keeps in step with the catalog: exact and approximate. (FAISS
 /// factory kinds stay an experiment of `imgsearch query`: some cannot remove vectors.)
 struct ServedIndexKind {
@@ -119,26 +118,6 @@ struct ServedIndexKind {
             throw CommandError("index: the daemon serves \"exact\" or \"approximate\", not \"\(text)\"")
         }
     }
-}
-
-struct ListenAddress: CustomStringConvertible {
-    let host: String
-    let port: Int
-
-    init(_ text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (0...65535).contains(port) else {
-            throw CommandError("listen address \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:7878)")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        self.host = host.isEmpty ? "127.0.0.1" : host
-        self.port = port
-    }
-
-    var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// A value handed to another thread that only that thread uses from then on.

@@ -49,12 +49,12 @@ func bruteForce(images: [Float], ids: [Int64], queriesPerImage: Int, dimension: 
 }
 
 /// An empty int8-scan index whose fp32 re-scoring reads `images` (by `ids`, in order).
-func quantizedIndex(queries: Int, dimension: Int, ids: [Int64], images: [Float]) -> QuantizedImageIndex {
+func quantizedIndex(queries: Int, dimension: Int, ids: [Int64], images: [Float]) throws -> QuantizedImageIndex {
     let floatsPerImage = queries * dimension
     var byID: [Int64: [Float]] = [:]
     for (index, id) in ids.enumerated() { byID[id] = Array(images[(index * floatsPerImage)..<((index + 1) * floatsPerImage)]) }
     let fp32 = byID
-    return QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in fp32.filter { wanted.contains($0.key) } }
+    return try QuantizedImageIndex(queriesPerImage: queries, dimension: dimension) { wanted in fp32.filter { wanted.contains($0.key) } }
 }
 
 @Suite struct ImageIndexTests {
@@ -76,7 +76,7 @@ func quantizedIndex(queries: Int, dimension: Int, ids: [Int64], images: [Float])
     /// Both exact kinds: the int8 scan with fp32 re-scoring, and FAISS's flat index.
     static func exactIndexes(queries: Int, dimension: Int, ids: [Int64], images: [Float]) throws -> [any ImageIndex] {
         [
-            quantizedIndex(queries: queries, dimension: dimension, ids: ids, images: images),
+            try quantizedIndex(queries: queries, dimension: dimension, ids: ids, images: images),
             FaissImageIndex(vectors: try VectorIndex(dimension: dimension, factory: "Flat"), queriesPerImage: queries),
         ]
     }
@@ -177,7 +177,7 @@ func quantizedIndex(queries: Int, dimension: Int, ids: [Int64], images: [Float])
 /// allows it, and neither may change the result.
 @Suite struct QuantizedScanTests {
     static func index(_ ids: [Int64], _ images: [Float], queries: Int, dimension: Int) throws -> QuantizedImageIndex {
-        let index = quantizedIndex(queries: queries, dimension: dimension, ids: ids, images: images)
+        let index = try quantizedIndex(queries: queries, dimension: dimension, ids: ids, images: images)
         try index.add(imageIDs: ids, embeddings: images)
         return index
     }

@@ -130,7 +130,7 @@ if let path = options.fp32Catalog {
 }
 switch options.kind {
 case .exact:
-    index = QuantizedImageIndex(queriesPerImage: queriesPerImage, dimension: dimension, fp32Vectors: fp32)
+    index = try QuantizedImageIndex(queriesPerImage: queriesPerImage, dimension: dimension, fp32Vectors: fp32)
 case .approximate:
     let partitioned = try PartitionedImageIndex(
         queriesPerImage: queriesPerImage, dimension: dimension,
@@ -140,7 +140,7 @@ case .approximate:
     let strides = partitioned.trainingStrides(forImages: options.images)
     var means: [Float] = [], sample: [Float] = []
     for image in Swift.stride(from: 0, to: options.images, by: strides.means) {
-        means += partitioned.imageMeans(data.images(image..<(image + 1)))
+        means += try partitioned.imageMeans(data.images(image..<(image + 1)))
     }
     for image in Swift.stride(from: 0, to: options.images, by: strides.sample) {
         sample += data.images(image..<(image + 1))

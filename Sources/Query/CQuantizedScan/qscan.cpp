@@ -16,6 +16,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -393,15 +394,20 @@ int qscan_add(qscan *scan, const int64_t *ids, const float *vectors, int64_t cou
     if (scan == nullptr || (count > 0 && (ids == nullptr || vectors == nullptr)) || count < 0) {
         return QSCAN_ERROR_INVALID_ARGUMENT;
     }
-    for (int64_t i = 0; i < count; ++i) {
-        if (scan->slot_of.count(ids[i])) return QSCAN_ERROR_DUPLICATE_ID;
+    const size_t d = scan->dimension, q = scan->vectors_per_item, pb = scan->plane_bytes;
+    for (size_t j = 0; j < size_t(count) * q * d; ++j) {
+        if (!std::isfinite(vectors[j])) return QSCAN_ERROR_INVALID_ARGUMENT;
     }
+    const size_t old_items = scan->ids.size(), old_rows = scan->scales.size();
     try {
-        const size_t d = scan->dimension, q = scan->vectors_per_item, pb = scan->plane_bytes;
+        std::unordered_set<int64_t> batch;
+        for (int64_t i = 0; i < count; ++i) {
+            if (scan->slot_of.count(ids[i]) || !batch.insert(ids[i]).second) return QSCAN_ERROR_DUPLICATE_ID;
+        }
+        // The data first, the ids last: should memory run out, what was appended is cut
+        // back and the store is as it was.
         std::vector<int8_t> codes(scan->padded_dimension(), 0);
         for (int64_t i = 0; i < count; ++i) {
-            scan->slot_of.emplace(ids[i], scan->ids.size());
-            scan->ids.push_back(ids[i]);
             for (size_t v = 0; v < q; ++v) {
                 const float *x = vectors + (size_t(i) * q + v) * d;
                 float largest = 0;
@@ -422,7 +428,20 @@ int qscan_add(qscan *scan, const int64_t *ids, const float *vectors, int64_t cou
                 }
             }
         }
+        for (int64_t i = 0; i < count; ++i) {
+            scan->ids.push_back(ids[i]);
+            scan->slot_of.emplace(ids[i], old_items + size_t(i));
+        }
     } catch (const std::bad_alloc &) {
+        for (int64_t i = 0; i < count; ++i) {
+            auto found = scan->slot_of.find(ids[i]);
+            if (found != scan->slot_of.end() && found->second >= old_items) scan->slot_of.erase(found);
+        }
+        scan->ids.resize(old_items);
+        scan->scales.resize(old_rows);
+        scan->code_l1.resize(old_rows);
+        scan->high.resize(old_rows * pb);
+        scan->low.resize(old_rows * pb);
         return QSCAN_ERROR_OUT_OF_MEMORY;
     }
     return QSCAN_OK;
@@ -565,6 +584,18 @@ bool read_all(FILE *file, Vector &values, size_t count, XXH3_state_t *checksum) 
 }  // namespace
 
 extern "C" {
+
+const char *qscan_status_text(int status) {
+    switch (status) {
+        case QSCAN_OK: return "no error";
+        case QSCAN_ERROR_INVALID_ARGUMENT: return "invalid argument (a NULL pointer, a bad size, or a value that is NaN or infinite)";
+        case QSCAN_ERROR_OUT_OF_MEMORY: return "out of memory (or no thread could be started)";
+        case QSCAN_ERROR_DUPLICATE_ID: return "an id is already in the store, or given twice";
+        case QSCAN_ERROR_CAPACITY: return "more candidates than the output buffers hold";
+        case QSCAN_ERROR_IO: return "the file cannot be written";
+        default: return "unknown status";
+    }
+}
 
 int qscan_save(const qscan *scan, const char *path) {
     if (scan == nullptr || path == nullptr) return QSCAN_ERROR_INVALID_ARGUMENT;

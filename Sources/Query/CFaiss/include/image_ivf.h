@@ -40,10 +40,12 @@ extern "C" {
 typedef struct image_ivf image_ivf;
 
 /** An empty, untrained index of `lists` lists for images of `vectors_per_image` vectors of
- *  `dimension` (even); NULL on bad sizes. */
+ *  `dimension` (a multiple of 4: codes pack two 2-d pieces a byte); NULL on bad sizes, with
+ *  the reason in `err`. */
 image_ivf *image_ivf_create(int32_t dimension, int32_t vectors_per_image, int32_t lists, vindex_error *err);
 
-/** NULL-safe. */
+/** NULL-safe, as are the three getters below (0 for NULL); every other call returns
+ *  VINDEX_ERROR_INVALID_ARGUMENT for a NULL index. */
 void image_ivf_free(image_ivf *index);
 
 int64_t image_ivf_count(const image_ivf *index);
@@ -52,7 +54,8 @@ int32_t image_ivf_is_trained(const image_ivf *index);
 
 /** The unit-length mean of each image's vectors ([count, dimension] into `means`): what an
  *  image is assigned to a list by, and what `image_ivf_train` clusters. */
-void image_ivf_image_means(const image_ivf *index, const float *images, int64_t count, float *means);
+int image_ivf_image_means(const image_ivf *index, const float *images, int64_t count, float *means,
+                          vindex_error *err);
 
 /** Trains the list centroids (spherical k-means on `mean_count` image means, at least one a
  *  list; about 64 a list is plenty) and the residual codebooks (on `image_count` sample
@@ -65,7 +68,7 @@ int image_ivf_train(image_ivf *index, const float *means, int64_t mean_count, co
 int image_ivf_add(image_ivf *index, const int64_t *ids, const float *images, int64_t count, vindex_error *err);
 
 /** Removes the listed images; `removed` (may be NULL) gets how many were present. */
-int image_ivf_remove(image_ivf *index, const int64_t *ids, int64_t count, int64_t *removed);
+int image_ivf_remove(image_ivf *index, const int64_t *ids, int64_t count, int64_t *removed, vindex_error *err);
 
 /**
  * The (up to) `k` images with the best approximate scores for `search_count` search vectors

@@ -27,7 +27,8 @@
  *     qscan_free(scan);
  *
  * Thread safety: concurrent qscan_candidates calls are safe; add/remove need exclusive access.
- * Errors: return codes (QSCAN_OK = 0); no exception crosses this boundary.
+ * Errors: return codes (QSCAN_OK = 0), described by qscan_status_text; no exception
+ * crosses this boundary, and a failed call leaves the store as it was.
  */
 #ifndef IMGSEARCH_QSCAN_H
 #define IMGSEARCH_QSCAN_H
@@ -61,7 +62,9 @@ void qscan_free(qscan *scan);
 
 int64_t qscan_count(const qscan *scan);
 
-/** Adds `count` items: `vectors` is [count, vectors_per_item, dimension] float32. */
+/** Adds `count` items: `vectors` is [count, vectors_per_item, dimension] float32, finite.
+ *  An id already present or given twice is QSCAN_ERROR_DUPLICATE_ID; on any error nothing of
+ *  the call is added. */
 int qscan_add(qscan *scan, const int64_t *ids, const float *vectors, int64_t count);
 
 /** Removes the listed items; `removed` (may be NULL) gets how many existed. */
@@ -86,6 +89,9 @@ int qscan_candidates(const qscan *scan, const float *search, int32_t search_coun
  */
 int qscan_save(const qscan *scan, const char *path);
 qscan *qscan_load(const char *path, int32_t dimension, int32_t vectors_per_item);
+
+/** A one-line description of a status code (a static string). */
+const char *qscan_status_text(int status);
 
 #ifdef __cplusplus
 }
