@@ -114,20 +114,18 @@ import Testing
     /// it can be read.
     @Test func anUnreadablePhotoIsAFailureNamingIt() throws {
         try withLibrary { library in
-            let asUser = try UnprivilegedUser.arguments(sharing: library.directory)
+            let user = try UnprivilegedUser(sharing: library.directory)
             let locked = library.folder.appendingPathComponent("locked.png")
             try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/rgba.png"), to: locked)
             try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: locked.path)
-            let run = try CommandRunner.run(asUser + [CommandRunner.productsDirectory.appendingPathComponent("imgsearch").path,
-                                                      "index", "--db", library.database, "--model", model, "--device", "cpu",
-                                                      library.folder.path])
+            let command = user.prefix + [user.binary, "index", "--db", library.database, "--model", user.model,
+                                         "--device", "cpu", library.folder.path]
+            let run = try CommandRunner.run(command)
             #expect(run.status == 1, "\(run.standardError)")
             #expect(run.standardError.contains("\(locked.path): cannot read: Permission denied"), "\(run.standardError)")
             #expect(run.standardOutput.hasPrefix("3 embedded, 0 reused (moved or copied), 0 unchanged, 0 removed, 1 failed"))
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: locked.path)
-            let readable = try CommandRunner.run(asUser + [CommandRunner.productsDirectory.appendingPathComponent("imgsearch").path,
-                                                           "index", "--db", library.database, "--model", model, "--device", "cpu",
-                                                           library.folder.path])
+            let readable = try CommandRunner.run(command)
             #expect(readable.status == 0, "\(readable.standardError)")
             #expect(readable.standardOutput.hasPrefix("1 embedded"), "\(readable.standardOutput)")
         }

@@ -45,19 +45,42 @@ public enum CommandRunner {
 
 /// Runs a command as a user without privileges when the tests run as root (who reads every
 /// file whatever its mode), so that permissions mean what they mean for a user.
-public enum UnprivilegedUser {
-    /// The prefix that runs a command as `nobody` under root (nothing otherwise), after
-    /// opening `directory` (and everything in it) to that user.
-    public static func arguments(sharing directory: URL) throws -> [String] {
-        guard getuid() == 0 else { return [] }
+public struct UnprivilegedUser {
+    /// The command prefix: `setpriv` to `nobody` under root, nothing otherwise.
+    public let prefix: [String]
+    /// The imgsearch binary and a fixture model that user can run and read.
+    public let binary: String
+    public let model: String
+
+    /// Opens `directory` (and everything in it) to that user, and, under root, copies the
+    /// binary and the fixture model `modelName` into it: the checkout itself may lie where
+    /// `nobody` cannot go (a home folder).
+    public init(sharing directory: URL, modelName: String = "tiny-a") throws {
+        let built = CommandRunner.productsDirectory.appendingPathComponent("imgsearch").path
+        guard getuid() == 0 else {
+            (prefix, binary, model) = ([], built, Fixtures.model(modelName).path)
+            return
+        }
         let manager = FileManager.default
+        let tools = directory.appendingPathComponent("unprivileged")
+        try manager.createDirectory(at: tools, withIntermediateDirectories: true)
+        binary = tools.appendingPathComponent("imgsearch").path
+        try manager.copyItem(atPath: built, toPath: binary)
+        model = tools.appendingPathComponent(modelName).path
+        try manager.createDirectory(atPath: model, withIntermediateDirectories: true)
+        let source = Fixtures.model(modelName)
+        for file in try manager.contentsOfDirectory(atPath: source.path) {  // links resolved: they point into the checkout
+            try manager.copyItem(at: source.appendingPathComponent(file).resolvingSymlinksInPath(),
+                                 to: URL(fileURLWithPath: model).appendingPathComponent(file))
+        }
         try manager.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
         for case let name as String in manager.enumerator(atPath: directory.path)! {
             let path = directory.appendingPathComponent(name).path
             var isFolder: ObjCBool = false
             manager.fileExists(atPath: path, isDirectory: &isFolder)
-            try manager.setAttributes([.posixPermissions: isFolder.boolValue ? 0o777 : 0o666], ofItemAtPath: path)
+            let executable = isFolder.boolValue || path == binary
+            try manager.setAttributes([.posixPermissions: executable ? 0o777 : 0o666], ofItemAtPath: path)
         }
-        return ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
     }
 }

@@ -18,7 +18,7 @@
  * wider, and rules out the images that even this bound puts below the K-th best; a fine
  * pass reads both planes of the rest. When the coarse pass would rule out fewer than half
  * of the images (a coarse scan of one eighth of them tells), the fine pass reads them all.
- * qscan.cpp derives both bounds, rounding included.
+ * qscan_search.cpp derives both bounds, rounding included.
  *
  * Usage:
  *     qscan *scan = qscan_create(256, 32);
