@@ -24,7 +24,8 @@ struct Index: ParsableCommand {
             embedded again.
 
             Exit status: 0 when every image is indexed; 1 when some files failed (in this run or
-            an earlier one, unchanged since) or a root could not be read; 130 when interrupted.
+            an earlier one, unchanged since) or a root, a folder or a name could not be read; 130
+            when interrupted.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
