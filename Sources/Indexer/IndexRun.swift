@@ -85,7 +85,7 @@ public struct IndexRun: Sendable {
         summary.crawlProblems = crawl.problems
         let known = Dictionary(try catalog.files(inRoots: crawler.roots).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let embeddedHashes = try catalog.embeddedHashes(known.values.compactMap(\.contentHash), modelId: modelRecord.id)
-        let rootCheck = try RootCheck(crawler: crawler, crawl: crawl, known: known, recorded: try catalog.indexedRoots())
+        let rootCheck = RootCheck(crawler: crawler, crawl: crawl, known: known, recorded: try catalog.indexedRoots())
         summary.offlineRoots = rootCheck.offline.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if !rootCheck.offline.isEmpty {
             summary.wentOffline += try catalog.write { tx in

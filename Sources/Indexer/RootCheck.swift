@@ -13,7 +13,7 @@ struct RootCheck {
     /// The file systems to record: roots crawled with at least one file.
     private(set) var devicesToRecord: [String: Int64] = [:]
 
-    init(crawler: Crawler, crawl: Crawler.Crawl, known: [String: CatalogFile], recorded: [String: IndexedRoot]) throws {
+    init(crawler: Crawler, crawl: Crawler.Crawl, known: [String: CatalogFile], recorded: [String: IndexedRoot]) {
         var indexedPerRoot: [String: Int] = [:]
         for record in known.values where record.state == .indexed { indexedPerRoot[record.root, default: 0] += 1 }
         var foundPerRoot: [String: Int] = [:]
@@ -34,19 +34,5 @@ struct RootCheck {
             if let before = recorded[root], before.device != device, indexed > 0 { movedDevice.insert(root) }
             devicesToRecord[root] = device
         }
-    }
-}
-
-/// What a file's name says about its content.
-enum ImageFileName {
-    /// Extensions of the image formats the decoders read (and their usual variants).
-    static let imageExtensions: Set<String> = [
-        "jpg", "jpeg", "jpe", "jfif", "png", "webp", "heic", "heif", "hif", "avif", "tif", "tiff", "gif",
-    ]
-
-    /// Whether the name ends in an image extension: such a file that holds no image is a
-    /// failure worth reporting (damaged, truncated, mislabelled), not a file to pass over.
-    static func looksLikeImage(_ path: String) -> Bool {
-        imageExtensions.contains((path as NSString).pathExtension.lowercased())
     }
 }

@@ -54,9 +54,13 @@ public final class LiveCatalogSearch: Sendable {
     /// added and removed.
     @discardableResult
     public func refresh() throws -> (added: Int, removed: Int) {
+        try refresh(seeing: try search.catalog.identity())
+    }
+
+    /// `refresh()`, with the catalog's identity read before the catalog's images.
+    private func refresh(seeing identity: CatalogIdentity) throws -> (added: Int, removed: Int) {
         let search = self.search
         let catalog = search.catalog
-        let identity = try catalog.identity()
         let inCatalog = Set(try catalog.imageIDs(modelId: search.model.id))
         let known = state.withLock { $0.indexed }
         let added = inCatalog.subtracting(known).sorted()
@@ -92,7 +96,7 @@ public final class LiveCatalogSearch: Sendable {
     public func refreshIfChanged() throws -> (added: Int, removed: Int)? {
         let now = try search.catalog.identity()
         guard now != state.withLock({ $0.followed }) else { return nil }
-        return try refresh()
+        return try refresh(seeing: now)
     }
 
     /// Builds a fresh approximate index from the catalog, then swaps it in. `snapshot`: the

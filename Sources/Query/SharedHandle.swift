@@ -1,12 +1,12 @@
 import Foundation
 internal import CFaiss
 
-/// A C index handle that threads share: searches (and saves) hold it together, adding,
-/// removing and training hold it alone; `deinit` frees it. The C scans are safe for
-/// concurrent searches, so a `Mutex` (one holder at a time) made every HTTP search wait for
-/// every other. A pthread readers–writer lock, preferring writers so that a refresh is not
-/// starved by a stream of searches: neither the standard library nor our dependencies
-/// offer one.
+/// A C index handle that threads share, freed in `deinit`: calls that only read it may hold
+/// it together (`reading`), calls that change it hold it alone (`writing`). The exact and
+/// approximate scans allow concurrent searches, which a `Mutex` (one holder at a time)
+/// would serialise; FAISS indexes take every call alone. A pthread readers–writer lock,
+/// preferring writers so that a refresh is not starved by a stream of searches: neither the
+/// standard library nor our dependencies offer one.
 final class SharedHandle: @unchecked Sendable {
     private let handle: OpaquePointer
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>

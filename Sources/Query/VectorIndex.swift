@@ -1,6 +1,5 @@
 internal import CFaiss
 import Foundation
-import Synchronization
 
 /// Why the vector index failed; FAISS's message included.
 public struct VectorIndexError: Error, CustomStringConvertible {
@@ -9,9 +8,10 @@ public struct VectorIndexError: Error, CustomStringConvertible {
 }
 
 /// A FAISS inner-product index with 64-bit ids, owned by Swift. FAISS indexes are not safe
-/// for concurrent mutation: every call holds `lock`, so this class is Sendable.
+/// for concurrent mutation (and search parameters are set on the index): every call holds
+/// the handle alone, so this class is Sendable.
 public final class VectorIndex: Sendable {
-    private let handle: Mutex<OpaquePointer>
+    private let handle: SharedHandle
     public let dimension: Int
 
     /// `factory`: a FAISS index_factory string; "Flat" is brute force.
@@ -20,13 +20,13 @@ public final class VectorIndex: Sendable {
         guard let created = vindex_create(Int32(dimension), factory, &error) else {
             throw VectorIndexError(reason: "cannot create a \"\(factory)\" index: \(error.text)")
         }
-        handle = Mutex(created)
+        handle = SharedHandle(created, free: vindex_free)
         self.dimension = dimension
     }
 
-    private init(handle: sending OpaquePointer) {
+    private init(handle: OpaquePointer) {
         dimension = Int(vindex_dimension(handle))
-        self.handle = Mutex(handle)
+        self.handle = SharedHandle(handle, free: vindex_free)
     }
 
     /// Reads an index written by `save(to:)`.
@@ -36,27 +36,23 @@ public final class VectorIndex: Sendable {
         return VectorIndex(handle: loaded)
     }
 
-    deinit {
-        handle.withLock { vindex_free($0) }
-    }
-
-    public var count: Int { handle.withLock { Int(vindex_count($0)) } }
-    public var isTrained: Bool { handle.withLock { vindex_is_trained($0) != 0 } }
+    public var count: Int { handle.writing { Int(vindex_count($0)) } }
+    public var isTrained: Bool { handle.writing { vindex_is_trained($0) != 0 } }
 
     public func train(_ vectors: [Float]) throws(VectorIndexError) {
-        try handle.call { index, error in vindex_train(index, vectors, Int64(vectors.count / dimension), &error) }
+        try handle.call(exclusive: true) { index, error in vindex_train(index, vectors, Int64(vectors.count / dimension), &error) }
     }
 
     public func add(_ vectors: [Float], ids: [Int64]) throws(VectorIndexError) {
         precondition(vectors.count == ids.count * dimension, "vector count does not match id count")
-        try handle.call { index, error in vindex_add(index, vectors, ids, Int64(ids.count), &error) }
+        try handle.call(exclusive: true) { index, error in vindex_add(index, vectors, ids, Int64(ids.count), &error) }
     }
 
     /// Removes the vectors with these ids; returns how many there were.
     @discardableResult
     public func remove(ids: [Int64]) throws(VectorIndexError) -> Int {
         var removed: Int64 = 0
-        try handle.call { index, error in vindex_remove(index, ids, Int64(ids.count), &removed, &error) }
+        try handle.call(exclusive: true) { index, error in vindex_remove(index, ids, Int64(ids.count), &removed, &error) }
         return Int(removed)
     }
 
@@ -66,7 +62,7 @@ public final class VectorIndex: Sendable {
         precondition(queryCount * dimension == queries.count && queryCount > 0, "bad query size")
         var scores = [Float](repeating: 0, count: queryCount * k)
         var ids = [Int64](repeating: -1, count: queryCount * k)
-        try handle.call { index, error in vindex_search(index, queries, Int64(queryCount), Int64(k), &scores, &ids, &error) }
+        try handle.call(exclusive: true) { index, error in vindex_search(index, queries, Int64(queryCount), Int64(k), &scores, &ids, &error) }
         return (0..<queryCount).map { row in
             (0..<k).compactMap { column in
                 let i = row * k + column
@@ -77,26 +73,15 @@ public final class VectorIndex: Sendable {
 
     /// Sets a FAISS search parameter, e.g. "nprobe" for IVF or "efSearch" for HNSW.
     public func setParameter(_ name: String, _ value: Double) throws(VectorIndexError) {
-        try handle.call { index, error in vindex_set_parameter(index, name, value, &error) }
+        try handle.call(exclusive: true) { index, error in vindex_set_parameter(index, name, value, &error) }
     }
 
     public func save(to path: String) throws(VectorIndexError) {
-        try handle.call { index, error in vindex_save(index, path, &error) }
+        try handle.call(exclusive: true) { index, error in vindex_save(index, path, &error) }
     }
 
     public static func setThreads(_ threads: Int) {
         vindex_set_threads(Int32(clamping: threads))
-    }
-}
-
-extension Mutex where Value == OpaquePointer {
-    /// Runs a C call on the locked handle; a non-zero status throws the call's message.
-    borrowing func call(_ body: (OpaquePointer, inout vindex_error) -> Int32) throws(VectorIndexError) {
-        let failure: String? = withLock { index in
-            var error = vindex_error()
-            return body(index, &error) == 0 ? nil : error.text
-        }
-        if let failure { throw VectorIndexError(reason: failure) }
     }
 }
 

@@ -60,8 +60,8 @@ public final class LibraryService: Sendable {
     }
 
     func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {
-        guard try !paths(ofImage: imageID).isEmpty,
-              let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots) else {
+        _ = try paths(ofImage: imageID)  // not found unless a file under the roots holds it
+        guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots) else {
             throw APIError(.notFound, "no image \(imageID)")
         }
         return results

@@ -163,9 +163,7 @@ public final class Catalog: Sendable {
         guard !ids.isEmpty else { return [:] }
         return try read { db in
             var vectors: [Int64: Data] = [:]
-            // SQLite limits the number of parameters of one statement.
-            for start in Swift.stride(from: 0, to: ids.count, by: 500) {
-                let slice = Array(ids[start..<min(start + 500, ids.count)])
+            for slice in ids.parameterBatches {
                 let rows = try Row.fetchCursor(db, sql: "SELECT id, vectors FROM image WHERE id IN (\(databaseQuestionMarks(count: slice.count)))",
                                                arguments: StatementArguments(slice))
                 while let row = try rows.next() { vectors[row["id"]] = row["vectors"] }
@@ -205,8 +203,7 @@ public final class Catalog: Sendable {
         guard !ids.isEmpty else { return [:] }
         return try read { db in
             var paths: [Int64: [String]] = [:]
-            for start in Swift.stride(from: 0, to: ids.count, by: 500) {
-                let slice = Array(ids[start..<min(start + 500, ids.count)])
+            for slice in ids.parameterBatches {
                 let rows = try Row.fetchCursor(db, sql: """
                     SELECT image.id AS imageId, file.path AS path FROM image
                     JOIN file ON file.contentHash = image.contentHash AND file.state = 'indexed'
@@ -252,8 +249,7 @@ public final class Catalog: Sendable {
         guard !hashes.isEmpty else { return [] }
         return try read { db in
             var found: Set<String> = []
-            for start in Swift.stride(from: 0, to: hashes.count, by: 500) {
-                let slice = Array(hashes[start..<min(start + 500, hashes.count)])
+            for slice in hashes.parameterBatches {
                 found.formUnion(try String.fetchAll(db, sql: """
                     SELECT contentHash FROM image WHERE modelId = ? AND contentHash IN (\(databaseQuestionMarks(count: slice.count)))
                     """, arguments: StatementArguments([modelId] + slice)))

@@ -93,8 +93,7 @@ public struct CatalogTransaction {
     /// Sets `offlineSince` of the listed files that are not in that state yet; returns how many.
     private func setOfflineSince(_ date: Date?, paths: [String]) throws -> Int {
         var changed = 0
-        for start in Swift.stride(from: 0, to: paths.count, by: 500) {
-            let slice = Array(paths[start..<min(start + 500, paths.count)])
+        for slice in paths.parameterBatches {
             try db.execute(sql: """
                 UPDATE file SET offlineSince = ? WHERE (offlineSince IS NULL) = ?
                 AND path IN (\(databaseQuestionMarks(count: slice.count)))

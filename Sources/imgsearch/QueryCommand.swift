@@ -75,11 +75,11 @@ struct Search: ParsableCommand {
 
     func run() throws {
         let config = try configOption.load()
-        if let hits = try searchThroughDaemon(config) {
+        let catalog = try catalogOptions.openExisting(config)
+        if let hits = try searchThroughDaemon(catalog: catalog, config: config) {
             try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } })
             return
         }
-        let catalog = try catalogOptions.openExisting(config)
         let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
         let identity = try ModelIdentity(snapshot: model.snapshot)
         guard let record = try catalog.model(id: identity.id) else {
@@ -96,14 +96,11 @@ struct Search: ParsableCommand {
     /// The daemon's answer for a text search (with the daemon's index: no --index given),
     /// or nil (no daemon for this catalog, or it uses another model, or serves only some of
     /// the catalog's folders).
-    private func searchThroughDaemon(_ config: Configuration) throws -> [DaemonClient.Hit]? {
-        guard !noDaemon, image == nil, index == nil, let text else { return nil }
-        let token = config.apiToken
-        let path = catalogOptions.path(config)
-        guard FileManager.default.fileExists(atPath: path + ".daemon.json") else { return nil }
-        let catalog = try catalogOptions.openExisting(config)
-        guard let client = DaemonClient(catalogPath: path, catalogID: try catalog.identity().id,
-                                        catalogRoots: try catalog.fileRoots(), token: token) else { return nil }
+    private func searchThroughDaemon(catalog: Catalog, config: Configuration) throws -> [DaemonClient.Hit]? {
+        guard !noDaemon, image == nil, index == nil, let text,
+              FileManager.default.fileExists(atPath: catalog.path + ".daemon.json") else { return nil }
+        guard let client = DaemonClient(catalogPath: catalog.path, catalogID: try catalog.identity().id,
+                                        catalogRoots: try catalog.fileRoots(), token: config.apiToken) else { return nil }
         let modelID = try modelOptions.directory(config).map { directory in
             try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
         }

@@ -34,9 +34,7 @@ import Testing
         try daemon.waitFor("the first pass") { $0.embedded == 3 }
         let (host, port) = try daemon.server()
         func get<T: Decodable>(_ target: String, as type: T.Type) throws -> T {
-            let reply = try RawHTTP.get(host: host, port: port, target: target)
-            #expect(reply.status == 200, "\(target): \(reply.text)")
-            return try JSONDecoder().decode(T.self, from: reply.body)
+            try RawHTTP.get(host: host, port: port, target: target).decoded(as: type)
         }
         func exactSearch(_ text: String) throws -> [(path: String, score: Float)] {
             let run = try CommandRunner.imgsearch(["query", text, "--json", "--limit", "10", "--no-daemon", "--index", "exact",

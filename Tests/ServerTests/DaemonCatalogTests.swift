@@ -52,9 +52,7 @@ import Testing
         try daemon.waitFor("the first pass") { $0.embedded == 1 }
         let (host, port) = try daemon.server()
         func get<T: Decodable>(_ target: String, as type: T.Type) throws -> T {
-            let reply = try RawHTTP.get(host: host, port: port, target: target)
-            #expect(reply.status == 200, "\(target): \(reply.text)")
-            return try JSONDecoder().decode(T.self, from: reply.body)
+            try RawHTTP.get(host: host, port: port, target: target).decoded(as: type)
         }
         func waitForImages(_ count: Int) throws {
             let deadline = Date().addingTimeInterval(15)

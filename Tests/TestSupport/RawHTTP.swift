@@ -18,6 +18,12 @@ public enum RawHTTP {
             return error["message"] as? String
         }
 
+        /// The body decoded as `type` from JSON; any status but 200 is a failure naming the body.
+        public func decoded<T: Decodable>(as type: T.Type) throws -> T {
+            guard status == 200 else { throw Failure(description: "HTTP \(status): \(text)") }
+            return try JSONDecoder().decode(type, from: body)
+        }
+
         public func json() throws -> [String: Any] {
             guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
                 throw CocoaError(.propertyListReadCorrupt)
