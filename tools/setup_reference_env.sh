@@ -36,6 +36,13 @@ echo '*' > "$VENV/.gitignore"
 if ! "$VENV/bin/python" -c "import transformers, sys; sys.exit(transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "transformers==$TRANSFORMERS_VERSION" pillow
 fi
+# The captioning references: T5's slow tokenizer and its conversion to the fast one
+# (sentencepiece, protobuf), and GPT-2's real BPE ranks (only the asset file of
+# openai-whisper is read, so none of its dependencies is needed).
+if ! "$VENV/bin/python" -c "import sentencepiece, google.protobuf, importlib.util, sys; sys.exit(importlib.util.find_spec('whisper') is None)" 2>/dev/null; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check sentencepiece protobuf
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps openai-whisper
+fi
 
 "$VENV/bin/python" - <<'EOF'
 import PIL, numpy, safetensors, tokenizers, torch, transformers

@@ -26,10 +26,18 @@ public struct RepositoryInfo: Decodable, Sendable {
     /// What imgsearch needs of a BLIP-2 snapshot: config, vocabulary, safetensors weights
     /// (single or sharded, with their index) and the image processor's config. Other
     /// formats (pytorch_model.bin, TF, Flax) are left on the hub.
+    /// The configs and tokenizer files of a retrieval (BERT `vocab.txt`) or a captioning
+    /// snapshot (OPT `vocab.json` + `merges.txt`, T5 `spiece.model`), besides the weights.
+    static let snapshotFiles: Set<String> = [
+        "config.json", "preprocessor_config.json", "processor_config.json", "generation_config.json",
+        "model.safetensors.index.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
+        "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    ]
+
     public var neededFiles: [File] {
         siblings.filter { file in
             let name = file.rfilename
-            return ["config.json", "vocab.txt", "preprocessor_config.json", "model.safetensors.index.json"].contains(name)
+            return Self.snapshotFiles.contains(name)
                 || (name.hasSuffix(".safetensors") && !name.contains("/"))
         }
     }

@@ -8,9 +8,10 @@ public enum SnapshotCheck {
         let manager = FileManager.default
         var problems: [String] = []
         let names = (try? manager.contentsOfDirectory(atPath: folder.path)) ?? []
-        for required in ["config.json", "vocab.txt"] where !names.contains(required) {
-            problems.append("\(required) is missing")
-        }
+        if !names.contains("config.json") { problems.append("config.json is missing") }
+        let hasTokenizer = names.contains("vocab.txt") || names.contains("spiece.model")
+            || (names.contains("vocab.json") && names.contains("merges.txt"))
+        if !hasTokenizer { problems.append("no tokenizer (vocab.txt, vocab.json + merges.txt, or spiece.model)") }
         if !names.contains(where: { $0.hasSuffix(".safetensors") }) { problems.append("no .safetensors weights") }
         for name in names.sorted() {
             let link = folder.appendingPathComponent(name)

@@ -7,6 +7,7 @@ import Yams
 /// naming the file and the key.
 struct Configuration: Decodable {
     var model: String?
+    var captionModel: String?
     var device: String?
     var precision: String?
     var threads: Int?
@@ -28,6 +29,7 @@ struct Configuration: Decodable {
         case rescanSeconds = "rescan_seconds"
         case allowedHosts = "allowed_hosts"
         case keepVanishedDays = "keep_vanished_days"
+        case captionModel = "caption_model"
     }
 
     /// How long the embedding of a file that vanished is kept (a file moved away and back is
@@ -81,6 +83,7 @@ struct Configuration: Decodable {
         func expand(_ path: String) -> String { (path as NSString).expandingTildeInPath }
         var copy = self
         copy.model = model.map(expand)
+        copy.captionModel = captionModel.map(expand)
         copy.database = database.map(expand)
         copy.roots = roots?.map(expand)
         return copy

@@ -18,10 +18,11 @@ struct Model: ParsableCommand {
 
     struct Pull: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a BLIP-2 retrieval model from the Hugging Face hub.",
+            abstract: "Download a BLIP-2 model (retrieval or captioning) from the Hugging Face hub.",
             discussion: """
-                Fetches config.json, vocab.txt, the safetensors weights and the processor config
-                (about 4.7 GB for blip2-itm-vit-g) over HTTPS from HF_ENDPOINT (default
+                Fetches config.json, the safetensors weights, the processor configs and the
+                tokenizer files (vocab.txt; OPT's vocab.json and merges.txt; T5's spiece.model):
+                about 4.7 GB for blip2-itm-vit-g, 15 GB for blip2-opt-2.7b. Over HTTPS from HF_ENDPOINT (default
                 https://huggingface.co; HF_TOKEN for gated models). An interrupted download
                 resumes where it stopped, in this run (up to 5 attempts per file) or the next.
                 Every file is checked against the hub's published sha256 (git blob id for small
@@ -69,7 +70,7 @@ struct Model: ParsableCommand {
             if snapshots.isEmpty { log.info("no snapshots in \(HubCache.standard().root.path)") }
             for snapshot in snapshots {
                 let refs = snapshot.refs.isEmpty ? "" : " (\(snapshot.refs.joined(separator: ", ")))"
-                let kind = (try? ModelConfig(contentsOf: snapshot.folder.appendingPathComponent("config.json"))).map { _ in "BLIP-2" } ?? "not a BLIP-2 retrieval model"
+                let kind = SnapshotKind(folder: snapshot.folder).description
                 print("\(snapshot.repo)@\(snapshot.commit.prefix(12))\(refs)  \(kind)  \(snapshot.folder.path)")
             }
         }
@@ -88,7 +89,7 @@ struct Model: ParsableCommand {
             var failures = 0
             for snapshot in snapshots {
                 let problems = SnapshotCheck.problems(in: snapshot.folder)
-                    + ((try? ModelSnapshot(directory: snapshot.folder)) == nil ? ["does not load as a BLIP-2 snapshot"] : [])
+                    + (SnapshotKind(folder: snapshot.folder) == .other ? ["does not load as a BLIP-2 snapshot"] : [])
                 if problems.isEmpty {
                     print("ok     \(snapshot.repo)@\(snapshot.commit.prefix(12))")
                 } else {
@@ -97,6 +98,29 @@ struct Model: ParsableCommand {
                 }
             }
             if failures > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+/// What a cached snapshot is, by loading its config and tokenizer.
+enum SnapshotKind: Equatable, CustomStringConvertible {
+    case retrieval, captioning, other
+
+    init(folder: URL) {
+        if (try? ModelSnapshot(directory: folder)) != nil {
+            self = .retrieval
+        } else if (try? CaptionModelSnapshot(directory: folder)) != nil {
+            self = .captioning
+        } else {
+            self = .other
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .retrieval: "BLIP-2 retrieval (search, embed, match)"
+        case .captioning: "BLIP-2 captioning (caption, ask)"
+        case .other: "not a BLIP-2 snapshot imgsearch loads"
         }
     }
 }

@@ -8,7 +8,7 @@ extension Precision: ExpressibleByArgument {}
 /// Options shared by every command that loads the model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "A BLIP-2 retrieval model: a snapshot folder (config.json, model.safetensors, vocab.txt) or a hub id like Salesforce/blip2-itm-vit-g found in the Hugging Face cache; default: `model` in the config file.",
+        "A BLIP-2 snapshot folder (config.json, safetensors weights, tokenizer files) or a hub id found in the Hugging Face cache: a retrieval model like Salesforce/blip2-itm-vit-g for search, embed and match (default: `model` in the config file), a captioning model like Salesforce/blip2-opt-2.7b for caption and ask (default: `caption_model`).",
         valueName: "dir"))
     var model: String?
 
@@ -37,7 +37,12 @@ struct ModelOptions: ParsableArguments {
     /// The snapshot folder named by --model or the config file: a folder as given, or a
     /// repository id (ORG/NAME) resolved in the Hugging Face cache; nil when none is named.
     func directory(_ config: Configuration) throws -> String? {
-        guard let name = model ?? config.model else { return nil }
+        try directory(named: model ?? config.model)
+    }
+
+    /// `directory(_:)` for a name given directly (a flag or another config key).
+    func directory(named name: String?) throws -> String? {
+        guard let name else { return nil }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: name, isDirectory: &isFolder), isFolder.boolValue { return name }
         let parts = name.split(separator: "/")
@@ -57,6 +62,25 @@ struct ModelOptions: ParsableArguments {
         guard let directory = try directory(config) else {
             throw CommandError("no model: pass --model DIR or set `model` in \(Configuration.defaultPath)")
         }
+        let model = try Blip2Model(directory: URL(fileURLWithPath: directory),
+                                   options: try computeOptions(parts: parts, config: config))
+        announce(directory: directory, device: model.device, precision: model.precision)
+        return model
+    }
+
+    /// Loads a captioning model: --model, else `caption_model` in the config file.
+    func loadGenerator(config: Configuration) throws -> Blip2Generator {
+        guard let directory = try directory(named: model ?? config.captionModel) else {
+            throw CommandError("no captioning model: pass --model DIR (e.g. Salesforce/blip2-opt-2.7b) or set `caption_model` in \(Configuration.defaultPath)")
+        }
+        let generator = try Blip2Generator(directory: URL(fileURLWithPath: directory),
+                                           options: try computeOptions(parts: .all, config: config))
+        announce(directory: directory, device: generator.device, precision: generator.precision)
+        return generator
+    }
+
+    /// Device and precision from the flags, then the config file; applies the thread count.
+    private func computeOptions(parts: ModelParts, config: Configuration) throws -> ComputeOptions {
         let device = self.device ?? config.device ?? "auto"
         try Self.check(device: device)
         let precision = try self.precision ?? config.precision.map { text in
@@ -66,12 +90,13 @@ struct ModelOptions: ParsableArguments {
             return value
         } ?? .auto
         if let threads = threads ?? config.threads { ComputeThreads.set(threads) }
-        let model = try Blip2Model(directory: URL(fileURLWithPath: directory),
-                                   options: ComputeOptions(device: device, precision: precision, parts: parts))
-        if model.device == "cpu", let warning = BlasBackend.current().warning {
+        return ComputeOptions(device: device, precision: precision, parts: parts)
+    }
+
+    private func announce(directory: String, device: String, precision: String) {
+        if device == "cpu", let warning = BlasBackend.current().warning {
             log.warning("\(warning)")
         }
-        log.debug("loaded \(directory) on \(model.device) in \(model.precision)")
-        return model
+        log.debug("loaded \(directory) on \(device) in \(precision)")
     }
 }

@@ -63,3 +63,62 @@ public func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count, "length mismatch \(a.count) vs \(b.count)")
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
+
+extension Fixtures {
+    /// A tiny Blip2ForConditionalGeneration snapshot of `tools/make_generation_fixtures.py`.
+    public static func generationModel(_ name: String) -> URL {
+        root.appendingPathComponent("generation").appendingPathComponent(name)
+    }
+
+    /// A real tokenizer's files under `Tests/Fixtures/tokenizers` (gpt2, sp-en, sp-ja).
+    public static func tokenizer(_ name: String) -> URL {
+        root.appendingPathComponent("tokenizers").appendingPathComponent(name)
+    }
+}
+
+/// transformers' outputs for one tiny captioning model (`expected.json`).
+public struct ExpectedGeneration: Decodable {
+    /// One `generate()` call: the prompt rows it was given and the new tokens it returned.
+    public struct Run: Decodable {
+        public let label: String
+        public let prompts: [String]
+        public let ids: [[Int32]]
+        public let mask: [[Int32]]
+        public let generate: Settings
+        public let tokens: [[Int32]]
+
+        /// Row `index` without its padding.
+        public func unpaddedIDs(_ index: Int) -> [Int32] {
+            zip(ids[index], mask[index]).filter { $0.1 == 1 }.map(\.0)
+        }
+    }
+
+    /// The keyword arguments given to `generate()`.
+    public struct Settings: Decodable {
+        public let max_new_tokens: Int
+        public let num_beams: Int
+        public let length_penalty: Float?
+        public let repetition_penalty: Float?
+        public let no_repeat_ngram_size: Int?
+        public let min_new_tokens: Int?
+    }
+
+    /// The first new token's logits for `ids`/`mask`, before any processor.
+    public struct FirstLogits: Decodable {
+        public let ids: [[Int32]]
+        public let mask: [[Int32]]
+        public let logits: [[Float]]
+    }
+
+    public let eos_token_id: Int32
+    public let pad_token_id: Int32
+    public let image_token_index: Int32?
+    public let runs: [Run]
+    public let first_logits: FirstLogits
+    public let decoded: [String]
+
+    public static func load(model name: String) throws -> ExpectedGeneration {
+        let data = try Data(contentsOf: Fixtures.generationModel(name).appendingPathComponent("expected.json"))
+        return try JSONDecoder().decode(ExpectedGeneration.self, from: data)
+    }
+}

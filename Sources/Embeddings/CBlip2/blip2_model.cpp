@@ -47,7 +47,7 @@ Blip2Model::Blip2Model(WeightStore &weights, const blip2_config &config, int par
                                     config.image_text_hidden_size, config.qformer_hidden_size)),
       itm_head_(Linear::load(scope_if(weights, "itm_head", parts & BLIP2_PART_ITM), 2,
                              config.qformer_hidden_size)) {
-    weights.reject_unclaimed();
+    weights.reject_unclaimed("Blip2ForImageTextRetrieval");
 }
 
 torch::Tensor Blip2Model::embed_images(const torch::Tensor &pixels) const {

@@ -1,5 +1,5 @@
-// The C boundary: every entry point catches every exception and turns it into a
-// blip2_status plus a message, as llama.cpp does around its C++ core.
+// The C boundary of the retrieval model: every entry point runs inside `guarded`
+// (c_api_support.hpp), so no exception crosses it.
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -10,6 +10,7 @@
 #include "blip2.h"
 #include "blip2_error.hpp"
 #include "blip2_model.hpp"
+#include "c_api_support.hpp"
 
 struct blip2_model {
     std::unique_ptr<blip2::Blip2Model> model;
@@ -20,123 +21,7 @@ struct blip2_model {
 namespace {
 
 using blip2::Error;
-
-int fail(blip2_error *err, blip2_status status, const std::string &message) {
-    if (err != nullptr) {
-        err->code = status;
-        std::snprintf(err->message, sizeof(err->message), "%s", message.c_str());
-    }
-    return status;
-}
-
-/** Runs `body`, mapping any exception to a status code and message. */
-template <typename Body>
-int guarded(blip2_error *err, Body body) {
-    try {
-        body();
-        if (err != nullptr) {
-            err->code = BLIP2_OK;
-            err->message[0] = '\0';
-        }
-        return BLIP2_OK;
-    } catch (const Error &e) {
-        return fail(err, e.status(), e.what());
-    } catch (const c10::Error &e) {
-        return fail(err, BLIP2_ERROR_RUNTIME, std::string("libtorch: ") + e.what_without_backtrace());
-    } catch (const std::bad_alloc &) {
-        return fail(err, BLIP2_ERROR_RUNTIME, "out of memory");
-    } catch (const std::exception &e) {
-        return fail(err, BLIP2_ERROR_RUNTIME, e.what());
-    } catch (...) {
-        return fail(err, BLIP2_ERROR_RUNTIME, "unknown C++ exception");
-    }
-}
-
-torch::Device resolve_device(const char *requested) {
-    std::string name = requested == nullptr ? "auto" : requested;
-    if (name == "auto") {
-        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-    }
-    if (name == "cpu") return torch::Device(torch::kCPU);
-    if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-        if (!torch::cuda::is_available()) {
-            throw Error(BLIP2_ERROR_DEVICE,
-                        "device " + name + " requested, but the linked libtorch has no usable CUDA "
-                        "(build against a CUDA libtorch with IMGSEARCH_LIBTORCH, see README)");
-        }
-        int64_t index = 0;
-        if (name.size() > 5) {
-            try {
-                size_t used = 0;
-                index = std::stoll(name.substr(5), &used);
-                if (used != name.size() - 5 || index < 0) throw std::invalid_argument(name);
-            } catch (const std::exception &) {
-                throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "invalid device \"" + name + "\"");
-            }
-        }
-        const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
-        if (index >= count) {
-            throw Error(BLIP2_ERROR_DEVICE, "device " + name + " requested, but only " +
-                                                std::to_string(count) + " CUDA device(s) exist");
-        }
-        return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-    }
-    throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                "invalid device \"" + name + "\": use auto, cpu, cuda or cuda:N");
-}
-
-torch::Dtype resolve_dtype(int32_t requested, const torch::Device &device) {
-    switch (requested) {
-        case BLIP2_DTYPE_AUTO: return device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
-        case BLIP2_DTYPE_FP32: return torch::kFloat32;
-        case BLIP2_DTYPE_BF16: return torch::kBFloat16;
-        case BLIP2_DTYPE_FP16:
-            if (device.is_cpu()) {
-                throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                            "fp16 is not supported on the CPU: use fp32 or bf16");
-            }
-            return torch::kFloat16;
-        default: throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "unknown dtype " + std::to_string(requested));
-    }
-}
-
-void check_config(const blip2_config &c) {
-    auto positive = [](int64_t value, const char *key) {
-        if (value <= 0) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, std::string(key) + " must be positive");
-    };
-    positive(c.vision_hidden_size, "vision_config.hidden_size");
-    positive(c.vision_intermediate_size, "vision_config.intermediate_size");
-    positive(c.vision_num_layers, "vision_config.num_hidden_layers");
-    positive(c.vision_num_heads, "vision_config.num_attention_heads");
-    positive(c.image_size, "vision_config.image_size");
-    positive(c.patch_size, "vision_config.patch_size");
-    positive(c.qformer_hidden_size, "qformer_config.hidden_size");
-    positive(c.qformer_intermediate_size, "qformer_config.intermediate_size");
-    positive(c.qformer_num_layers, "qformer_config.num_hidden_layers");
-    positive(c.qformer_num_heads, "qformer_config.num_attention_heads");
-    positive(c.qformer_vocab_size, "qformer_config.vocab_size");
-    positive(c.qformer_max_position_embeddings, "qformer_config.max_position_embeddings");
-    positive(c.qformer_cross_attention_frequency, "qformer_config.cross_attention_frequency");
-    positive(c.qformer_encoder_hidden_size, "qformer_config.encoder_hidden_size");
-    positive(c.num_query_tokens, "num_query_tokens");
-    positive(c.image_text_hidden_size, "image_text_hidden_size");
-    if (c.vision_hidden_size % c.vision_num_heads != 0) {
-        throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                    "vision_config.hidden_size is not a multiple of num_attention_heads");
-    }
-    if (c.qformer_hidden_size % c.qformer_num_heads != 0) {
-        throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                    "qformer_config.hidden_size is not a multiple of num_attention_heads");
-    }
-    if (c.image_size % c.patch_size != 0) {
-        throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                    "vision_config.image_size is not a multiple of patch_size");
-    }
-    if (c.qformer_encoder_hidden_size != c.vision_hidden_size) {
-        throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                    "qformer_config.encoder_hidden_size differs from vision_config.hidden_size");
-    }
-}
+using blip2::guarded;
 
 void require(const blip2_model *model, int parts, const char *what) {
     if (model == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "model is NULL");
@@ -205,9 +90,9 @@ blip2_model *blip2_model_load(const char *snapshot_dir, const blip2_config *conf
         if (chosen.parts <= 0 || chosen.parts > BLIP2_PART_ALL) {
             throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "parts must be a mask of blip2_parts");
         }
-        check_config(*config);
-        torch::Device device = resolve_device(chosen.device);
-        torch::Dtype dtype = resolve_dtype(chosen.dtype, device);
+        blip2::check_config(*config);
+        torch::Device device = blip2::resolve_device(chosen.device);
+        torch::Dtype dtype = blip2::resolve_dtype(chosen.dtype, device);
         c10::InferenceMode inference;
         blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), device, dtype);
         auto model = std::make_unique<blip2::Blip2Model>(weights, *config, chosen.parts);
@@ -225,10 +110,7 @@ int blip2_model_describe(const blip2_model *model, char *device, size_t device_l
         std::snprintf(device, device_len, "%s", model->device.str().c_str());
     }
     if (dtype != nullptr && dtype_len > 0) {
-        const char *name = model->dtype == torch::kFloat16    ? "fp16"
-                           : model->dtype == torch::kBFloat16 ? "bf16"
-                                                              : "fp32";
-        std::snprintf(dtype, dtype_len, "%s", name);
+        std::snprintf(dtype, dtype_len, "%s", blip2::dtype_name(model->dtype));
     }
     return BLIP2_OK;
 }

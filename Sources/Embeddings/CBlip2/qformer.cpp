@@ -58,10 +58,12 @@ torch::Tensor QFormerFeedForward::forward(const torch::Tensor &x) const {
 QFormerLayer::QFormerLayer(const WeightScope &scope, const blip2_config &config, int64_t index,
                            QFormerPaths paths)
     : self_attention_(scope.scope("attention"), config, config.qformer_hidden_size),
-      text_feed_forward_(scope_for(scope, paths.text).scope("intermediate"),
-                         scope_for(scope, paths.text).scope("output"), config),
       query_feed_forward_(scope_for(scope, paths.query).scope("intermediate_query"),
                           scope_for(scope, paths.query).scope("output_query"), config) {
+    if (paths.text_weights_present) {
+        text_feed_forward_.emplace(scope_for(scope, paths.text).scope("intermediate"),
+                                   scope_for(scope, paths.text).scope("output"), config);
+    }
     if (index % config.qformer_cross_attention_frequency == 0) {
         cross_attention_.emplace(scope_for(scope, paths.query).scope("crossattention"), config,
                                  config.qformer_encoder_hidden_size);
@@ -72,7 +74,7 @@ torch::Tensor QFormerLayer::forward(const torch::Tensor &x, const torch::Tensor 
                                     const torch::Tensor &image_states,
                                     int64_t query_length) const {
     torch::Tensor attended = self_attention_.forward(x, x, mask);
-    if (query_length == 0) return text_feed_forward_.forward(attended);
+    if (query_length == 0) return text_feed_forward_->forward(attended);
 
     torch::Tensor queries = attended.slice(1, 0, query_length);
     if (cross_attention_) {
@@ -80,7 +82,7 @@ torch::Tensor QFormerLayer::forward(const torch::Tensor &x, const torch::Tensor 
     }
     torch::Tensor out = query_feed_forward_.forward(queries);
     if (attended.size(1) > query_length) {
-        torch::Tensor text = text_feed_forward_.forward(attended.slice(1, query_length));
+        torch::Tensor text = text_feed_forward_->forward(attended.slice(1, query_length));
         out = torch::cat({out, text}, 1);
     }
     return out;

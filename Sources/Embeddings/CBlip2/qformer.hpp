@@ -15,6 +15,8 @@ namespace blip2 {
 struct QFormerPaths {
     bool query;  // image path: cross-attention and the query feed-forward
     bool text;   // text path: the text feed-forward
+    /** False for a captioning checkpoint, whose Q-Former has no text feed-forward at all. */
+    bool text_weights_present = true;
 };
 
 /** Blip2QFormerAttention: BERT attention plus `output.dense`, residual and LayerNorm. */
@@ -55,7 +57,7 @@ public:
 private:
     QFormerAttention self_attention_;
     std::optional<QFormerAttention> cross_attention_;
-    QFormerFeedForward text_feed_forward_;
+    std::optional<QFormerFeedForward> text_feed_forward_;
     QFormerFeedForward query_feed_forward_;
 };
 

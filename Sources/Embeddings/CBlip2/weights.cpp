@@ -71,12 +71,12 @@ torch::Tensor WeightStore::load(const std::string &name, const std::vector<int64
     return mapped.to(device_, dtype_);
 }
 
-void WeightStore::reject_unclaimed() const {
+void WeightStore::reject_unclaimed(const std::string &architecture) const {
     for (const auto &entry : archive_.tensors()) {
         if (claimed_.count(entry.first) == 0) {
             throw Error(BLIP2_ERROR_UNEXPECTED_TENSOR,
                         entry.second.file->path() + ": unexpected tensor " + entry.first +
-                            ": not part of Blip2ForImageTextRetrieval with this config.json");
+                            ": not part of " + architecture + " with this config.json");
         }
     }
 }

@@ -24,7 +24,7 @@ public:
     /** Checks name, stored dtype and shape without reading the data (a part not loaded). */
     void check(const std::string &name, const std::vector<int64_t> &shape);
     /** Fails, naming the first one, when the checkpoint holds a tensor nothing asked for. */
-    void reject_unclaimed() const;
+    void reject_unclaimed(const std::string &architecture) const;
 
     torch::Device device() const { return device_; }
     torch::Dtype dtype() const { return dtype_; }

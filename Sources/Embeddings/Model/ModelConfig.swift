@@ -31,24 +31,23 @@ public struct ModelConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads and checks `config.json`; every failure names the file and the key.
+    /// Reads and checks the `config.json` of a retrieval snapshot; every failure names the
+    /// file and the key. A captioning snapshot is refused with a message saying so.
     public init(contentsOf url: URL) throws(ModelError) {
-        let path = url.path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .missingFile(path: path, reason: "missing or unreadable (is this a Hugging Face snapshot directory?)")
+        let top = try ConfigReader(contentsOf: url)
+        switch try ModelArchitecture(config: top) {
+        case .retrieval:
+            break
+        case .generation:
+            throw .invalidConfig(path: url.path, key: nil, reason: ModelArchitecture.generation.mismatch(wanted: .retrieval))
         }
-        let root: [String: JSONValue]
-        do {
-            root = try JSONDecoder().decode([String: JSONValue].self, from: data)
-        } catch {
-            throw .invalidConfig(path: path, key: nil, reason: "not a valid JSON object")
-        }
-        let top = ConfigReader(path: path, prefix: "", values: root)
-        let modelType: String? = try top.value("model_type")
-        guard modelType == "blip-2" else {
-            throw .invalidConfig(path: path, key: "model_type",
-                                 reason: "is \(modelType.map { "\"\($0)\"" } ?? "missing"), expected \"blip-2\" (a Blip2ForImageTextRetrieval snapshot)")
-        }
+        try self.init(reading: top, textPath: true)
+    }
+
+    /// The vision and Q-Former sizes of `top`; `textPath` requires the Q-Former's text input
+    /// (retrieval), without it the Q-Former is the query path only (captioning).
+    init(reading top: ConfigReader, textPath: Bool) throws(ModelError) {
+        let path = top.path
         let vision = try top.section("vision_config")
         let qformer = try top.section("qformer_config")
 
@@ -72,10 +71,12 @@ public struct ModelConfig: Sendable, Equatable {
         qformerLayerNormEps = try qformer.value("layer_norm_eps") ?? qformerLayerNormEps
         try qformer.require("hidden_act", equals: "gelu")
         try qformer.require("position_embedding_type", equals: "absolute")
-        let textInput: Bool? = try qformer.value("use_qformer_text_input")
-        guard textInput == true else {
-            throw .invalidConfig(path: path, key: "qformer_config.use_qformer_text_input",
-                                 reason: "must be true: without the Q-Former text path there are no text embeddings (is this an ITM/retrieval checkpoint?)")
+        if textPath {
+            let textInput: Bool? = try qformer.value("use_qformer_text_input")
+            guard textInput == true else {
+                throw .invalidConfig(path: path, key: "qformer_config.use_qformer_text_input",
+                                     reason: "must be true: without the Q-Former text path there are no text embeddings (is this an ITM/retrieval checkpoint?)")
+            }
         }
 
         queryTokenCount = try top.value("num_query_tokens") ?? queryTokenCount
@@ -127,83 +128,5 @@ public struct ModelConfig: Sendable, Equatable {
             qformer_encoder_hidden_size: Int64(visionHiddenSize),
             qformer_layer_norm_eps: qformerLayerNormEps,
             num_query_tokens: Int64(queryTokenCount), image_text_hidden_size: Int64(embeddingDimension))
-    }
-}
-
-/// One JSON value, decoded without losing the difference between `true` and `1`.
-enum JSONValue: Decodable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-}
-
-/// Typed access to one object of `config.json`, with errors naming the dotted key.
-private struct ConfigReader {
-    let path: String
-    let prefix: String
-    let values: [String: JSONValue]
-
-    func section(_ key: String) throws(ModelError) -> ConfigReader {
-        switch values[key] {
-        case nil, .null?:
-            return ConfigReader(path: path, prefix: prefix + key + ".", values: [:])
-        case .object(let object)?:
-            return ConfigReader(path: path, prefix: prefix + key + ".", values: object)
-        default:
-            throw .invalidConfig(path: path, key: prefix + key, reason: "is not a JSON object")
-        }
-    }
-
-    func value(_ key: String) throws(ModelError) -> Int? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .number(let number)? where number == number.rounded() && abs(number) < 1e15: return Int(number)
-        case let other?: throw mismatch(key, "an integer", other)
-        }
-    }
-
-    func value(_ key: String) throws(ModelError) -> Double? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .number(let number)?: return number
-        case let other?: throw mismatch(key, "a number", other)
-        }
-    }
-
-    func value(_ key: String) throws(ModelError) -> Bool? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .bool(let flag)?: return flag
-        case let other?: throw mismatch(key, "true or false", other)
-        }
-    }
-
-    func value(_ key: String) throws(ModelError) -> String? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .string(let text)?: return text
-        case let other?: throw mismatch(key, "a string", other)
-        }
-    }
-
-    /// Fails unless the key, when present, holds `expected` (an option the engine does not implement).
-    func require(_ key: String, equals expected: String) throws(ModelError) {
-        let found: String? = try value(key)
-        if let found, found != expected {
-            throw .invalidConfig(path: path, key: prefix + key,
-                                 reason: "\"\(found)\" is not supported, only \"\(expected)\"")
-        }
-    }
-
-    private func mismatch(_ key: String, _ expected: String, _ found: JSONValue) -> ModelError {
-        .invalidConfig(path: path, key: prefix + key, reason: "expected \(expected), found \(found)")
     }
 }

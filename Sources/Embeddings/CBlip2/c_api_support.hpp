@@ -1,0 +1,55 @@
+// What every C entry point of the engine shares: exceptions turned into a status and a
+// message (as llama.cpp does around its C++ core), and device, dtype and config checks.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "blip2.h"
+#include "blip2_error.hpp"
+
+namespace blip2 {
+
+inline int fail(blip2_error *err, blip2_status status, const std::string &message) {
+    if (err != nullptr) {
+        err->code = status;
+        std::snprintf(err->message, sizeof(err->message), "%s", message.c_str());
+    }
+    return status;
+}
+
+/** Runs `body`, mapping any exception to a status code and message. */
+template <typename Body>
+int guarded(blip2_error *err, Body body) {
+    try {
+        body();
+        if (err != nullptr) {
+            err->code = BLIP2_OK;
+            err->message[0] = '\0';
+        }
+        return BLIP2_OK;
+    } catch (const Error &e) {
+        return fail(err, e.status(), e.what());
+    } catch (const c10::Error &e) {
+        return fail(err, BLIP2_ERROR_RUNTIME, std::string("libtorch: ") + e.what_without_backtrace());
+    } catch (const std::bad_alloc &) {
+        return fail(err, BLIP2_ERROR_RUNTIME, "out of memory");
+    } catch (const std::exception &e) {
+        return fail(err, BLIP2_ERROR_RUNTIME, e.what());
+    } catch (...) {
+        return fail(err, BLIP2_ERROR_RUNTIME, "unknown C++ exception");
+    }
+}
+
+/** "auto", "cpu", "cuda" or "cuda:N" to a device this libtorch has; throws Error otherwise. */
+torch::Device resolve_device(const char *requested);
+/** A blip2_dtype to the compute dtype on `device` (fp32 on CPU, fp16 on CUDA for auto). */
+torch::Dtype resolve_dtype(int32_t requested, const torch::Device &device);
+/** Fails on a vision or Q-Former size the model cannot be built with. */
+void check_config(const blip2_config &config);
+/** The name of a compute dtype: "fp32", "fp16" or "bf16". */
+const char *dtype_name(torch::Dtype dtype);
+
+}  // namespace blip2
