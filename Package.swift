@@ -142,6 +142,11 @@ let package = Package(
             path: "bench/EmbedBenchmark"
         ),
         .executableTarget(
+            name: "CaptionBenchmark",
+            dependencies: ["Embeddings"],
+            path: "bench/CaptionBenchmark"
+        ),
+        .executableTarget(
             name: "SearchBenchmark",
             dependencies: ["Query", "Store"],
             path: "bench/SearchBenchmark"

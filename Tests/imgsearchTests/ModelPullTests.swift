@@ -17,13 +17,15 @@ import Testing
         var environment: [String: String] { ["HF_HUB_CACHE": cache.path, "HF_ENDPOINT": "http://127.0.0.1:\(port)"] }
         var snapshot: URL { cache.appendingPathComponent("models--test--tiny-a/snapshots/\(ModelPullTests.commit)") }
 
-        init(_ options: [String] = []) throws {
+        /// Serves `files` of `source` (every file when nil) as test/tiny-a.
+        init(_ options: [String] = [], source: URL = Fixtures.model("tiny-a"),
+             files: [String]? = ["config.json", "model.safetensors", "vocab.txt"]) throws {
             directory = try Fixtures.temporaryDirectory()
             let repository = directory.appendingPathComponent("root/test/tiny-a")
             try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
-            for name in ["config.json", "model.safetensors", "vocab.txt"] {
-                let source = Fixtures.model("tiny-a").appendingPathComponent(name).resolvingSymlinksInPath()
-                try FileManager.default.copyItem(at: source, to: repository.appendingPathComponent(name))
+            for name in try files ?? FileManager.default.contentsOfDirectory(atPath: source.path) {
+                let from = source.appendingPathComponent(name).resolvingSymlinksInPath()
+                try FileManager.default.copyItem(at: from, to: repository.appendingPathComponent(name))
             }
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = [Fixtures.root.deletingLastPathComponent().appendingPathComponent("HubServer/hub_server.py").path,
@@ -49,6 +51,26 @@ import Testing
         func original(_ name: String) throws -> Data {
             try Data(contentsOf: directory.appendingPathComponent("root/test/tiny-a/\(name)"))
         }
+    }
+
+    /// A captioning snapshot comes with its tokenizer files and shards, and is listed as such.
+    @Test func aCaptioningSnapshotIsPulledWithItsTokenizer() throws {
+        let source = Fixtures.generationModel("opt-placeholder")
+        let hub = try Hub(source: source, files: nil)
+        let pull = try CommandRunner.imgsearch(["model", "pull", "test/tiny-a"], environment: hub.environment)
+        #expect(pull.status == 0, "\(pull.standardError)")
+        let pulled = Set(try FileManager.default.contentsOfDirectory(atPath: hub.snapshot.path))
+        for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "processor_config.json", "config.json",
+                     "model.safetensors.index.json", "model-00004-of-00004.safetensors"] {
+            #expect(pulled.contains(name), "\(name) not pulled: \(pulled.sorted())")
+        }
+        #expect(!pulled.contains("expected.json") && !pulled.contains("pixels.f32"))
+        let list = try CommandRunner.imgsearch(["model", "list"], environment: hub.environment)
+        #expect(list.standardOutput.contains("BLIP-2 captioning (caption, ask)"), "\(list.standardOutput)")
+        let caption = try CommandRunner.imgsearch(["caption", "--model", "test/tiny-a", "--device", "cpu", "--max-tokens", "4",
+                                                   Fixtures.root.appendingPathComponent("images/astronaut.png").path],
+                                                  environment: hub.environment)
+        #expect(caption.status == 0, "\(caption.standardError)")
     }
 
     @Test func aCutConnectionIsResumedAndTheSnapshotIsUsedFromTheCache() throws {
