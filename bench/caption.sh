@@ -77,6 +77,8 @@ print(f"peak RSS: imgsearch {ours['peak_rss_mb']:.0f} MB (anonymous {ours.get('r
       f"file-backed weights {ours.get('rss_file_mb', 0):.0f} MB), transformers {ref['peak_rss_mb']:.0f} MB; "
       f"ratio {ours['peak_rss_mb'] / ref['peak_rss_mb']:.2f}x, anonymous only {ours.get('rss_anon_mb', 0) / ref['peak_rss_mb']:.2f}x (target <= 0.6)")
 print(f"end to end, {ours['new_tokens']} tokens: imgsearch {ours['total_seconds']:.1f} s, transformers {ref['total_seconds']:.1f} s")
+print(f"one caption with the default recipe (5 beams, up to 30 tokens): {ours['caption_recipe_seconds']:.1f} s "
+      f"for {ours['caption_recipe_tokens']} tokens, weights already paged in")
 print(f"greedy ids identical: {ours['ids'] == ref['ids']} ({len(ours['ids'])} new tokens)")
 # A new token reads every language-model weight once (the vision tower runs once per image).
 lm = weights * 2651.7 / 3745.0

@@ -73,9 +73,15 @@ let allSeconds = try seconds {
     ids = try generator.generate(pixels: pixels, count: 1, prompts: [prompt], options: .greedy(maxNewTokens: arguments.newTokens))
 }
 let generated = ids[0].count
+// The default `imgsearch caption` recipe (5 beams, 1 to 30 tokens) on the same image.
+var captionIDs: [[Int32]] = []
+let captionSeconds = try seconds {
+    captionIDs = try generator.generate(pixels: pixels, count: 1, prompts: [prompt], options: .caption)
+}
 var report: [String: Any] = [
     "load_seconds": loadSeconds, "first_token_seconds": firstTokenSeconds, "total_seconds": allSeconds,
-    "cold_first_token_seconds": coldFirstTokenSeconds,
+    "cold_first_token_seconds": coldFirstTokenSeconds, "caption_recipe_seconds": captionSeconds,
+    "caption_recipe_tokens": captionIDs[0].count,
     "new_tokens": generated, "tokens_per_s": Double(generated - 1) / max(allSeconds - firstTokenSeconds, 1e-9),
     "ids": ids[0].map(Int.init), "prompt": prompt.map(Int.init), "threads": ComputeThreads.count,
     "precision": generator.precision, "blas": "\(BlasBackend.current())",

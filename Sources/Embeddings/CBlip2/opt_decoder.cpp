@@ -106,7 +106,7 @@ torch::Tensor OptDecoder::forward(torch::Tensor x, KeyValueCache &cache) const {
     }
     cache.length = total;
     torch::Tensor last = final_layer_norm_(x.select(1, fresh - 1));
-    return torch::matmul(last, lm_head_.t()).to(torch::kFloat32);
+    return Linear{lm_head_, torch::Tensor()}(last).to(torch::kFloat32);
 }
 
 }  // namespace blip2

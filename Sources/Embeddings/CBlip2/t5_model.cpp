@@ -217,7 +217,7 @@ torch::Tensor T5Model::step(const torch::Tensor &tokens, KeyValueCache &cache) c
     cache.length = position + 1;
     h = decoder_final_norm_(h.select(1, 0));
     if (tied_) h = h * std::pow(static_cast<double>(hidden_size_), -0.5);
-    return torch::matmul(h, lm_head_.t()).to(torch::kFloat32);
+    return Linear{lm_head_, torch::Tensor()}(h).to(torch::kFloat32);
 }
 
 }  // namespace blip2
