@@ -78,6 +78,28 @@ enum CatalogSchema {
                   \(bump);
                 """)
         }
+        migrator.registerMigration("v3: captions and their full-text index") { db in
+            // One caption per distinct content per captioning model, like embeddings: a moved
+            // or copied photo keeps it, another caption model captions again.
+            try db.execute(sql: """
+                CREATE TABLE caption (
+                  contentHash TEXT NOT NULL,
+                  captionModelId TEXT NOT NULL,
+                  text TEXT NOT NULL,
+                  prompt TEXT NOT NULL,
+                  captionedAt DATETIME NOT NULL,
+                  PRIMARY KEY (contentHash, captionModelId));
+                CREATE VIRTUAL TABLE caption_text USING fts5(text, content='caption', content_rowid='rowid',
+                  tokenize='unicode61 remove_diacritics 2');
+                CREATE TRIGGER caption_insert_indexes AFTER INSERT ON caption BEGIN
+                  INSERT INTO caption_text(rowid, text) VALUES (new.rowid, new.text); END;
+                CREATE TRIGGER caption_delete_unindexes AFTER DELETE ON caption BEGIN
+                  INSERT INTO caption_text(caption_text, rowid, text) VALUES ('delete', old.rowid, old.text); END;
+                CREATE TRIGGER caption_update_reindexes AFTER UPDATE OF text ON caption BEGIN
+                  INSERT INTO caption_text(caption_text, rowid, text) VALUES ('delete', old.rowid, old.text);
+                  INSERT INTO caption_text(rowid, text) VALUES (new.rowid, new.text); END;
+                """)
+        }
         return migrator
     }
 

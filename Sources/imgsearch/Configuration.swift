@@ -8,6 +8,7 @@ import Yams
 struct Configuration: Decodable {
     var model: String?
     var captionModel: String?
+    var captions: String?
     var device: String?
     var precision: String?
     var threads: Int?
@@ -30,6 +31,7 @@ struct Configuration: Decodable {
         case allowedHosts = "allowed_hosts"
         case keepVanishedDays = "keep_vanished_days"
         case captionModel = "caption_model"
+        case captions
     }
 
     /// How long the embedding of a file that vanished is kept (a file moved away and back is
@@ -84,6 +86,7 @@ struct Configuration: Decodable {
         var copy = self
         copy.model = model.map(expand)
         copy.captionModel = captionModel.map(expand)
+        copy.captions = captions.map(expand)
         copy.database = database.map(expand)
         copy.roots = roots?.map(expand)
         return copy

@@ -70,7 +70,12 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads a captioning model: --model, else `caption_model` in the config file.
     func loadGenerator(config: Configuration) throws -> Blip2Generator {
-        guard let directory = try directory(named: model ?? config.captionModel) else {
+        try loadGenerator(named: model ?? config.captionModel, config: config)
+    }
+
+    /// Loads the captioning model `name` (a folder or a cached hub id) with these options' device and precision.
+    func loadGenerator(named name: String?, config: Configuration) throws -> Blip2Generator {
+        guard let directory = try directory(named: name) else {
             throw CommandError("no captioning model: pass --model DIR (e.g. Salesforce/blip2-opt-2.7b) or set `caption_model` in \(Configuration.defaultPath)")
         }
         let generator = try Blip2Generator(directory: URL(fileURLWithPath: directory),

@@ -4,6 +4,28 @@ import Foundation
 import Query
 import Store
 
+/// What `query` ranks by.
+enum SearchMode: String, ExpressibleByArgument, CaseIterable {
+    case semantic, keyword, hybrid
+}
+
+/// Reciprocal rank fusion (Cormack et al. 2009): an item's score is the sum over the
+/// rankings that hold it of 1/(k + rank), rank counted from 1; best first, ties by first appearance.
+enum ReciprocalRankFusion {
+    static func fuse<Item: Hashable>(_ rankings: [[Item]], k: Double = 60) -> [(item: Item, score: Double)] {
+        var scores: [Item: Double] = [:]
+        var order: [Item] = []
+        for ranking in rankings {
+            for (index, item) in ranking.enumerated() {
+                if scores[item] == nil { order.append(item) }
+                scores[item, default: 0] += 1 / (k + Double(index + 1))
+            }
+        }
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        return order.map { ($0, scores[$0]!) }.sorted { $0.score != $1.score ? $0.score > $1.score : position[$0.item]! < position[$1.item]! }
+    }
+}
+
 /// `imgsearch query`: rank the catalog's images for a text (or an image) with BLIP-2's ITC score.
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +48,11 @@ struct Search: ParsableCommand {
             A text search goes through a running `imgsearch daemon` on the same catalog when
             there is one (no model load; it checks that the daemon uses the same model), else
             this command loads only the model's text side. --no-daemon always searches here.
+            --mode keyword searches the captions (`index --captions`) for every word of TEXT
+            (whole words, case and accents ignored; score = −BM25, higher is better) and needs
+            no model; --mode hybrid fuses the semantic and keyword rankings by reciprocal rank,
+            score = Σ 1/(60 + rank) over the two lists (the top max(3 × limit, 100) of each).
+            With --json, rows gain "caption" when the photo has one.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -53,6 +80,9 @@ struct Search: ParsableCommand {
     @Option(help: ArgumentHelp("Vector index: exact (default; `index` in the config file), approximate (for a million photos in less memory), or a FAISS index_factory string such as IVF1024,SQ8.", valueName: "kind"))
     var index: String?
 
+    @Option(help: "semantic (BLIP-2 similarity, exact; the default), keyword (words of the captions) or hybrid (both, fused).")
+    var mode: SearchMode = .semantic
+
     @Flag(help: "Print one JSON object per line.")
     var json = false
 
@@ -63,6 +93,8 @@ struct Search: ParsableCommand {
         if text == nil && image == nil { throw ValidationError("give a TEXT or --image PATH") }
         if image != nil && text != nil { throw ValidationError("give either a TEXT or --image, not both") }
         if image != nil && !negatives.isEmpty { throw ValidationError("--not applies to text searches") }
+        if mode != .semantic && text == nil { throw ValidationError("--mode \(mode.rawValue) searches captions for a TEXT") }
+        if mode == .keyword && !negatives.isEmpty { throw ValidationError("--not applies to semantic and hybrid searches") }
         guard (1...Self.maxLimit).contains(limit) else { throw ValidationError("--limit must be from 1 to \(Self.maxLimit)") }
         guard notWeight.isFinite, (0...10).contains(notWeight) else {
             throw ValidationError("--not-weight must be a number from 0 to 10")
@@ -76,10 +108,33 @@ struct Search: ParsableCommand {
     func run() throws {
         let config = try configOption.load()
         let catalog = try catalogOptions.openExisting(config)
-        if let hits = try searchThroughDaemon(catalog: catalog, config: config) {
-            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } })
-            return
+        switch mode {
+        case .semantic:
+            if let hits = try searchThroughDaemon(catalog: catalog, config: config) {
+                try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
+                return
+            }
+            let results = try semanticSearch(catalog: catalog, config: config, limit: limit)
+            try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: catalog)
+        case .keyword:
+            let hits = try catalog.keywordSearch(text ?? "", limit: limit)
+            let paths = try catalog.paths(ofContents: hits.map(\.contentHash))
+            try print(hits.flatMap { hit in (paths[hit.contentHash] ?? []).map { ResultLine(path: $0, score: Float(-hit.bm25)) } },
+                      catalog: catalog)
+        case .hybrid:
+            let depth = max(3 * limit, 100)
+            let semantic = try semanticSearch(catalog: catalog, config: config, limit: min(depth, Self.maxLimit))
+            let semanticHashes = try catalog.contentHashes(ofImages: semantic.map(\.imageID))
+            let keyword = try catalog.keywordSearch(text ?? "", limit: depth).map(\.contentHash)
+            let fused = ReciprocalRankFusion.fuse([semantic.compactMap { semanticHashes[$0.imageID] }, keyword]).prefix(limit)
+            let paths = try catalog.paths(ofContents: fused.map(\.item))
+            try print(fused.flatMap { hit in (paths[hit.item] ?? []).map { ResultLine(path: $0, score: Float(hit.score)) } },
+                      catalog: catalog)
         }
+    }
+
+    /// The exact (or --index) BLIP-2 ranking, searched in this process.
+    private func semanticSearch(catalog: Catalog, config: Configuration, limit: Int) throws -> [SearchResult] {
         let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
         let identity = try ModelIdentity(snapshot: model.snapshot)
         guard let record = try catalog.model(id: identity.id) else {
@@ -89,8 +144,7 @@ struct Search: ParsableCommand {
         }
         let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index ?? config.index ?? "exact"),
                                        cacheDirectory: catalog.path + ".index")
-        let results = try search.search(try request(model: model))
-        try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } })
+        return try search.search(try request(model: model, limit: limit))
     }
 
     /// The daemon's answer for a text search (with the daemon's index: no --index given),
@@ -110,7 +164,7 @@ struct Search: ParsableCommand {
         return hits
     }
 
-    private func request(model: Blip2Model) throws -> SearchRequest {
+    private func request(model: Blip2Model, limit: Int) throws -> SearchRequest {
         if let image {
             let pixels = try ImagePreprocessor(size: model.config.imageSize).pixels(path: image)
             let embedding = try model.embedImages(pixels: pixels, count: 1)[0]
@@ -122,10 +176,12 @@ struct Search: ParsableCommand {
                          limit: limit, minScore: minScore)
     }
 
-    private func print(_ lines: [ResultLine]) throws {
+    private func print(_ lines: [ResultLine], catalog: Catalog) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        for line in lines {
+        let captions = json ? try catalog.captions(ofPaths: lines.map(\.path)) : [:]
+        for var line in lines {
+            line.caption = captions[line.path]
             if json {
                 Swift.print(String(decoding: try encoder.encode(line), as: UTF8.self))
             } else {
@@ -155,5 +211,6 @@ struct Search: ParsableCommand {
     private struct ResultLine: Encodable {
         let path: String
         let score: Float
+        var caption: String?
     }
 }

@@ -15,9 +15,20 @@ public struct ModelIdentity: Sendable, Hashable, CustomStringConvertible {
     public var description: String { id }
 
     public init(snapshot: ModelSnapshot) throws(ModelError) {
+        try self.init(directory: snapshot.directory, files: ["config.json", "vocab.txt"], prefix: "blip2-")
+    }
+
+    /// The identity of a captioning snapshot ("blip2cap-…"): its config, tokenizer files and
+    /// weights, so that captions of two models or tokenizers are told apart.
+    public init(captionSnapshot snapshot: CaptionModelSnapshot) throws(ModelError) {
+        let tokenizerFiles = ["vocab.json", "merges.txt", "spiece.model", "tokenizer_config.json", "added_tokens.json"]
+            .filter { FileManager.default.fileExists(atPath: snapshot.directory.appendingPathComponent($0).path) }
+        try self.init(directory: snapshot.directory, files: ["config.json"] + tokenizerFiles, prefix: "blip2cap-")
+    }
+
+    private init(directory: URL, files: [String], prefix: String) throws(ModelError) {
         var hasher = SHA256()
-        let directory = snapshot.directory
-        for name in ["config.json", "vocab.txt"] {
+        for name in files {
             let url = directory.appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 throw .missingFile(path: url.path, reason: "unreadable")
@@ -28,7 +39,7 @@ public struct ModelIdentity: Sendable, Hashable, CustomStringConvertible {
         for file in try Self.weightFiles(in: directory) {
             try Self.fingerprint(file, into: &hasher)
         }
-        id = "blip2-" + hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
+        id = prefix + hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 
     /// `model.safetensors`, or the shards its index lists, sorted.

@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+
+/// A caption of one distinct content (by its hash) by one captioning model.
+public struct StoredCaption: Sendable, Equatable {
+    public let contentHash: String
+    public let captionModelId: String
+    public let text: String
+    public let prompt: String
+
+    public init(contentHash: String, captionModelId: String, text: String, prompt: String) {
+        self.contentHash = contentHash
+        self.captionModelId = captionModelId
+        self.text = text
+        self.prompt = prompt
+    }
+}
+
+/// A content to caption and one indexed, online file that holds it.
+public struct CaptionCandidate: Sendable, Equatable {
+    public let contentHash: String
+    public let path: String
+}
+
+/// A keyword hit: a content whose caption matches, with the caption and its BM25 score
+/// (SQLite's `bm25()`, lower is better; the order is best first).
+public struct KeywordHit: Sendable, Equatable {
+    public let contentHash: String
+    public let caption: String
+    public let bm25: Double
+}
+
+extension Catalog {
+    /// Up to `limit` indexed contents without a caption by `captionModelId`, each with one
+    /// of its files, in path order (so a run that stops resumes where it was).
+    public func uncaptioned(captionModelId: String, limit: Int) throws -> [CaptionCandidate] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT file.contentHash AS contentHash, MIN(file.path) AS path FROM file
+                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM caption WHERE caption.contentHash = file.contentHash
+                                    AND caption.captionModelId = ?)
+                GROUP BY file.contentHash ORDER BY MIN(file.path) LIMIT ?
+                """, arguments: [captionModelId, limit]).map { CaptionCandidate(contentHash: $0["contentHash"], path: $0["path"]) }
+        }
+    }
+
+    /// How many indexed contents have no caption by `captionModelId`.
+    public func uncaptionedCount(captionModelId: String) throws -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT COUNT(DISTINCT file.contentHash) FROM file
+                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM caption WHERE caption.contentHash = file.contentHash
+                                    AND caption.captionModelId = ?)
+                """, arguments: [captionModelId]) ?? 0
+        }
+    }
+
+    /// The newest caption of each content (by any captioning model).
+    public func captions(ofContents hashes: [String]) throws -> [String: String] {
+        guard !hashes.isEmpty else { return [:] }
+        return try read { db in
+            var captions: [String: String] = [:]
+            for slice in hashes.parameterBatches {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT contentHash, text FROM caption WHERE contentHash IN (\(databaseQuestionMarks(count: slice.count)))
+                    ORDER BY captionedAt
+                    """, arguments: StatementArguments(slice))
+                for row in rows { captions[row["contentHash"]] = row["text"] }
+            }
+            return captions
+        }
+    }
+
+    /// The contents whose caption holds every word of `text` (prefixes of none: whole
+    /// words, case and diacritics ignored), best BM25 first, at most `limit`.
+    public func keywordSearch(_ text: String, limit: Int) throws -> [KeywordHit] {
+        let words = Self.keywordWords(text)
+        guard !words.isEmpty else { return [] }
+        // Every word quoted: the user's text is never read as FTS5 query syntax.
+        let query = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " ")
+        return try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT caption.contentHash AS contentHash, caption.text AS text, bm25(caption_text) AS score
+                FROM caption_text JOIN caption ON caption.rowid = caption_text.rowid
+                WHERE caption_text MATCH ? AND EXISTS (SELECT 1 FROM file WHERE file.contentHash = caption.contentHash
+                                                         AND file.state = 'indexed' AND file.offlineSince IS NULL)
+                ORDER BY score LIMIT ?
+                """, arguments: [query, limit * 4]).reduce(into: [KeywordHit]()) { hits, row in
+                // One hit per content: a content captioned by two models counts once, at its best.
+                let hash: String = row["contentHash"]
+                if hits.count < limit, !hits.contains(where: { $0.contentHash == hash }) {
+                    hits.append(KeywordHit(contentHash: hash, caption: row["text"], bm25: row["score"]))
+                }
+            }
+        }
+    }
+
+    /// The words of a keyword query: runs of letters and digits.
+    static func keywordWords(_ text: String) -> [String] {
+        text.split { !$0.isLetter && !$0.isNumber }.map(String.init)
+    }
+
+    /// The indexed, online files holding each content, sorted by path.
+    public func paths(ofContents hashes: [String]) throws -> [String: [String]] {
+        guard !hashes.isEmpty else { return [:] }
+        return try read { db in
+            var paths: [String: [String]] = [:]
+            for slice in hashes.parameterBatches {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT contentHash, path FROM file WHERE state = 'indexed' AND offlineSince IS NULL
+                      AND contentHash IN (\(databaseQuestionMarks(count: slice.count))) ORDER BY path
+                    """, arguments: StatementArguments(slice))
+                for row in rows { paths[row["contentHash"], default: []].append(row["path"]) }
+            }
+            return paths
+        }
+    }
+
+    /// The newest caption of the content of each of these files, by path.
+    public func captions(ofPaths paths: [String]) throws -> [String: String] {
+        guard !paths.isEmpty else { return [:] }
+        return try read { db in
+            var captions: [String: String] = [:]
+            for slice in paths.parameterBatches {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT file.path AS path, caption.text AS text FROM file JOIN caption ON caption.contentHash = file.contentHash
+                    WHERE file.path IN (\(databaseQuestionMarks(count: slice.count))) ORDER BY caption.captionedAt
+                    """, arguments: StatementArguments(slice))
+                for row in rows { captions[row["path"]] = row["text"] }
+            }
+            return captions
+        }
+    }
+
+    /// The content hash of each image id.
+    public func contentHashes(ofImages ids: [Int64]) throws -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var hashes: [Int64: String] = [:]
+            for slice in ids.parameterBatches {
+                let rows = try Row.fetchAll(db, sql: "SELECT id, contentHash FROM image WHERE id IN (\(databaseQuestionMarks(count: slice.count)))",
+                                            arguments: StatementArguments(slice))
+                for row in rows { hashes[row["id"]] = row["contentHash"] }
+            }
+            return hashes
+        }
+    }
+}
+
+extension CatalogTransaction {
+    /// Stores captions; a content already captioned by that model keeps its first caption.
+    public func store(captions: [StoredCaption], at date: Date = Date()) throws {
+        for caption in captions {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO caption (contentHash, captionModelId, text, prompt, captionedAt) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [caption.contentHash, caption.captionModelId, caption.text, caption.prompt, date])
+        }
+    }
+}

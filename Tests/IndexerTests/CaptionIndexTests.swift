@@ -1,0 +1,99 @@
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+/// `imgsearch index --captions` and `query --mode keyword|hybrid`, end to end on real photos
+/// with the tiny retrieval model and a tiny captioning model.
+@Suite struct CaptionIndexTests {
+    let model = Fixtures.model("tiny-a").path
+    let captioner = Fixtures.generationModel("opt-placeholder").path
+    let photos = ["astronaut.png", "chelsea.png", "coffee.png"]
+
+    struct Row: Decodable {
+        let path: String
+        let score: Float
+        let caption: String?
+    }
+
+    func withLibrary(_ body: (URL, String) throws -> Void) throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = directory.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for photo in photos {
+            try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/\(photo)"),
+                                             to: folder.appendingPathComponent(photo))
+        }
+        try body(folder, directory.appendingPathComponent("catalog.sqlite").path)
+    }
+
+    func index(_ folder: URL, _ database: String, captions: Bool = true) throws -> String {
+        let run = try CommandRunner.imgsearch(["index", "--db", database, "--model", model, "--device", "cpu", folder.path]
+                                              + (captions ? ["--captions", captioner] : []))
+        #expect(run.status == 0, "\(run.standardError)")
+        return run.standardOutput
+    }
+
+    func query(_ database: String, _ arguments: [String]) throws -> [Row] {
+        let run = try CommandRunner.imgsearch(["query", "--db", database, "--model", model, "--device", "cpu", "--json"] + arguments)
+        #expect(run.status == 0, "\(run.standardError)")
+        return try run.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Row.self, from: Data($0.utf8)) }
+    }
+
+    /// Captions are kept per content: an already-embedded library is captioned without
+    /// re-embedding, a second run captions nothing, a moved photo keeps its caption.
+    @Test func captionsAreAddedOnceAndFollowTheContent() throws {
+        try withLibrary { folder, database in
+            #expect(try index(folder, database, captions: false).contains("3 embedded"))
+            let first = try index(folder, database)
+            #expect(first.contains("0 embedded") && first.contains("3 captioned"), "\(first)")
+            #expect(try index(folder, database).contains("0 captioned"))
+            try FileManager.default.moveItem(at: folder.appendingPathComponent("chelsea.png"),
+                                             to: folder.appendingPathComponent("cat.png"))
+            let moved = try index(folder, database)
+            #expect(moved.contains("0 captioned"), "\(moved)")
+            let rows = try query(database, ["--limit", "3", "anything"])
+            #expect(rows.count == 3 && rows.allSatisfy { $0.caption?.isEmpty == false }, "\(rows)")
+            #expect(try Catalog(path: database).integrityCheck() == ["ok"])
+        }
+    }
+
+    /// A word that only one photo's caption holds finds that photo by keyword and in the
+    /// hybrid ranking; the semantic ranking is what it was without captions.
+    @Test func keywordAndHybridSearchFindAPhotoByAWordOfItsCaption() throws {
+        try withLibrary { folder, database in
+            _ = try index(folder, database, captions: false)
+            let semanticBefore = try query(database, ["--limit", "3", "a photo"]).map(\.path)
+            _ = try index(folder, database)
+            #expect(try query(database, ["--limit", "3", "a photo"]).map(\.path) == semanticBefore)
+
+            let rows = try query(database, ["--limit", "3", "anything"])
+            func words(_ text: String) -> Set<String> {
+                Set(text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
+            }
+            let captionWords = rows.map { words($0.caption ?? "") }
+            let unique = try #require(rows.indices.lazy.compactMap { index -> (String, String)? in
+                let others = captionWords.indices.filter { $0 != index }.reduce(into: Set<String>()) { $0.formUnion(captionWords[$1]) }
+                return captionWords[index].subtracting(others).sorted().first.map { (rows[index].path, $0) }
+            }.first, "no caption has a word of its own: \(rows.map(\.caption))")
+
+            let keyword = try query(database, ["--mode", "keyword", unique.1.uppercased()])
+            #expect(keyword.map(\.path) == [unique.0], "\(unique.1): \(keyword)")
+            #expect(try query(database, ["--mode", "keyword", "zzzznotaword"]).isEmpty)
+            let hybrid = try query(database, ["--mode", "hybrid", "--limit", "3", unique.1])
+            #expect(hybrid.first?.path == unique.0, "\(hybrid)")
+            #expect(Set(hybrid.map(\.path)).count == 3)
+        }
+    }
+
+    @Test func keywordSearchTreatsQuerySyntaxAsWords() throws {
+        try withLibrary { folder, database in
+            _ = try index(folder, database)
+            for text in ["\"", "AND OR NOT", "a* NEAR(b c)", "col:umn", "'); DROP TABLE caption; --"] {
+                let run = try CommandRunner.imgsearch(["query", "--db", database, "--mode", "keyword", text])
+                #expect(run.status == 0, "\(text): \(run.standardError)")
+            }
+        }
+    }
+}
