@@ -90,17 +90,18 @@ public struct APIServer: Sendable {
             let minScore = try parameters.number("min_score", in: -1...1)
             let weight = try parameters.number("not_weight", in: 0...10) ?? 0.5
             let started = DispatchTime.now()
-            let results = try await offload {
-                try service.search(text: text, negatives: negatives, negativeWeight: weight, limit: limit, minScore: minScore)
+            let (results, captions) = try await offload {
+                let results = try service.search(text: text, negatives: negatives, negativeWeight: weight, limit: limit, minScore: minScore)
+                return (results, try service.captions(ofImages: results.map(\.imageID)))
             }
-            return try SearchResponse(results, service: service, since: started).response()
+            return try SearchResponse(results, captions: captions, service: service, since: started).response()
         }
 
         router.get("/api/images/{id}") { _, context -> Response in
             let id = try imageID(context)
-            let paths = try await offload { try service.paths(ofImage: id) }
+            let (paths, caption) = try await offload { (try service.paths(ofImage: id), try service.captions(ofImages: [id])[id]) }
             return try JSONBody(ImageResponse(id: id, paths: paths, thumbnail: "/api/images/\(id)/thumbnail",
-                                              file: "/api/images/\(id)/file")).response()
+                                              file: "/api/images/\(id)/file", caption: caption)).response()
         }
 
         router.get("/api/images/{id}/similar") { request, context -> Response in
@@ -109,8 +110,11 @@ public struct APIServer: Sendable {
             let limit = try parameters.integer("limit", in: 1...Self.maxLimit, default: 20)
             let minScore = try parameters.number("min_score", in: -1...1)
             let started = DispatchTime.now()
-            let results = try await offload { try service.similar(toImage: id, limit: limit, minScore: minScore) }
-            return try SearchResponse(results, service: service, since: started).response()
+            let (results, captions) = try await offload {
+                let results = try service.similar(toImage: id, limit: limit, minScore: minScore)
+                return (results, try service.captions(ofImages: results.map(\.imageID)))
+            }
+            return try SearchResponse(results, captions: captions, service: service, since: started).response()
         }
 
         router.get("/api/images/{id}/thumbnail") { request, context -> Response in

@@ -67,6 +67,13 @@ public final class LibraryService: Sendable {
         return results
     }
 
+    /// The newest caption of each image's content (`index --captions`), by image id.
+    func captions(ofImages ids: [Int64]) throws -> [Int64: String] {
+        let hashes = try catalog.contentHashes(ofImages: ids)
+        let captions = try catalog.captions(ofContents: Array(Set(hashes.values)))
+        return hashes.compactMapValues { captions[$0] }
+    }
+
     /// The image's indexed files under the roots, sorted by path; an image no such file holds
     /// is not found.
     func paths(ofImage imageID: Int64) throws -> [String] {

@@ -26,6 +26,8 @@ struct SearchResponse: Encodable {
         let paths: [String]
         let thumbnail: String
         let file: String
+        /// The photo's caption, when the library is captioned.
+        let caption: String?
     }
 
     let results: [Hit]
@@ -35,10 +37,10 @@ struct SearchResponse: Encodable {
     let roots: [String]
     let milliseconds: Double
 
-    init(_ results: [SearchResult], service: LibraryService, since start: DispatchTime) {
+    init(_ results: [SearchResult], captions: [Int64: String], service: LibraryService, since start: DispatchTime) {
         self.results = results.map {
             Hit(id: $0.imageID, score: $0.score, paths: $0.paths, thumbnail: "/api/images/\($0.imageID)/thumbnail",
-                file: "/api/images/\($0.imageID)/file")
+                file: "/api/images/\($0.imageID)/file", caption: captions[$0.imageID])
         }
         model = service.modelID
         catalog = service.catalogID
@@ -55,6 +57,7 @@ struct ImageResponse: Encodable {
     let paths: [String]
     let thumbnail: String
     let file: String
+    let caption: String?
 }
 
 /// Requires the bearer token on every `/api/` request when one is set (the page itself

@@ -44,6 +44,7 @@ enum WebPage {
           <figure>
             <img id="viewer-image" alt="">
             <figcaption>
+              <p id="viewer-caption"></p>
               <code id="viewer-path"></code>
               <span id="viewer-score"></span>
               <a id="viewer-original" target="_blank" rel="noopener">original</a>
@@ -74,6 +75,8 @@ enum WebPage {
         .score { font-variant-numeric: tabular-nums; font-weight: 600; margin-right: .4rem; }
         dialog { max-width: 95vw; max-height: 95vh; padding: .5rem; }
         dialog img { max-width: 90vw; max-height: 80vh; display: block; margin: auto; }
+        #viewer-caption { flex-basis: 100%; margin: 0; font-size: 1.1rem; }
+        #viewer-caption:empty { display: none; }
         dialog figcaption { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding-top: .5rem; }
         dialog code { word-break: break-all; }
         """
@@ -113,14 +116,14 @@ enum WebPage {
             figure.dataset.id = hit.id;
             const img = document.createElement("img");
             img.loading = "lazy";
-            img.alt = hit.paths[0];
+            img.alt = hit.caption || hit.paths[0];
             img.src = withToken(`${hit.thumbnail}?size=360`);
             const caption = document.createElement("figcaption");
             const score = document.createElement("span");
             score.className = "score";
             score.textContent = hit.score.toFixed(3);
             caption.append(score, hit.paths[0].split("/").pop());
-            caption.title = hit.paths.join("\\n");
+            caption.title = (hit.caption ? hit.caption + "\\n" : "") + hit.paths.join("\\n");
             figure.append(img, caption);
             figure.addEventListener("click", () => open(hit));
             grid.append(figure);
@@ -153,7 +156,8 @@ enum WebPage {
         function open(hit) {
           current = hit;
           $("viewer-image").src = withToken(`${hit.thumbnail}?size=1600`);
-          $("viewer-image").alt = hit.paths[0];
+          $("viewer-image").alt = hit.caption || hit.paths[0];
+          $("viewer-caption").textContent = hit.caption || "";
           $("viewer-path").textContent = hit.paths.join("\\n");
           $("viewer-score").textContent = `score ${hit.score.toFixed(3)}`;
           $("viewer-original").href = withToken(hit.file);

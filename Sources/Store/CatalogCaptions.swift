@@ -57,6 +57,14 @@ extension Catalog {
         }
     }
 
+    /// How many captions each captioning model has stored.
+    public func captionCounts() throws -> [String: Int] {
+        try read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT captionModelId, COUNT(*) AS n FROM caption GROUP BY captionModelId")
+                .map { ($0["captionModelId"] as String, $0["n"] as Int) })
+        }
+    }
+
     /// The newest caption of each content (by any captioning model).
     public func captions(ofContents hashes: [String]) throws -> [String: String] {
         guard !hashes.isEmpty else { return [:] }

@@ -97,3 +97,51 @@ import Testing
         }
     }
 }
+
+/// A captioning pass killed with SIGKILL between batches, then run again: every content
+/// ends with exactly one caption, none lost, none twice.
+@Suite struct CaptionCrashTests {
+    @Test func killNineDuringCaptioningThenARerunCaptionsEachContentOnce() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = directory.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let images = Fixtures.root.appendingPathComponent("images")
+        for name in try FileManager.default.contentsOfDirectory(atPath: images.path) where name.contains(".") && !name.hasSuffix(".json") {
+            try FileManager.default.copyItem(at: images.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        let database = directory.appendingPathComponent("catalog.sqlite").path
+        let arguments = ["index", "--db", database, "--model", Fixtures.model("tiny-a").path, "--device", "cpu", "--batch", "1",
+                         "--captions", Fixtures.generationModel("t5-gelu").path, "--verbose", folder.path]
+
+        let first = Process()
+        first.executableURL = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
+        first.arguments = arguments
+        let errors = Pipe()
+        first.standardError = errors
+        first.standardOutput = FileHandle.nullDevice
+        try first.run()
+        var log = ""
+        while log.components(separatedBy: "captioned ").count - 1 < 4 {
+            let chunk = errors.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(first.terminationReason == .uncaughtSignal, "the pass ended before it was killed: \(log)")
+
+        let catalog = try Catalog(path: database)
+        #expect(try catalog.integrityCheck() == ["ok"])
+        let contents = try catalog.status().filesByState[.indexed] ?? 0
+        let captionModels = try catalog.captionCounts()
+        let before = captionModels.values.reduce(0, +)
+        #expect(before >= 3 && before < contents, "killed after \(before) of \(contents) captions")
+
+        let rerun = try CommandRunner.imgsearch(arguments)
+        #expect(rerun.status == 0, "\(rerun.standardError)")
+        #expect(rerun.standardOutput.contains("\(contents - before) captioned"), "\(rerun.standardOutput)")
+        #expect(try catalog.captionCounts().values.reduce(0, +) == contents)
+        #expect(try catalog.integrityCheck() == ["ok"])
+    }
+}

@@ -38,6 +38,7 @@ import Testing
         let paths: [String]
         let thumbnail: String
         let file: String
+        var caption: String?
     }
 
     struct Results: Decodable {
@@ -115,6 +116,24 @@ import Testing
         #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
         #expect(page.text.contains("<script src=\"/app.js\">"))
         #expect(try get("/app.js").status == 200)
+    }
+
+    /// Captions written by `imgsearch index --captions` in another process show in search
+    /// results and on the image, as the page's alt text and viewer use them.
+    @Test func captionsFromAnotherProcessAreServed() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try results("/api/search?q=a+photo&limit=4").results.allSatisfy { $0.caption == nil })
+        let index = try CommandRunner.imgsearch(["index", "--db", daemon.database, "--model", Fixtures.model("tiny-a").path,
+                                                 "--device", "cpu", "--captions", Fixtures.generationModel("opt-legacy").path,
+                                                 folder.path])
+        #expect(index.status == 0, "\(index.standardError)")
+        #expect(index.standardOutput.contains("4 captioned"), "\(index.standardOutput)")
+        let hits = try results("/api/search?q=a+photo&limit=4").results
+        #expect(hits.count == 4 && hits.allSatisfy { $0.caption?.isEmpty == false }, "\(hits)")
+        let image = try get("/api/images/\(hits[0].id)").json()
+        #expect(image["caption"] as? String == hits[0].caption)
+        #expect(try results("/api/images/\(hits[0].id)/similar?limit=3").results.allSatisfy { $0.caption != nil })
+        #expect(try get("/").text.contains("viewer-caption"))
     }
 
     @Test func theSearchIndexFollowsAddsAndDeletes() throws {
