@@ -14,6 +14,8 @@ public struct DaemonCounters: Codable, Sendable {
     public var watchedFolders = 0
     public var unwatchedFolders: [String] = []
     public var overflows = 0
+    /// Photos captioned (with `--captions`).
+    public var captioned = 0
     /// The index pass under way: files done of those that need work; nil between passes.
     public var currentPass: IndexProgress?
     /// Where the daemon's HTTP API listens, once it does (`imgsearch query` uses it).
@@ -73,6 +75,8 @@ public final class LibraryDaemon {
     /// when nothing changed.
     public var followCatalog: () throws -> Void = {}
     public var changeInterval: Double = 10
+    /// Captions what each pass indexed (`daemon --captions`), after the pass.
+    public var captionRun: CaptionRun?
     private let watcher: FolderWatcher
 
     /// Files younger than `settleSeconds` wait for a later pass (see `IndexRun.settleSeconds`).
@@ -140,6 +144,12 @@ public final class LibraryDaemon {
         for failure in summary.failures { log("\(failure.path): \(failure.reason)") }
         if summary.embedded + summary.reused + summary.removed + summary.failures.count > 0 {
             log("\(summary.embedded) embedded, \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")
+        }
+        if let captionRun, !shouldStop() {
+            let captions = try captionRun.run(shouldStop: shouldStop)
+            activity.update { $0.captioned += captions.captioned }
+            for failure in captions.failures { log("\(failure.path): cannot caption: \(failure.reason)") }
+            if captions.captioned > 0 { log("\(captions.captioned) captioned") }
         }
         try activity.write(to: statusPath)
         return summary.deferred

@@ -21,6 +21,8 @@ public struct APIServer: Sendable {
     static let maxLimit = 500
     static let maxQueryLength = 1000
     static let maxNegatives = 8
+    /// The longest question `POST /api/images/{id}/ask` takes, in characters.
+    static let maxQuestionLength = 300
 
     public init(service: LibraryService, host: String = "127.0.0.1", port: Int = 7878, token: String? = nil,
                 allowedHosts: [String] = []) {
@@ -102,6 +104,27 @@ public struct APIServer: Sendable {
             let (paths, caption) = try await offload { (try service.paths(ofImage: id), try service.captions(ofImages: [id])[id]) }
             return try JSONBody(ImageResponse(id: id, paths: paths, thumbnail: "/api/images/\(id)/thumbnail",
                                               file: "/api/images/\(id)/file", caption: caption)).response()
+        }
+
+        router.post("/api/images/{id}/caption") { _, context -> Response in
+            let id = try imageID(context)
+            let (text, seconds) = try await offload { try service.describe(image: id, question: nil) }
+            return try JSONBody(DescriptionResponse(id: id, caption: text, seconds: seconds)).response()
+        }
+
+        router.post("/api/images/{id}/ask") { request, context -> Response in
+            let id = try imageID(context)
+            var request = request
+            let body = try await request.collectBody(upTo: 4096)
+            guard let asked = try? JSONDecoder().decode(QuestionRequest.self, from: Data(buffer: body)) else {
+                throw APIError(.badRequest, "the body must be a JSON object {\"question\": \"…\"}")
+            }
+            let question = asked.question.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !question.isEmpty, question.count <= Self.maxQuestionLength else {
+                throw APIError(.badRequest, "question must hold 1 to \(Self.maxQuestionLength) characters")
+            }
+            let (text, seconds) = try await offload { try service.describe(image: id, question: question) }
+            return try JSONBody(DescriptionResponse(id: id, question: question, answer: text, seconds: seconds)).response()
         }
 
         router.get("/api/images/{id}/similar") { request, context -> Response in

@@ -3,6 +3,7 @@ import Foundation
 import Indexer
 import Query
 import Store
+import Synchronization
 
 /// What the HTTP API answers from: the catalog, its live search index, the model's text
 /// side and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
@@ -21,9 +22,14 @@ public final class LibraryService: Sendable {
     public let catalogID: String
     let files: ServedFiles
     let thumbnails: ThumbnailCache
+    /// The captioning model for on-demand captions and answers (`daemon --captions`), or nil.
+    public let captioner: Blip2Generator?
+    /// One caption or answer at a time: each takes the CPU for seconds.
+    private let captionerBusy = Mutex(false)
 
     public init(catalog: Catalog, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
-                activity: DaemonActivity?) throws {
+                activity: DaemonActivity?, captioner: Blip2Generator? = nil) throws {
+        self.captioner = captioner
         self.catalog = catalog
         self.search = search
         self.model = model
@@ -65,6 +71,34 @@ public final class LibraryService: Sendable {
             throw APIError(.notFound, "no image \(imageID)")
         }
         return results
+    }
+
+    /// A fresh caption of the image (LAVIS's recipe) or, with `question`, a short answer
+    /// (LAVIS's VQA prompt and recipe); one at a time: a second request meanwhile is refused.
+    func describe(image imageID: Int64, question: String?) throws -> (text: String, seconds: Double) {
+        guard let captioner else {
+            throw APIError(.notFound, "this daemon has no captioning model: start it with --captions MODEL")
+        }
+        let path = try paths(ofImage: imageID)[0]
+        guard captionerBusy.withLock({ busy in
+            if busy { return false }
+            busy = true
+            return true
+        }) else {
+            throw APIError(.tooManyRequests, "busy: another caption or answer is being computed; try again when it is done")
+        }
+        defer { captionerBusy.withLock { $0 = false } }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let pixels: [Float]
+        do {
+            pixels = try ImagePreprocessor(size: captioner.config.visual.imageSize).pixels(path: path)
+        } catch {
+            throw APIError(.unprocessableContent, "\(error)")
+        }
+        let prompt = question.map(VisualQuestion.prompt) ?? ""
+        let options = question == nil ? GenerationOptions.caption : .answer(for: captioner.config.language.family)
+        let ids = try captioner.generate(pixels: pixels, count: 1, prompts: [captioner.snapshot.promptIDs(prompt)], options: options)
+        return (captioner.snapshot.text(of: ids[0]), Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
     /// The newest caption of each image's content (`index --captions`), by image id.

@@ -81,3 +81,30 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
         return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
+
+/// The body of `POST /api/images/{id}/ask`.
+struct QuestionRequest: Decodable {
+    let question: String
+}
+
+/// `POST /api/images/{id}/caption` and `…/ask`: the text and the seconds it took.
+struct DescriptionResponse: Encodable {
+    let id: Int64
+    var caption: String?
+    var question: String?
+    var answer: String?
+    let seconds: Double
+
+    init(id: Int64, caption: String, seconds: Double) {
+        self.id = id
+        self.caption = caption
+        self.seconds = seconds
+    }
+
+    init(id: Int64, question: String, answer: String, seconds: Double) {
+        self.id = id
+        self.question = question
+        self.answer = answer
+        self.seconds = seconds
+    }
+}

@@ -50,6 +50,11 @@ enum WebPage {
               <a id="viewer-original" target="_blank" rel="noopener">original</a>
               <button id="viewer-similar" type="button">More like this</button>
               <button id="viewer-close" type="button">Close</button>
+              <form id="ask">
+                <input id="ask-question" maxlength="300" placeholder="Ask about this photo" aria-label="Ask about this photo">
+                <button type="submit">Ask</button>
+              </form>
+              <p id="ask-answer" aria-live="polite"></p>
             </figcaption>
           </figure>
         </dialog>
@@ -76,7 +81,9 @@ enum WebPage {
         dialog { max-width: 95vw; max-height: 95vh; padding: .5rem; }
         dialog img { max-width: 90vw; max-height: 80vh; display: block; margin: auto; }
         #viewer-caption { flex-basis: 100%; margin: 0; font-size: 1.1rem; }
-        #viewer-caption:empty { display: none; }
+        #viewer-caption:empty, #ask-answer:empty { display: none; }
+        #ask { display: flex; gap: .5rem; flex-basis: 100%; } #ask-question { flex: 1; }
+        #ask-answer { flex-basis: 100%; margin: 0; }
         dialog figcaption { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding-top: .5rem; }
         dialog code { word-break: break-all; }
         """
@@ -99,8 +106,9 @@ enum WebPage {
           return token ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : path;
         }
 
-        async function getJSON(url) {
-          const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+        async function getJSON(url, init = {}) {
+          const headers = { ...(init.headers || {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+          const response = await fetch(url, { ...init, headers });
           const body = await response.json().catch(() => ({}));
           if (!response.ok) throw new Error(body.error?.message || `${response.status} ${response.statusText}`);
           return body;
@@ -158,6 +166,7 @@ enum WebPage {
           $("viewer-image").src = withToken(`${hit.thumbnail}?size=1600`);
           $("viewer-image").alt = hit.caption || hit.paths[0];
           $("viewer-caption").textContent = hit.caption || "";
+          $("ask-answer").textContent = "";
           $("viewer-path").textContent = hit.paths.join("\\n");
           $("viewer-score").textContent = `score ${hit.score.toFixed(3)}`;
           $("viewer-original").href = withToken(hit.file);
@@ -184,6 +193,19 @@ enum WebPage {
         });
         $("viewer-close").addEventListener("click", () => $("viewer").close());
         $("viewer-similar").addEventListener("click", () => current && similar(current));
+        $("ask").addEventListener("submit", async (event) => {
+          event.preventDefault();
+          const question = $("ask-question").value.trim();
+          if (!question || !current) return;
+          $("ask-answer").textContent = "Thinking…";
+          try {
+            const body = await getJSON(api(`/api/images/${current.id}/ask`), {
+              method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question }) });
+            $("ask-answer").textContent = `${body.answer} (${body.seconds.toFixed(1)} s)`;
+          } catch (error) {
+            $("ask-answer").textContent = error.message;
+          }
+        });
 
         const initial = new URLSearchParams(location.search).get("q");
         if (initial) { $("q").value = initial; search(initial, ""); }

@@ -77,7 +77,7 @@ struct Ask: ParsableCommand {
 
     func validate() throws {
         guard arguments.count >= 2 else { throw ValidationError("give one or more images, then the question") }
-        if QuestionPrompt.cleaned(arguments[arguments.count - 1]).isEmpty {
+        if VisualQuestion.cleaned(arguments[arguments.count - 1]).isEmpty {
             throw ValidationError("the question is empty")
         }
         try decoding.check()
@@ -89,7 +89,7 @@ struct Ask: ParsableCommand {
         let generator = try modelOptions.loadGenerator(config: try configOption.load())
         let options = decoding.options(default: .answer(for: generator.config.language.family))
         let session = CaptionSession(generator: generator, batchSize: decoding.batch)
-        let failures = try session.run(images: images, prompt: QuestionPrompt.text(for: question), options: options) { path, answer in
+        let failures = try session.run(images: images, prompt: VisualQuestion.prompt(question), options: options) { path, answer in
             if json {
                 try printJSONLine(AnswerLine(path: path, question: question, answer: answer))
             } else {
@@ -103,20 +103,6 @@ struct Ask: ParsableCommand {
         let path: String
         let question: String
         let answer: String
-    }
-}
-
-/// LAVIS's VQA prompt and its `BlipQuestionProcessor` cleanup.
-enum QuestionPrompt {
-    static func cleaned(_ question: String) -> String {
-        let removed = Set(".!\"()*#:;~")
-        let kept = question.lowercased().filter { !removed.contains($0) }
-        let words = kept.split(whereSeparator: \.isWhitespace).prefix(50)
-        return words.joined(separator: " ")
-    }
-
-    static func text(for question: String) -> String {
-        "Question: \(cleaned(question)) Short answer:"
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Embeddings
 import Foundation
 import Indexer
 import Query
@@ -33,6 +34,9 @@ struct Daemon: AsyncParsableCommand {
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var library: LibraryOptions
     @OptionGroup var configOption: ConfigOption
+
+    @Option(help: ArgumentHelp("Caption every photo after each pass and answer POST /api/images/{id}/caption and /ask with this BLIP-2 captioning model (default: `captions` in the config file).", valueName: "model"))
+    var captions: String?
 
     @Option(help: "Seconds between full reconcile scans (default 600).")
     var rescan: Double?
@@ -70,9 +74,18 @@ struct Daemon: AsyncParsableCommand {
                                            kind: try ServedIndexKind(index ?? config.index ?? "exact").kind,
                                            cacheDirectory: indexRun.catalog.path + ".index")
         daemon.followCatalog = { try search.refreshIfChanged() }
+        var captioner: Blip2Generator?
+        if let captionModel = captions ?? config.captions {
+            let generator = try modelOptions.loadGenerator(named: captionModel, config: config)
+            var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
+                                 captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
+            run.batchSize = library.batch ?? config.batch ?? 4
+            daemon.captionRun = run
+            captioner = generator
+        }
         let activity = daemon.activity
         let server = APIServer(service: try LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
-                                                           roots: crawler.roots, activity: activity),
+                                                           roots: crawler.roots, activity: activity, captioner: captioner),
                                host: address.host, port: address.port, token: token,
                                allowedHosts: config.allowedHosts ?? [])
         log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")

@@ -42,16 +42,16 @@ public enum RawHTTP {
 
     /// Sends one request; a `Host` in `headers` replaces the one naming `host:port`.
     public static func request(_ method: String, host: String, port: UInt16, target: String,
-                               headers: [String: String] = [:]) throws -> Reply {
+                               headers: [String: String] = [:], body: Data = Data()) throws -> Reply {
         let socket = try connect(host: host, port: port)
         defer { close(socket) }
         var request = "\(method) \(target) HTTP/1.1\r\n"
         if !headers.keys.contains(where: { $0.lowercased() == "host" }) { request += "Host: \(host):\(port)\r\n" }
         request += "Connection: close\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        if method != "GET" && method != "HEAD" { request += "Content-Length: 0\r\n" }
+        if method != "GET" && method != "HEAD" { request += "Content-Length: \(body.count)\r\n" }
         request += "\r\n"
-        try send(socket, Array(request.utf8))
+        try send(socket, Array(request.utf8) + Array(body))
         return try parse(receiveAll(socket))
     }
 
