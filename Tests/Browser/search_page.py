@@ -2,9 +2,12 @@
 """Drives the daemon's web page in headless Chromium, as a person would: types a query in
 the search box, presses Enter, waits until the thumbnails have loaded, saves a screenshot.
 
-    search_page.py BASE_URL QUERY SCREENSHOT.png
+    search_page.py BASE_URL QUERY SCREENSHOT.png [QUESTION]
 
-Prints one JSON object: {"results": N, "loaded": N, "captions": [...], "message": "..."}.
+Prints one JSON object: {"results": N, "loaded": N, "captions": [...], "alts": [...], "message": "..."}.
+With QUESTION it then opens the first photo, types the question in "Ask about this photo",
+waits for the answer and adds {"viewer_caption": "...", "answer": "..."} (screenshot of the
+viewer in SCREENSHOT with "-ask" before its extension).
 Exits non-zero if the page shows no loaded thumbnail within 30 s. Needs Debian's chromium,
 chromium-driver and python3-selenium.
 """
@@ -38,12 +41,25 @@ def main() -> int:
             and d.execute_script(loaded) == len(d.find_elements(By.CSS_SELECTOR, "#grid .hit img")))
         captions = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#grid .hit figcaption")]
         driver.save_screenshot(screenshot)
-        print(json.dumps({
+        report = {
             "results": len(captions),
             "loaded": driver.execute_script(loaded),
             "captions": captions,
+            "alts": [image.get_attribute("alt") for image in driver.find_elements(By.CSS_SELECTOR, "#grid .hit img")],
             "message": driver.find_element(By.ID, "message").text,
-        }))
+        }
+        if len(sys.argv) > 4:
+            driver.find_elements(By.CSS_SELECTOR, "#grid .hit")[0].click()
+            WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "viewer").get_attribute("open") is not None)
+            report["viewer_caption"] = driver.find_element(By.ID, "viewer-caption").text
+            question = driver.find_element(By.ID, "ask-question")
+            question.send_keys(sys.argv[4])
+            question.send_keys(Keys.ENTER)
+            answer = lambda d: d.find_element(By.ID, "ask-answer").text  # noqa: E731
+            WebDriverWait(driver, 60).until(lambda d: answer(d) and answer(d) != "Thinking…")
+            report["answer"] = answer(driver)
+            driver.save_screenshot(screenshot.replace(".png", "-ask.png"))
+        print(json.dumps(report))
         return 0
     finally:
         driver.quit()
