@@ -7,6 +7,12 @@ public struct SearchResult: Sendable, Equatable {
     public let imageID: Int64
     public let paths: [String]
     public let score: Float
+
+    public init(imageID: Int64, paths: [String], score: Float) {
+        self.imageID = imageID
+        self.paths = paths
+        self.score = score
+    }
 }
 
 /// What to search for, as vectors in the model's space (the caller embeds texts or images).

@@ -91,9 +91,14 @@ public struct APIServer: Sendable {
             let limit = try parameters.integer("limit", in: 1...Self.maxLimit, default: 20)
             let minScore = try parameters.number("min_score", in: -1...1)
             let weight = try parameters.number("not_weight", in: 0...10) ?? 0.5
+            let modeName = parameters.string("mode") ?? "semantic"
+            guard let mode = SearchMode(rawValue: modeName) else {
+                throw APIError(.badRequest, "mode must be semantic, keyword or hybrid, not \(modeName)")
+            }
             let started = DispatchTime.now()
             let (results, captions) = try await offload {
-                let results = try service.search(text: text, negatives: negatives, negativeWeight: weight, limit: limit, minScore: minScore)
+                let results = try service.search(text: text, mode: mode, negatives: negatives, negativeWeight: weight,
+                                                 limit: limit, minScore: minScore)
                 return (results, try service.captions(ofImages: results.map(\.imageID)))
             }
             return try SearchResponse(results, captions: captions, service: service, since: started).response()

@@ -43,9 +43,42 @@ public final class LibraryService: Sendable {
     /// The model's identity as the catalog knows it.
     public var modelID: String { search.search.model.id }
 
-    /// Images ranked for `text`, pushed away from `negatives` (see `SearchRequest.text`).
-    func search(text: String, negatives: [String], negativeWeight: Float, limit: Int,
+    /// Images ranked for `text` by `mode`: semantic (see `semanticSearch`), keyword (the
+    /// captions' words, score −BM25), or hybrid (both fused by reciprocal rank).
+    func search(text: String, mode: SearchMode, negatives: [String], negativeWeight: Float, limit: Int,
                 minScore: Float?) throws -> [SearchResult] {
+        switch mode {
+        case .semantic:
+            return try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: limit, minScore: minScore)
+        case .keyword:
+            return try keywordSearch(text: text, limit: limit).map { SearchResult(imageID: $0.id, paths: $0.paths, score: $0.score) }
+        case .hybrid:
+            let depth = min(ReciprocalRankFusion.depth(forLimit: limit), APIServer.maxLimit)
+            let semantic = try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: depth, minScore: nil)
+            let keyword = try keywordSearch(text: text, limit: depth)
+            var paths: [Int64: [String]] = [:]
+            for result in semantic { paths[result.imageID] = result.paths }
+            for hit in keyword { paths[hit.id] = hit.paths }
+            return ReciprocalRankFusion.fuse([semantic.map(\.imageID), keyword.map(\.id)]).prefix(limit).map {
+                SearchResult(imageID: $0.item, paths: paths[$0.item] ?? [], score: Float($0.score))
+            }
+        }
+    }
+
+    /// Images whose caption holds every word of `text`, under the roots, best first.
+    private func keywordSearch(text: String, limit: Int) throws -> [(id: Int64, paths: [String], score: Float)] {
+        let hits = try catalog.keywordSearch(text, limit: limit)
+        let ids = try catalog.imageIDs(ofContents: hits.map(\.contentHash), modelId: modelID)
+        let paths = try catalog.paths(ofImages: Array(ids.values), under: roots)
+        return hits.compactMap { hit in
+            guard let id = ids[hit.contentHash], let found = paths[id], !found.isEmpty else { return nil }
+            return (id, found, Float(-hit.bm25))
+        }
+    }
+
+    /// Images ranked for `text`, pushed away from `negatives` (see `SearchRequest.text`).
+    private func semanticSearch(text: String, negatives: [String], negativeWeight: Float, limit: Int,
+                                minScore: Float?) throws -> [SearchResult] {
         let embeddings = try embedSearchTexts([text] + negatives)
         do {
             let request = try SearchRequest.text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values),

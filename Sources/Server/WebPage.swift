@@ -32,6 +32,11 @@ enum WebPage {
           <form id="search" role="search">
             <input id="q" name="q" type="search" placeholder="Describe a photo: a dog on a beach at sunset" autocomplete="off" autofocus>
             <input id="not" name="not" type="search" placeholder="but not…" autocomplete="off">
+            <select id="mode" aria-label="Search by" title="semantic: BLIP-2 similarity; keyword: words of the captions; hybrid: both">
+              <option value="semantic">semantic</option>
+              <option value="keyword">keyword</option>
+              <option value="hybrid">hybrid</option>
+            </select>
             <button type="submit">Search</button>
           </form>
           <div id="status" aria-live="polite"></div>
@@ -141,7 +146,8 @@ enum WebPage {
         async function search(text, not) {
           $("message").textContent = "Searching…";
           try {
-            const body = await getJSON(api("/api/search", { q: text, not, limit: 60 }));
+            const mode = $("mode").value;
+            const body = await getJSON(api("/api/search", { q: text, not: mode === "keyword" ? "" : not, mode, limit: 60 }));
             show(body.results, `${body.results.length} results for “${text}” in ${body.milliseconds.toFixed(0)} ms`);
           } catch (error) {
             $("grid").replaceChildren();

@@ -142,6 +142,21 @@ extension Catalog {
         }
     }
 
+    /// The image id of each content embedded by `modelId`, by content hash.
+    public func imageIDs(ofContents hashes: [String], modelId: String) throws -> [String: Int64] {
+        guard !hashes.isEmpty else { return [:] }
+        return try read { db in
+            var ids: [String: Int64] = [:]
+            for slice in hashes.parameterBatches {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT contentHash, id FROM image WHERE modelId = ? AND contentHash IN (\(databaseQuestionMarks(count: slice.count)))
+                    """, arguments: StatementArguments([modelId] + slice))
+                for row in rows { ids[row["contentHash"]] = row["id"] }
+            }
+            return ids
+        }
+    }
+
     /// The content hash of each image id.
     public func contentHashes(ofImages ids: [Int64]) throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }

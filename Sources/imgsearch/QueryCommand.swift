@@ -4,27 +4,7 @@ import Foundation
 import Query
 import Store
 
-/// What `query` ranks by.
-enum SearchMode: String, ExpressibleByArgument, CaseIterable {
-    case semantic, keyword, hybrid
-}
-
-/// Reciprocal rank fusion (Cormack et al. 2009): an item's score is the sum over the
-/// rankings that hold it of 1/(k + rank), rank counted from 1; best first, ties by first appearance.
-enum ReciprocalRankFusion {
-    static func fuse<Item: Hashable>(_ rankings: [[Item]], k: Double = 60) -> [(item: Item, score: Double)] {
-        var scores: [Item: Double] = [:]
-        var order: [Item] = []
-        for ranking in rankings {
-            for (index, item) in ranking.enumerated() {
-                if scores[item] == nil { order.append(item) }
-                scores[item, default: 0] += 1 / (k + Double(index + 1))
-            }
-        }
-        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
-        return order.map { ($0, scores[$0]!) }.sorted { $0.score != $1.score ? $0.score > $1.score : position[$0.item]! < position[$1.item]! }
-    }
-}
+extension SearchMode: ExpressibleByArgument {}
 
 /// `imgsearch query`: rank the catalog's images for a text (or an image) with BLIP-2's ITC score.
 struct Search: ParsableCommand {
@@ -122,7 +102,7 @@ struct Search: ParsableCommand {
             try print(hits.flatMap { hit in (paths[hit.contentHash] ?? []).map { ResultLine(path: $0, score: Float(-hit.bm25)) } },
                       catalog: catalog)
         case .hybrid:
-            let depth = max(3 * limit, 100)
+            let depth = ReciprocalRankFusion.depth(forLimit: limit)
             let semantic = try semanticSearch(catalog: catalog, config: config, limit: min(depth, Self.maxLimit))
             let semanticHashes = try catalog.contentHashes(ofImages: semantic.map(\.imageID))
             let keyword = try catalog.keywordSearch(text ?? "", limit: depth).map(\.contentHash)

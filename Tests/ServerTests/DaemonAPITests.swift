@@ -134,6 +134,18 @@ import Testing
         #expect(image["caption"] as? String == hits[0].caption)
         #expect(try results("/api/images/\(hits[0].id)/similar?limit=3").results.allSatisfy { $0.caption != nil })
         #expect(try get("/").text.contains("viewer-caption"))
+
+        // Keyword and hybrid search find a photo by a word only its caption holds.
+        func words(_ text: String?) -> Set<String> { Set((text ?? "").lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)) }
+        let unique = try #require(hits.lazy.compactMap { hit -> (Int64, String)? in
+            let others = hits.filter { $0.id != hit.id }.reduce(into: Set<String>()) { $0.formUnion(words($1.caption)) }
+            return words(hit.caption).subtracting(others).sorted().first.map { (hit.id, $0) }
+        }.first, "no caption has a word of its own")
+        let word = try #require(unique.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+        let keyword = try results("/api/search?q=\(word)&mode=keyword").results
+        #expect(keyword.map(\.id) == [unique.0], "\(unique.1): \(keyword)")
+        #expect(try results("/api/search?q=\(word)&mode=hybrid&limit=4").results.first?.id == unique.0)
+        #expect(try get("/api/search?q=x&mode=fuzzy").status == 400)
     }
 
     @Test func theSearchIndexFollowsAddsAndDeletes() throws {
