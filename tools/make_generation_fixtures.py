@@ -262,6 +262,9 @@ MODELS = {
     "opt-placeholder": dict(seed=2, kind="opt", placeholder=True, dtype=torch.float16, shard="40KB", extra_copies=False),
     # Flan-T5 as BLIP-2 converts it (dense_act_fn gelu), fp32, queries prepended.
     "t5-gelu": dict(seed=3, kind="t5", act="gelu", placeholder=False, dtype=torch.float32, shard=None, extra_copies=False),
+    # opt-legacy's weights with a token the model generates often as EOS: beams finish at
+    # different lengths, so the length-penalized scores of finished hypotheses decide.
+    "opt-eos": dict(seed=1, kind="opt", placeholder=False, dtype=torch.float32, shard=None, extra_copies=False, eos=26),
     # T5 without dense_act_fn (gated-gelu means gelu_new), bf16, placeholders, embed_tokens copies stored.
     "t5-gelu-new": dict(seed=4, kind="t5", act=None, placeholder=True, dtype=torch.bfloat16, shard=None, extra_copies=True),
 }
@@ -321,7 +324,7 @@ def build_model(name: str, spec: dict, pixels: torch.Tensor) -> dict:
     kind = spec["kind"]
     if kind == "opt":
         tokenizer = tiny_opt_tokenizer(out)
-        eos = tokenizer.convert_tokens_to_ids("Ċ")  # "\n", as the real OPT config's 50118
+        eos = spec.get("eos", tokenizer.convert_tokens_to_ids("Ċ"))  # "\n", as the real OPT config's 50118
         image_token = len(tokenizer)  # the processor's added <image>
         text_config = opt_text_config(len(tokenizer) + 4, eos)
     else:

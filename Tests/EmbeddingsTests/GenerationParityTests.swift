@@ -8,7 +8,7 @@ import Testing
 /// the image queries prepended (fp32, an explicit lm_head copy) and with placeholders (fp16
 /// in four shards), Flan-T5 with erf GELU (fp32) and with gelu_new (bf16, embed_tokens copies).
 @Suite(.serialized) struct GenerationParityTests {
-    static let models = ["opt-legacy", "opt-placeholder", "t5-gelu", "t5-gelu-new"]
+    static let models = ["opt-legacy", "opt-placeholder", "opt-eos", "t5-gelu", "t5-gelu-new"]
 
     struct Loaded {
         let generator: Blip2Generator
