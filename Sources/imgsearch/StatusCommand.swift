@@ -5,7 +5,7 @@ import Store
 /// `imgsearch status`: what the catalog holds.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the catalog: files per state, models and their images, cached search indexes, recent failures.")
+        abstract: "Show the catalog: files per state, models and their images, captions, cached search indexes, recent failures.")
 
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var configOption: ConfigOption
@@ -25,7 +25,8 @@ struct Status: ParsableCommand {
             recentFailures: status.recentFailures.map { Report.Failure(path: $0.path, error: $0.lastError ?? "") },
             offline: status.offlineFilesByRoot,
             keptEmbeddings: status.keptEmbeddings,
-            indexes: Self.cachedIndexes(in: catalog.path + ".index"))
+            indexes: Self.cachedIndexes(in: catalog.path + ".index"),
+            captions: try catalog.captionCounts())
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -39,6 +40,9 @@ struct Status: ParsableCommand {
         }
         for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
             print("offline  \(root): \(count) files kept while it is missing or empty (`imgsearch prune` forgets them)")
+        }
+        for (model, count) in report.captions.sorted(by: { $0.key < $1.key }) {
+            print("captions \(model): \(count) photos captioned (`query --mode keyword|hybrid` searches them)")
         }
         if report.keptEmbeddings > 0 {
             print("kept     \(report.keptEmbeddings) embeddings of vanished files (for keep_vanished_days)")
@@ -89,5 +93,7 @@ struct Status: ParsableCommand {
         let offline: [String: Int]
         let keptEmbeddings: Int
         let indexes: [Index]
+        /// Captions per captioning model (`index --captions`).
+        let captions: [String: Int]
     }
 }

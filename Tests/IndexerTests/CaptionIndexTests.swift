@@ -56,6 +56,8 @@ import Testing
             let rows = try query(database, ["--limit", "3", "anything"])
             #expect(rows.count == 3 && rows.allSatisfy { $0.caption?.isEmpty == false }, "\(rows)")
             #expect(try Catalog(path: database).integrityCheck() == ["ok"])
+            let status = try CommandRunner.imgsearch(["status", "--db", database])
+            #expect(status.standardOutput.contains(": 3 photos captioned"), "\(status.standardOutput)")
         }
     }
 
