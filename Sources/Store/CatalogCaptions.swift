@@ -126,6 +126,24 @@ extension Catalog {
         }
     }
 
+    /// The caption `captionModelId` made with `prompt` of the content of each of these
+    /// indexed files, by path.
+    public func captions(ofPaths paths: [String], captionModelId: String, prompt: String) throws -> [String: String] {
+        guard !paths.isEmpty else { return [:] }
+        return try read { db in
+            var captions: [String: String] = [:]
+            for slice in paths.parameterBatches {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT file.path AS path, caption.text AS text FROM file JOIN caption ON caption.contentHash = file.contentHash
+                    WHERE file.state = 'indexed' AND caption.captionModelId = ? AND caption.prompt = ?
+                      AND file.path IN (\(databaseQuestionMarks(count: slice.count)))
+                    """, arguments: StatementArguments([captionModelId, prompt] + slice))
+                for row in rows { captions[row["path"]] = row["text"] }
+            }
+            return captions
+        }
+    }
+
     /// The newest caption of the content of each of these files, by path.
     public func captions(ofPaths paths: [String]) throws -> [String: String] {
         guard !paths.isEmpty else { return [:] }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Embeddings
 import Foundation
+import Store
 
 /// `imgsearch caption`: a sentence describing each image, from BLIP-2 with OPT or Flan-T5.
 struct Caption: ParsableCommand {
@@ -12,6 +13,9 @@ struct Caption: ParsableCommand {
             tokens. --beams 1 with no other option is plain greedy decoding, the same ids as
             transformers' generate(max_new_tokens=N). An image that cannot be read is reported
             on standard error and the others are still captioned; the exit status is then 1.
+            A photo of the catalog (--db, or the config file's) that `index --captions` captioned
+            with the same model and prompt gets that stored caption ("stored": true in JSON);
+            --refresh captions it anew.
             Cost on this 2-core CPU with blip2-opt-2.7b in fp32: see README, "Captions and answers".
             """)
 
@@ -25,6 +29,13 @@ struct Caption: ParsableCommand {
     @Option(help: "Text the caption continues (e.g. \"a photo of\", as the COCO-finetuned models were trained); default none.")
     var prompt = ""
 
+    /// A catalog whose stored captions (`index --captions`, same model and prompt) are
+    /// printed instead of captioning those photos again; used when it exists.
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Flag(help: "Caption every image anew, even one with a stored caption.")
+    var refresh = false
+
     @Flag(help: "Print one JSON object per line.")
     var json = false
 
@@ -34,22 +45,57 @@ struct Caption: ParsableCommand {
     }
 
     func run() throws {
-        let generator = try modelOptions.loadGenerator(config: try configOption.load())
+        let config = try configOption.load()
+        let generator = try modelOptions.loadGenerator(config: config)
         let options = decoding.options(default: .caption)
-        let session = CaptionSession(generator: generator, batchSize: decoding.batch)
-        let failures = try session.run(images: images, prompt: prompt, options: options) { path, text in
+        let stored = refresh ? [:] : try storedCaptions(generator: generator, config: config)
+        func emit(_ path: String, _ text: String, stored: Bool) throws {
             if json {
-                try printJSONLine(CaptionLine(path: path, caption: text))
+                try printJSONLine(CaptionLine(path: path, caption: text, stored: stored ? true : nil))
             } else {
                 print("\(path): \(text)")
             }
         }
+        // Printed in the order given: stored ones as they come, the others as computed.
+        var pending: [String] = []
+        var failures = 0
+        let session = CaptionSession(generator: generator, batchSize: decoding.batch)
+        func flush() throws {
+            failures += try session.run(images: pending, prompt: prompt, options: options) { try emit($0, $1, stored: false) }
+            pending.removeAll()
+        }
+        for image in images {
+            if let text = stored[Self.absolute(image)] {
+                try flush()
+                try emit(image, text, stored: true)
+            } else {
+                pending.append(image)
+            }
+        }
+        try flush()
         if failures > 0 { throw ExitCode.failure }
+    }
+
+    /// Captions the catalog holds for these images by this model and prompt, by absolute path.
+    private func storedCaptions(generator: Blip2Generator, config: Configuration) throws -> [String: String] {
+        let path = catalogOptions.path(config)
+        guard FileManager.default.fileExists(atPath: path) else {
+            if catalogOptions.db != nil { throw CommandError("no catalog at \(path)") }
+            return [:]
+        }
+        let identity = try ModelIdentity(captionSnapshot: generator.snapshot)
+        return try Catalog(path: path).captions(ofPaths: images.map(Self.absolute), captionModelId: identity.id, prompt: prompt)
+    }
+
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     private struct CaptionLine: Encodable {
         let path: String
         let caption: String
+        /// True when the caption was read from the catalog.
+        let stored: Bool?
     }
 }
 

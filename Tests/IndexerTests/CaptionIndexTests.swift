@@ -89,6 +89,34 @@ import Testing
         }
     }
 
+    struct CaptionLine: Decodable {
+        let path: String
+        let caption: String
+        let stored: Bool?
+    }
+
+    /// `imgsearch caption` prints the stored caption of an indexed photo, computes the others,
+    /// and computes every one with --refresh.
+    @Test func captionReusesStoredCaptionsUnlessRefreshed() throws {
+        try withLibrary { folder, database in
+            _ = try index(folder, database)
+            let stored = Dictionary(uniqueKeysWithValues: try query(database, ["--limit", "3", "anything"]).map { ($0.path, $0.caption ?? "") })
+            let outside = Fixtures.root.appendingPathComponent("images/rgba.png").path
+            let paths = [folder.appendingPathComponent("chelsea.png").path, outside, folder.appendingPathComponent("astronaut.png").path]
+            func caption(_ extra: [String]) throws -> [CaptionLine] {
+                let run = try CommandRunner.imgsearch(["caption", "--db", database, "--model", captioner, "--device", "cpu",
+                                                       "--beams", "1", "--json"] + extra + paths)
+                #expect(run.status == 0, "\(run.standardError)")
+                return try run.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(CaptionLine.self, from: Data($0.utf8)) }
+            }
+            let lines = try caption([])
+            #expect(lines.map(\.path) == paths)
+            #expect(lines.map(\.stored) == [true, nil, true])
+            #expect(lines[0].caption == stored[paths[0]] && lines[2].caption == stored[paths[2]])
+            #expect(try caption(["--refresh"]).allSatisfy { $0.stored == nil })
+        }
+    }
+
     @Test func keywordSearchTreatsQuerySyntaxAsWords() throws {
         try withLibrary { folder, database in
             _ = try index(folder, database)
