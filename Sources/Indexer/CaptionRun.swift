@@ -39,41 +39,31 @@ public struct CaptionRun: Sendable {
 
     public func run(shouldStop: () -> Bool = { false }, progress: (CaptionProgress) -> Void = { _ in }) throws -> CaptionSummary {
         var summary = CaptionSummary()
-        let total = try catalog.uncaptionedCount(captionModelId: captionModelId)
-        let preprocessor = ImagePreprocessor(size: generator.config.visual.imageSize)
-        let promptIDs = generator.snapshot.promptIDs(prompt)
-        var failedHashes: Set<String> = []
+        // Read once: a content whose file fails stays uncaptioned and is not tried again this pass.
+        let candidates = try catalog.uncaptioned(captionModelId: captionModelId)
         var done = 0
-        while !shouldStop() {
-            // Contents that failed stay uncaptioned: skip them, not loop on them.
-            let candidates = try catalog.uncaptioned(captionModelId: captionModelId, limit: batchSize + failedHashes.count)
-                .filter { !failedHashes.contains($0.contentHash) }.prefix(batchSize)
-            guard !candidates.isEmpty else { break }
-            let start = DispatchTime.now().uptimeNanoseconds
-            var pixels: [Float] = []
-            var readable: [CaptionCandidate] = []
-            for candidate in candidates {
-                do {
-                    pixels += try preprocessor.pixels(path: candidate.path)
-                    readable.append(candidate)
-                } catch {
-                    summary.failures.append((candidate.path, "\(error)"))
-                    failedHashes.insert(candidate.contentHash)
+        for start in stride(from: 0, to: candidates.count, by: batchSize) where !shouldStop() {
+            let batch = candidates[start..<min(start + batchSize, candidates.count)]
+            let began = DispatchTime.now().uptimeNanoseconds
+            let texts = try generator.texts(ofImagesAt: batch.map(\.path), prompt: prompt, options: options)
+            var captions: [StoredCaption] = []
+            for (candidate, (path, text)) in zip(batch, texts) {
+                switch text {
+                case .success(let text):
+                    captions.append(StoredCaption(contentHash: candidate.contentHash, captionModelId: captionModelId,
+                                                  text: text, prompt: prompt))
+                case .failure(let error):
+                    summary.failures.append((path, "\(error)"))
                 }
             }
-            guard !readable.isEmpty else { continue }
-            let tokens = try generator.generate(pixels: pixels, count: readable.count,
-                                                prompts: Array(repeating: promptIDs, count: readable.count), options: options)
-            let captions = zip(readable, tokens).map { candidate, ids in
-                StoredCaption(contentHash: candidate.contentHash, captionModelId: captionModelId,
-                              text: generator.snapshot.text(of: ids), prompt: prompt)
-            }
+            done += batch.count
+            guard !captions.isEmpty else { continue }
             try catalog.write { try $0.store(captions: captions) }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(readable.count)
-            if summary.secondsPerImage == nil { summary.secondsPerImage = seconds }
             summary.captioned += captions.count
-            done += candidates.count
-            progress(CaptionProgress(done: done, total: total, secondsPerImage: summary.secondsPerImage ?? seconds))
+            if summary.secondsPerImage == nil {
+                summary.secondsPerImage = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 / Double(captions.count)
+            }
+            progress(CaptionProgress(done: done, total: candidates.count, secondsPerImage: summary.secondsPerImage!))
         }
         summary.stoppedEarly = shouldStop()
         return summary

@@ -122,16 +122,12 @@ public final class LibraryService: Sendable {
         }
         defer { captionerBusy.withLock { $0 = false } }
         let start = DispatchTime.now().uptimeNanoseconds
-        let pixels: [Float]
-        do {
-            pixels = try ImagePreprocessor(size: captioner.config.visual.imageSize).pixels(path: path)
-        } catch {
-            throw APIError(.unprocessableContent, "\(error)")
-        }
         let prompt = question.map(VisualQuestion.prompt) ?? ""
         let options = question == nil ? GenerationOptions.caption : .answer(for: captioner.config.language.family)
-        let ids = try captioner.generate(pixels: pixels, count: 1, prompts: [captioner.snapshot.promptIDs(prompt)], options: options)
-        return (captioner.snapshot.text(of: ids[0]), Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        switch try captioner.texts(ofImagesAt: [path], prompt: prompt, options: options)[0].text {
+        case .success(let text): return (text, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        case .failure(let error): throw APIError(.unprocessableContent, "\(error)")
+        }
     }
 
     /// The newest caption of each image's content (`index --captions`), by image id.

@@ -246,16 +246,9 @@ public final class Catalog: Sendable {
 
     /// Which of these content hashes already have an embedding by `modelId`.
     public func embeddedHashes(_ hashes: [String], modelId: String) throws -> Set<String> {
-        guard !hashes.isEmpty else { return [] }
-        return try read { db in
-            var found: Set<String> = []
-            for slice in hashes.parameterBatches {
-                found.formUnion(try String.fetchAll(db, sql: """
-                    SELECT contentHash FROM image WHERE modelId = ? AND contentHash IN (\(databaseQuestionMarks(count: slice.count)))
-                    """, arguments: StatementArguments([modelId] + slice)))
-            }
-            return found
-        }
+        Set(try rows(for: hashes, leading: [modelId]) {
+            "SELECT contentHash FROM image WHERE modelId = ? AND contentHash IN (\($0))"
+        }.map { $0["contentHash"] as String })
     }
 
     public func file(path: String) throws -> CatalogFile? {

@@ -31,29 +31,17 @@ public struct KeywordHit: Sendable, Equatable {
 }
 
 extension Catalog {
-    /// Up to `limit` indexed contents without a caption by `captionModelId`, each with one
-    /// of its files, in path order (so a run that stops resumes where it was).
-    public func uncaptioned(captionModelId: String, limit: Int) throws -> [CaptionCandidate] {
+    /// The indexed contents without a caption by `captionModelId`, each with one of its
+    /// files, in path order (so a pass that stops resumes where it was).
+    public func uncaptioned(captionModelId: String) throws -> [CaptionCandidate] {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT file.contentHash AS contentHash, MIN(file.path) AS path FROM file
                 WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM caption WHERE caption.contentHash = file.contentHash
                                     AND caption.captionModelId = ?)
-                GROUP BY file.contentHash ORDER BY MIN(file.path) LIMIT ?
-                """, arguments: [captionModelId, limit]).map { CaptionCandidate(contentHash: $0["contentHash"], path: $0["path"]) }
-        }
-    }
-
-    /// How many indexed contents have no caption by `captionModelId`.
-    public func uncaptionedCount(captionModelId: String) throws -> Int {
-        try read { db in
-            try Int.fetchOne(db, sql: """
-                SELECT COUNT(DISTINCT file.contentHash) FROM file
-                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM caption WHERE caption.contentHash = file.contentHash
-                                    AND caption.captionModelId = ?)
-                """, arguments: [captionModelId]) ?? 0
+                GROUP BY file.contentHash ORDER BY MIN(file.path)
+                """, arguments: [captionModelId]).map { CaptionCandidate(contentHash: $0["contentHash"], path: $0["path"]) }
         }
     }
 
@@ -67,18 +55,8 @@ extension Catalog {
 
     /// The newest caption of each content (by any captioning model).
     public func captions(ofContents hashes: [String]) throws -> [String: String] {
-        guard !hashes.isEmpty else { return [:] }
-        return try read { db in
-            var captions: [String: String] = [:]
-            for slice in hashes.parameterBatches {
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT contentHash, text FROM caption WHERE contentHash IN (\(databaseQuestionMarks(count: slice.count)))
-                    ORDER BY captionedAt
-                    """, arguments: StatementArguments(slice))
-                for row in rows { captions[row["contentHash"]] = row["text"] }
-            }
-            return captions
-        }
+        try rows(for: hashes) { "SELECT contentHash, text FROM caption WHERE contentHash IN (\($0)) ORDER BY captionedAt" }
+            .reduce(into: [:]) { captions, row in captions[row["contentHash"]] = row["text"] }
     }
 
     /// The contents whose caption holds every word of `text` (prefixes of none: whole
@@ -112,81 +90,38 @@ extension Catalog {
 
     /// The indexed, online files holding each content, sorted by path.
     public func paths(ofContents hashes: [String]) throws -> [String: [String]] {
-        guard !hashes.isEmpty else { return [:] }
-        return try read { db in
-            var paths: [String: [String]] = [:]
-            for slice in hashes.parameterBatches {
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT contentHash, path FROM file WHERE state = 'indexed' AND offlineSince IS NULL
-                      AND contentHash IN (\(databaseQuestionMarks(count: slice.count))) ORDER BY path
-                    """, arguments: StatementArguments(slice))
-                for row in rows { paths[row["contentHash"], default: []].append(row["path"]) }
-            }
-            return paths
-        }
+        try rows(for: hashes) {
+            "SELECT contentHash, path FROM file WHERE state = 'indexed' AND offlineSince IS NULL AND contentHash IN (\($0)) ORDER BY path"
+        }.reduce(into: [:]) { paths, row in paths[row["contentHash"], default: []].append(row["path"]) }
     }
 
     /// The caption `captionModelId` made with `prompt` of the content of each of these
     /// indexed files, by path.
     public func captions(ofPaths paths: [String], captionModelId: String, prompt: String) throws -> [String: String] {
-        guard !paths.isEmpty else { return [:] }
-        return try read { db in
-            var captions: [String: String] = [:]
-            for slice in paths.parameterBatches {
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT file.path AS path, caption.text AS text FROM file JOIN caption ON caption.contentHash = file.contentHash
-                    WHERE file.state = 'indexed' AND caption.captionModelId = ? AND caption.prompt = ?
-                      AND file.path IN (\(databaseQuestionMarks(count: slice.count)))
-                    """, arguments: StatementArguments([captionModelId, prompt] + slice))
-                for row in rows { captions[row["path"]] = row["text"] }
-            }
-            return captions
-        }
+        try rows(for: paths, leading: [captionModelId, prompt]) { """
+            SELECT file.path AS path, caption.text AS text FROM file JOIN caption ON caption.contentHash = file.contentHash
+            WHERE file.state = 'indexed' AND caption.captionModelId = ? AND caption.prompt = ? AND file.path IN (\($0))
+            """ }.reduce(into: [:]) { captions, row in captions[row["path"]] = row["text"] }
     }
 
     /// The newest caption of the content of each of these files, by path.
     public func captions(ofPaths paths: [String]) throws -> [String: String] {
-        guard !paths.isEmpty else { return [:] }
-        return try read { db in
-            var captions: [String: String] = [:]
-            for slice in paths.parameterBatches {
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT file.path AS path, caption.text AS text FROM file JOIN caption ON caption.contentHash = file.contentHash
-                    WHERE file.path IN (\(databaseQuestionMarks(count: slice.count))) ORDER BY caption.captionedAt
-                    """, arguments: StatementArguments(slice))
-                for row in rows { captions[row["path"]] = row["text"] }
-            }
-            return captions
-        }
+        try rows(for: paths) { """
+            SELECT file.path AS path, caption.text AS text FROM file JOIN caption ON caption.contentHash = file.contentHash
+            WHERE file.path IN (\($0)) ORDER BY caption.captionedAt
+            """ }.reduce(into: [:]) { captions, row in captions[row["path"]] = row["text"] }
     }
 
     /// The image id of each content embedded by `modelId`, by content hash.
     public func imageIDs(ofContents hashes: [String], modelId: String) throws -> [String: Int64] {
-        guard !hashes.isEmpty else { return [:] }
-        return try read { db in
-            var ids: [String: Int64] = [:]
-            for slice in hashes.parameterBatches {
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT contentHash, id FROM image WHERE modelId = ? AND contentHash IN (\(databaseQuestionMarks(count: slice.count)))
-                    """, arguments: StatementArguments([modelId] + slice))
-                for row in rows { ids[row["contentHash"]] = row["id"] }
-            }
-            return ids
-        }
+        try rows(for: hashes, leading: [modelId]) { "SELECT contentHash, id FROM image WHERE modelId = ? AND contentHash IN (\($0))" }
+            .reduce(into: [:]) { ids, row in ids[row["contentHash"]] = row["id"] }
     }
 
     /// The content hash of each image id.
     public func contentHashes(ofImages ids: [Int64]) throws -> [Int64: String] {
-        guard !ids.isEmpty else { return [:] }
-        return try read { db in
-            var hashes: [Int64: String] = [:]
-            for slice in ids.parameterBatches {
-                let rows = try Row.fetchAll(db, sql: "SELECT id, contentHash FROM image WHERE id IN (\(databaseQuestionMarks(count: slice.count)))",
-                                            arguments: StatementArguments(slice))
-                for row in rows { hashes[row["id"]] = row["contentHash"] }
-            }
-            return hashes
-        }
+        try rows(for: ids) { "SELECT id, contentHash FROM image WHERE id IN (\($0))" }
+            .reduce(into: [:]) { hashes, row in hashes[row["id"]] = row["contentHash"] }
     }
 }
 

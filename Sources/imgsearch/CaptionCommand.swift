@@ -237,29 +237,16 @@ struct CaptionSession {
     /// Calls `emit` with each readable image's text, in order; returns how many failed.
     func run(images: [String], prompt: String, options: GenerationOptions,
              emit: (String, String) throws -> Void) throws -> Int {
-        let preprocessor = ImagePreprocessor(size: generator.config.visual.imageSize)
-        let promptIDs = generator.snapshot.promptIDs(prompt)
         var failures = 0
-        var start = 0
-        while start < images.count {
-            let chunk = images[start..<min(start + batchSize, images.count)]
-            start += chunk.count
-            var pixels: [Float] = []
-            var readable: [String] = []
-            for path in chunk {
-                do {
-                    pixels += try preprocessor.pixels(path: path)
-                    readable.append(path)
-                } catch {
+        for start in stride(from: 0, to: images.count, by: batchSize) {
+            let chunk = Array(images[start..<min(start + batchSize, images.count)])
+            for (path, text) in try generator.texts(ofImagesAt: chunk, prompt: prompt, options: options) {
+                switch text {
+                case .success(let text): try emit(path, text)
+                case .failure(let error):
                     log.error("\(error)")
                     failures += 1
                 }
-            }
-            guard !readable.isEmpty else { continue }
-            let tokens = try generator.generate(pixels: pixels, count: readable.count,
-                                                prompts: Array(repeating: promptIDs, count: readable.count), options: options)
-            for (path, ids) in zip(readable, tokens) {
-                try emit(path, generator.snapshot.text(of: ids))
             }
         }
         return failures

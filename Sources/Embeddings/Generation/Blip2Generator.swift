@@ -17,24 +17,14 @@ public final class Blip2Generator: @unchecked Sendable {
     public var config: CaptionModelConfig { snapshot.config }
 
     public init(snapshot: CaptionModelSnapshot, options: ComputeOptions = ComputeOptions()) throws(ModelError) {
-        try options.validate()
         var visual = snapshot.config.visual.native
         var language = snapshot.config.native
-        var params = blip2_default_load_params()
-        params.dtype = Int32(options.precision.native.rawValue)
-        var error = blip2_error()
-        let loaded = options.device.withCString { device -> OpaquePointer? in
-            params.device = device
-            return blip2_generator_load(snapshot.directory.path, &visual, &language, &params, &error)
+        let loaded = try options.loadNative { params, error in
+            blip2_generator_load(snapshot.directory.path, &visual, &language, &params, &error)
         }
-        guard let loaded else { throw .loadFailed(code: error.code, message: error.text) }
         handle = loaded
         self.snapshot = snapshot
-        var deviceName = [CChar](repeating: 0, count: 64)
-        var dtypeName = [CChar](repeating: 0, count: 16)
-        blip2_generator_describe(loaded, &deviceName, deviceName.count, &dtypeName, dtypeName.count)
-        device = String(decoding: deviceName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        precision = String(decoding: dtypeName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        (device, precision) = NativePlacement.describe { blip2_generator_describe(loaded, $0, $1, $2, $3) }
     }
 
     public convenience init(directory: URL, options: ComputeOptions = ComputeOptions()) throws(ModelError) {
@@ -66,6 +56,31 @@ public final class Blip2Generator: @unchecked Sendable {
             let start = row * options.maxNewTokens
             return tokens[start..<(start + Int(lengths[row]))].map { Int32($0) }
         }
+    }
+
+    /// The text of each image file, generated in one batch from `prompt`; a file that cannot
+    /// be read or decoded gets its error instead, and the others are still described.
+    public func texts(ofImagesAt paths: [String], prompt: String,
+                      options: GenerationOptions) throws(ModelError) -> [(path: String, text: Result<String, ImageError>)] {
+        let preprocessor = ImagePreprocessor(size: config.visual.imageSize)
+        var pixels: [Float] = []
+        var readable: [String] = []
+        var failures: [String: ImageError] = [:]
+        for path in paths {
+            do {
+                pixels += try preprocessor.pixels(path: path)
+                readable.append(path)
+            } catch {
+                failures[path] = error
+            }
+        }
+        var texts: [String: String] = [:]
+        if !readable.isEmpty {
+            let tokens = try generate(pixels: pixels, count: readable.count,
+                                      prompts: Array(repeating: snapshot.promptIDs(prompt), count: readable.count), options: options)
+            for (path, ids) in zip(readable, tokens) { texts[path] = snapshot.text(of: ids) }
+        }
+        return paths.map { path in (path, texts[path].map(Result.success) ?? .failure(failures[path]!)) }
     }
 
     /// The language model's logits [count][vocabulary] for the first new token, before any

@@ -17,26 +17,14 @@ public final class Blip2Model: @unchecked Sendable {
     public var config: ModelConfig { snapshot.config }
 
     public init(snapshot: ModelSnapshot, options: ComputeOptions = ComputeOptions()) throws(ModelError) {
-        try options.validate()
         var native = snapshot.config.native
-        var params = blip2_default_load_params()
-        params.dtype = Int32(options.precision.native.rawValue)
-        params.parts = options.parts.rawValue
-        var error = blip2_error()
-        let loaded = options.device.withCString { device -> OpaquePointer? in
-            params.device = device
+        let loaded = try options.loadNative { params, error in
+            params.parts = options.parts.rawValue
             return blip2_model_load(snapshot.directory.path, &native, &params, &error)
-        }
-        guard let loaded else {
-            throw .loadFailed(code: error.code, message: error.text)
         }
         handle = loaded
         self.snapshot = snapshot
-        var deviceName = [CChar](repeating: 0, count: 64)
-        var dtypeName = [CChar](repeating: 0, count: 16)
-        blip2_model_describe(loaded, &deviceName, deviceName.count, &dtypeName, dtypeName.count)
-        device = String(decoding: deviceName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        precision = String(decoding: dtypeName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        (device, precision) = NativePlacement.describe { blip2_model_describe(loaded, $0, $1, $2, $3) }
     }
 
     /// Loads the snapshot in `directory`.

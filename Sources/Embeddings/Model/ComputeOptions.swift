@@ -23,6 +23,43 @@ public struct ComputeOptions: Sendable {
     }
 }
 
+extension ComputeOptions {
+    /// Validates these options and calls a native loader with load parameters carrying
+    /// them (device, dtype; `load` may set more); its failure becomes `ModelError.loadFailed`.
+    func loadNative(_ load: (inout blip2_load_params, inout blip2_error) -> OpaquePointer?) throws(ModelError) -> OpaquePointer {
+        try validate()
+        var params = blip2_default_load_params()
+        params.dtype = Int32(precision.native.rawValue)
+        var error = blip2_error()
+        let loaded = device.withCString { device -> OpaquePointer? in
+            params.device = device
+            return load(&params, &error)
+        }
+        guard let loaded else { throw .loadFailed(code: error.code, message: error.text) }
+        return loaded
+    }
+}
+
+/// Where a loaded native model runs, as its describe function reports it.
+enum NativePlacement {
+    /// `describe(device, deviceLength, dtype, dtypeLength)` fills two C strings: the device
+    /// ("cpu", "cuda:0") and the compute precision ("fp32", "fp16", "bf16").
+    static func describe(_ describe: (UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<CChar>, Int) -> Int32)
+        -> (device: String, precision: String) {
+        var device = [CChar](repeating: 0, count: 64)
+        var dtype = [CChar](repeating: 0, count: 16)
+        _ = device.withUnsafeMutableBufferPointer { deviceBuffer in
+            dtype.withUnsafeMutableBufferPointer { dtypeBuffer in
+                describe(deviceBuffer.baseAddress!, deviceBuffer.count, dtypeBuffer.baseAddress!, dtypeBuffer.count)
+            }
+        }
+        func text(_ chars: [CChar]) -> String {
+            String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return (text(device), text(dtype))
+    }
+}
+
 /// Compute precision. fp32 is the reference on the CPU; fp16/bf16 halve memory on a GPU.
 public enum Precision: String, Sendable, CaseIterable {
     case auto, fp32, fp16, bf16
