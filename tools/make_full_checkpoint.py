@@ -12,6 +12,10 @@ are the real ones. Needs about 2x the file size in RAM. Never commit the output.
 
 OUTDIR gets config.json, model.safetensors, preprocessor_config.json and a copy of vocab.txt.
 --tiny shrinks depth and width (same code path) to check the script itself.
+--vision-from DIR copies the vision tower of the Blip2ForConditionalGeneration snapshot in DIR
+(e.g. tools/make_full_caption_checkpoint.py's) except its post_layernorm, as the real
+blip2-itm-vit-g and blip2-opt-2.7b share the frozen ViT-g and train their own `ln_vision`:
+imgsearch then runs one vision pass for embeddings and captions (bench/index_captions.sh).
 """
 
 from __future__ import annotations
@@ -40,12 +44,32 @@ TINY_OVERRIDES = dict(
 )
 
 
+def copy_vision_encoder(model: Blip2ForImageTextRetrieval, snapshot: Path) -> None:
+    """Every `vision_model.*` tensor but post_layernorm from the (sharded) safetensors in `snapshot`."""
+    from safetensors import safe_open
+
+    state = model.state_dict()
+    copied = 0
+    for path in sorted(snapshot.glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as f:
+            for name in f.keys():
+                if name.startswith("vision_model.") and not name.startswith("vision_model.post_layernorm."):
+                    with torch.no_grad():
+                        state[name].copy_(f.get_tensor(name))
+                    copied += 1
+    expected = sum(1 for n in state if n.startswith("vision_model.") and not n.startswith("vision_model.post_layernorm."))
+    if copied != expected:
+        raise SystemExit(f"{snapshot}: copied {copied} vision tensors, expected {expected}")
+    print(f"copied {copied} vision encoder tensors from {snapshot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32", help="stored weight type")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help="small widths and depths, to test this script")
+    parser.add_argument("--vision-from", type=Path, help="copy the vision encoder of this captioning snapshot")
     args = parser.parse_args()
 
     if args.tiny:
@@ -64,6 +88,8 @@ def main() -> None:
     with no_init_weights():  # randomize_ overwrites every parameter; skip HF's slow init
         model = Blip2ForImageTextRetrieval(config).eval()
     randomize_(model, args.seed)
+    if args.vision_from:
+        copy_vision_encoder(model, args.vision_from)
     if args.dtype == "fp16":
         model = model.half()
     n_params = sum(p.numel() for p in model.parameters())

@@ -17,7 +17,10 @@ public struct CaptionSummary: Sendable {
 public struct CaptionProgress: Sendable {
     public let done: Int
     public let total: Int
+    /// Measured on the first batch.
     public let secondsPerImage: Double
+    /// Over the pass so far.
+    public let imagesPerSecond: Double
 }
 
 /// Captions every indexed content that has no caption by this captioning model, a batch
@@ -42,6 +45,7 @@ public struct CaptionRun: Sendable {
         // Read once: a content whose file fails stays uncaptioned and is not tried again this pass.
         let candidates = try catalog.uncaptioned(captionModelId: captionModelId)
         var done = 0
+        let started = DispatchTime.now().uptimeNanoseconds
         for start in stride(from: 0, to: candidates.count, by: batchSize) where !shouldStop() {
             let batch = candidates[start..<min(start + batchSize, candidates.count)]
             let began = DispatchTime.now().uptimeNanoseconds
@@ -63,7 +67,9 @@ public struct CaptionRun: Sendable {
             if summary.secondsPerImage == nil {
                 summary.secondsPerImage = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 / Double(captions.count)
             }
-            progress(CaptionProgress(done: done, total: candidates.count, secondsPerImage: summary.secondsPerImage!))
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            progress(CaptionProgress(done: done, total: candidates.count, secondsPerImage: summary.secondsPerImage!,
+                                     imagesPerSecond: Double(done) / max(elapsed, 1e-9)))
         }
         summary.stoppedEarly = shouldStop()
         return summary

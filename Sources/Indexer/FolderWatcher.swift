@@ -77,6 +77,9 @@ public final class FolderWatcher {
         return changes
     }
 
+    /// Whether events wait to be read (they stay queued for `waitForChanges`).
+    public var hasPendingEvents: Bool { poll(timeout: 0) }
+
     private func poll(timeout: Double) -> Bool {
         var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         return Glibc.poll(&request, 1, Int32(max(0, timeout * 1000))) > 0

@@ -6,6 +6,8 @@ import Store
 public struct IndexSummary: Sendable {
     /// Files whose content was embedded in this run.
     public var embedded = 0
+    /// Contents captioned from the same vision pass as their embedding.
+    public var captioned = 0
     /// Files whose content already had an embedding (moved, renamed, copied, touched).
     public var reused = 0
     public var unchanged = 0
@@ -44,6 +46,8 @@ public struct IndexProgress: Codable, Sendable {
     public let done: Int
     public let total: Int
     public let failed: Int
+    /// Contents captioned with their embedding (`IndexRun.sharedCaptions`).
+    public let captioned: Int
     public let imagesPerSecond: Double
 }
 
@@ -68,6 +72,10 @@ public struct IndexRun: Sendable {
     public var settleSeconds: Double = 0
     /// How long an embedding no file uses any more is kept (30 days by default).
     public var vanishedGraceSeconds: TimeInterval = 30 * 86_400
+    /// Captions each new content from the vision pass of its embedding, committed with it.
+    /// Set only when `generator.sharesVisionPass(with: model)`; contents embedded earlier
+    /// are left to a `CaptionRun`.
+    public var sharedCaptions: CaptionRun?
 
     public init(catalog: Catalog, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
         self.catalog = catalog
@@ -132,7 +140,7 @@ public struct IndexRun: Sendable {
             done += batch.count
             let elapsed = Date().timeIntervalSince(started)
             progress(IndexProgress(done: done, total: pending.count, failed: summary.failures.count,
-                                   imagesPerSecond: elapsed > 0 ? Double(done) / elapsed : 0))
+                                   captioned: summary.captioned, imagesPerSecond: elapsed > 0 ? Double(done) / elapsed : 0))
         }
         // After the new files are in: a moved file's content is then still referenced, so
         // its embedding survives the removal of the old path.
@@ -195,11 +203,11 @@ public struct IndexRun: Sendable {
             seen.insert(hash)
             toEmbed.append((hash, pixels))
         }
-        let embeddings = try timed("embed", &summary) {
-            toEmbed.isEmpty ? [] : try model.embedImages(pixels: toEmbed.flatMap(\.pixels), count: toEmbed.count)
+        let (embeddings, captions) = try embedAndCaption(toEmbed, summary: &summary)
+        try timed("commit", &summary) {
+            try commit(prepared: prepared, embedded: Array(zip(toEmbed.map(\.hash), embeddings)), captions: captions)
         }
-
-        try timed("commit", &summary) { try commit(prepared: prepared, embedded: Array(zip(toEmbed.map(\.hash), embeddings))) }
+        summary.captioned += captions.count
         // Each embedded content stands for its first file; every other indexed file reused an embedding.
         let indexed = prepared.filter { $0.failure == nil && $0.hash != nil }.count
         summary.embedded += toEmbed.count
@@ -208,8 +216,36 @@ public struct IndexRun: Sendable {
         summary.skipped += prepared.filter(\.skipped).map(\.file.path)
     }
 
-    /// One transaction: the new embeddings, then every file of the batch as indexed or failed.
-    private func commit(prepared: [PreparedFile], embedded: [(String, ImageEmbedding)]) throws {
+    /// The embeddings of `toEmbed`, and with `sharedCaptions` the captions of those not yet
+    /// captioned, from one vision pass.
+    private func embedAndCaption(_ toEmbed: [(hash: String, pixels: [Float])],
+                                 summary: inout IndexSummary) throws -> ([ImageEmbedding], [StoredCaption]) {
+        guard !toEmbed.isEmpty else { return ([], []) }
+        let pixels = toEmbed.flatMap(\.pixels)
+        guard let captioning = sharedCaptions else {
+            return (try timed("embed", &summary) { try model.embedImages(pixels: pixels, count: toEmbed.count) }, [])
+        }
+        let (encoded, embeddings) = try timed("embed", &summary) {
+            let encoded = try model.encodeImages(pixels: pixels, count: toEmbed.count)
+            return (encoded, try model.embedImages(encoded: encoded))
+        }
+        let captioned = try catalog.captionedHashes(toEmbed.map(\.hash), captionModelId: captioning.captionModelId)
+        let uncaptioned = toEmbed.indices.filter { !captioned.contains(toEmbed[$0].hash) }
+        guard !uncaptioned.isEmpty else { return (embeddings, []) }
+        let texts = try timed("caption", &summary) {
+            try captioning.generator.texts(of: encoded.selecting(uncaptioned), prompt: captioning.prompt,
+                                           options: captioning.options)
+        }
+        let captions = zip(uncaptioned, texts).map { index, text in
+            StoredCaption(contentHash: toEmbed[index].hash, captionModelId: captioning.captionModelId, text: text,
+                          prompt: captioning.prompt)
+        }
+        return (embeddings, captions)
+    }
+
+    /// One transaction: the new embeddings and captions, then every file of the batch as
+    /// indexed or failed.
+    private func commit(prepared: [PreparedFile], embedded: [(String, ImageEmbedding)], captions: [StoredCaption]) throws {
         try catalog.write { tx in
             for (hash, embedding) in embedded {
                 try tx.storeImage(StoredImage(contentHash: hash, modelId: modelRecord.id, vectors: embedding.values))
@@ -228,6 +264,7 @@ public struct IndexRun: Sendable {
                 }
                 try tx.upsert(record)
             }
+            try tx.store(captions: captions)
         }
     }
 

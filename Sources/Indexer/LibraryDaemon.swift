@@ -75,7 +75,9 @@ public final class LibraryDaemon {
     /// when nothing changed.
     public var followCatalog: () throws -> Void = {}
     public var changeInterval: Double = 10
-    /// Captions what each pass indexed (`daemon --captions`), after the pass.
+    /// Captions what each pass indexed (`daemon --captions`), after the pass, unless the
+    /// index run captioned it from the same vision pass (`IndexRun.sharedCaptions`). It
+    /// yields between batches to changes in the watched folders: indexing goes first.
     public var captionRun: CaptionRun?
     private let watcher: FolderWatcher
 
@@ -116,6 +118,8 @@ public final class LibraryDaemon {
                 || Date().timeIntervalSince(lastPass) >= rescanInterval {
                 deferred = try pass(shouldStop: shouldStop, log: log)
                 lastPass = Date()
+            } else if captionsPending {
+                try captionBacklog(shouldStop: shouldStop, log: log)
             }
         }
     }
@@ -133,6 +137,7 @@ public final class LibraryDaemon {
         activity.update {
             $0.passes += 1
             $0.embedded += summary.embedded
+            $0.captioned += summary.captioned
             $0.reused += summary.reused
             $0.removed += summary.removed
             $0.failed += summary.failures.count
@@ -143,15 +148,25 @@ public final class LibraryDaemon {
         for (root, reason) in summary.offlineRoots { log("\(root) \(reason): its files are kept offline") }
         for failure in summary.failures { log("\(failure.path): \(failure.reason)") }
         if summary.embedded + summary.reused + summary.removed + summary.failures.count > 0 {
-            log("\(summary.embedded) embedded, \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")
+            log("\(summary.embedded) embedded (\(summary.captioned) captioned), \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")
         }
-        if let captionRun, !shouldStop() {
-            let captions = try captionRun.run(shouldStop: shouldStop)
+        captionsPending = true
+        try captionBacklog(shouldStop: shouldStop, log: log)
+        return summary.deferred
+    }
+
+    /// Whether contents may wait for a caption (a caption pass stopped for a change).
+    private var captionsPending = false
+
+    /// Captions what has no caption yet, until done or a change waits in the watched folders.
+    private func captionBacklog(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws {
+        if let captionRun, captionsPending, !shouldStop() {
+            let captions = try captionRun.run(shouldStop: { [watcher] in shouldStop() || watcher.hasPendingEvents })
+            captionsPending = captions.stoppedEarly
             activity.update { $0.captioned += captions.captioned }
             for failure in captions.failures { log("\(failure.path): cannot caption: \(failure.reason)") }
             if captions.captioned > 0 { log("\(captions.captioned) captioned") }
         }
         try activity.write(to: statusPath)
-        return summary.deferred
     }
 }

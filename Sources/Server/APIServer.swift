@@ -132,6 +132,11 @@ public struct APIServer: Sendable {
             return try JSONBody(DescriptionResponse(id: id, question: question, answer: text, seconds: seconds)).response()
         }
 
+        router.delete("/api/jobs/current") { _, _ -> Response in
+            guard service.cancelDescription() else { throw APIError(.notFound, "no caption or answer is being computed") }
+            return try JSONBody(CancelResponse()).response()
+        }
+
         router.get("/api/images/{id}/similar") { request, context -> Response in
             let id = try imageID(context)
             let parameters = try RequestParameters(query: request.uri.query)

@@ -24,8 +24,9 @@ public final class LibraryService: Sendable {
     let thumbnails: ThumbnailCache
     /// The captioning model for on-demand captions and answers (`daemon --captions`), or nil.
     public let captioner: Blip2Generator?
-    /// One caption or answer at a time: each takes the CPU for seconds.
-    private let captionerBusy = Mutex(false)
+    /// The caption or answer being computed, if any: one at a time (each takes the CPU for
+    /// seconds), and `cancelDescription()` stops it.
+    private let currentDescription = Mutex<GenerationCancellation?>(nil)
 
     public init(catalog: Catalog, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
                 activity: DaemonActivity?, captioner: Blip2Generator? = nil) throws {
@@ -113,20 +114,35 @@ public final class LibraryService: Sendable {
             throw APIError(.notFound, "this daemon has no captioning model: start it with --captions MODEL")
         }
         let path = try paths(ofImage: imageID)[0]
-        guard captionerBusy.withLock({ busy in
-            if busy { return false }
-            busy = true
+        let cancellation = GenerationCancellation()
+        guard currentDescription.withLock({ current in
+            if current != nil { return false }
+            current = cancellation
             return true
         }) else {
             throw APIError(.tooManyRequests, "busy: another caption or answer is being computed; try again when it is done")
         }
-        defer { captionerBusy.withLock { $0 = false } }
+        defer { currentDescription.withLock { $0 = nil } }
         let start = DispatchTime.now().uptimeNanoseconds
         let prompt = question.map(VisualQuestion.prompt) ?? ""
         let options = question == nil ? GenerationOptions.caption : .answer(for: captioner.config.language.family)
-        switch try captioner.texts(ofImagesAt: [path], prompt: prompt, options: options)[0].text {
+        let text: Result<String, ImageError>
+        do throws(any Error) {
+            text = try captioner.texts(ofImagesAt: [path], prompt: prompt, options: options, cancellation: cancellation)[0].text
+        } catch ModelError.cancelled {
+            throw APIError(.conflict, "cancelled: stopped by DELETE /api/jobs/current")
+        }
+        switch text {
         case .success(let text): return (text, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         case .failure(let error): throw APIError(.unprocessableContent, "\(error)")
+        }
+    }
+
+    /// Stops the caption or answer being computed (its request gets 409); false when none is.
+    func cancelDescription() -> Bool {
+        currentDescription.withLock { current in
+            current?.cancel()
+            return current != nil
         }
     }
 

@@ -87,6 +87,11 @@ struct QuestionRequest: Decodable {
     let question: String
 }
 
+/// `DELETE /api/jobs/current`: the running caption or answer was told to stop.
+struct CancelResponse: Encodable {
+    let cancelled = true
+}
+
 /// `POST /api/images/{id}/caption` and `…/ask`: the text and the seconds it took.
 struct DescriptionResponse: Encodable {
     let id: Int64

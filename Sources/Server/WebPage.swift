@@ -58,6 +58,7 @@ enum WebPage {
               <form id="ask">
                 <input id="ask-question" maxlength="300" placeholder="Ask about this photo" aria-label="Ask about this photo">
                 <button type="submit">Ask</button>
+                <button id="ask-stop" type="button" hidden>Stop</button>
               </form>
               <p id="ask-answer" aria-live="polite"></p>
             </figcaption>
@@ -197,19 +198,27 @@ enum WebPage {
           history.replaceState(null, "", `?q=${encodeURIComponent(text)}${location.hash}`);
           search(text, $("not").value.trim());
         });
-        $("viewer-close").addEventListener("click", () => $("viewer").close());
+        async function stopAsking() {
+          if ($("ask-stop").hidden) return;
+          await getJSON(api("/api/jobs/current"), { method: "DELETE" }).catch(() => {});
+        }
+        $("ask-stop").addEventListener("click", stopAsking);
+        $("viewer-close").addEventListener("click", () => { stopAsking(); $("viewer").close(); });
         $("viewer-similar").addEventListener("click", () => current && similar(current));
         $("ask").addEventListener("submit", async (event) => {
           event.preventDefault();
           const question = $("ask-question").value.trim();
           if (!question || !current) return;
           $("ask-answer").textContent = "Thinking…";
+          $("ask-stop").hidden = false;
           try {
             const body = await getJSON(api(`/api/images/${current.id}/ask`), {
               method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question }) });
             $("ask-answer").textContent = `${body.answer} (${body.seconds.toFixed(1)} s)`;
           } catch (error) {
             $("ask-answer").textContent = error.message;
+          } finally {
+            $("ask-stop").hidden = true;
           }
         });
 

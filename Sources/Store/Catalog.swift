@@ -279,9 +279,20 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// SQLite's own consistency check: "ok", or the problems it found.
+    /// SQLite's own consistency check and the caption index's (FTS5 'integrity-check',
+    /// which compares it with the captions): ["ok"], or the problems found.
     public func integrityCheck() throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        let tables = try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        let captionIndex: String? = try pool.writeWithoutTransaction { db in
+            do {
+                try db.execute(sql: "INSERT INTO caption_text(caption_text, rank) VALUES ('integrity-check', 1)")
+                return nil
+            } catch {
+                return "caption index: \(error)"
+            }
+        }
+        guard let captionIndex else { return tables }
+        return (tables == ["ok"] ? [] : tables) + [captionIndex]
     }
 }
 

@@ -45,6 +45,13 @@ extension Catalog {
         }
     }
 
+    /// Which of `hashes` have a caption by `captionModelId`.
+    public func captionedHashes(_ hashes: [String], captionModelId: String) throws -> Set<String> {
+        Set(try rows(for: hashes, leading: [captionModelId]) {
+            "SELECT contentHash FROM caption WHERE captionModelId = ? AND contentHash IN (\($0))"
+        }.map { $0["contentHash"] as String })
+    }
+
     /// How many captions each captioning model has stored.
     public func captionCounts() throws -> [String: Int] {
         try read { db in

@@ -64,7 +64,18 @@ public struct CatalogTransaction {
     public func removeExpiredOrphanImages(keptFor grace: TimeInterval, now: Date = Date()) throws -> [Int64] {
         let expired = try Int64.fetchAll(db, sql: "SELECT id FROM image WHERE orphanedSince <= ?",
                                          arguments: [now.addingTimeInterval(-grace)])
+        guard !expired.isEmpty else { return expired }
+        let hashes = try String.fetchAll(db, sql: "SELECT DISTINCT contentHash FROM image WHERE orphanedSince <= ?",
+                                         arguments: [now.addingTimeInterval(-grace)])
         try StoredImage.deleteAll(db, keys: expired)
+        // Their captions go with them once no file holds the content and no model keeps it.
+        for slice in hashes.parameterBatches {
+            try db.execute(sql: """
+                DELETE FROM caption WHERE contentHash IN (\(databaseQuestionMarks(count: slice.count)))
+                  AND NOT EXISTS (SELECT 1 FROM file WHERE file.contentHash = caption.contentHash)
+                  AND NOT EXISTS (SELECT 1 FROM image WHERE image.contentHash = caption.contentHash)
+                """, arguments: StatementArguments(slice))
+        }
         return expired
     }
 

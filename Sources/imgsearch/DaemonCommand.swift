@@ -63,7 +63,19 @@ struct Daemon: AsyncParsableCommand {
         if !address.isLoopback && token == nil {
             log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
         }
-        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: .text)
+        var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: .text)
+        var captionRun: CaptionRun?
+        if let captionModel = captions ?? config.captions {
+            let generator = try modelOptions.loadGenerator(named: captionModel, config: config)
+            var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
+                                 captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
+            run.batchSize = library.batch ?? config.batch ?? 4
+            captionRun = run
+            if try generator.sharesVisionPass(with: indexRun.model) {
+                indexRun.sharedCaptions = run
+                log.info("the captioning model's vision tower is the retrieval model's: one vision pass serves both")
+            }
+        }
         let crawler = try library.crawler(config)
         StopSignals.install([SIGTERM, SIGINT], secondSignalStopsAtOnce: false)
         let statusPath = statusFile ?? indexRun.catalog.path + ".daemon.json"
@@ -74,18 +86,10 @@ struct Daemon: AsyncParsableCommand {
                                            kind: try ServedIndexKind(index ?? config.index ?? "exact").kind,
                                            cacheDirectory: indexRun.catalog.path + ".index")
         daemon.followCatalog = { try search.refreshIfChanged() }
-        var captioner: Blip2Generator?
-        if let captionModel = captions ?? config.captions {
-            let generator = try modelOptions.loadGenerator(named: captionModel, config: config)
-            var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
-                                 captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
-            run.batchSize = library.batch ?? config.batch ?? 4
-            daemon.captionRun = run
-            captioner = generator
-        }
+        daemon.captionRun = captionRun
         let activity = daemon.activity
         let server = APIServer(service: try LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
-                                                           roots: crawler.roots, activity: activity, captioner: captioner),
+                                                           roots: crawler.roots, activity: activity, captioner: captionRun?.generator),
                                host: address.host, port: address.port, token: token,
                                allowedHosts: config.allowedHosts ?? [])
         log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")

@@ -16,6 +16,9 @@ struct Demo: ParsableCommand {
             on synthetic coloured shapes, which understands "a red circle" and nothing else.
             The demo pictures are shapes the toy model never saw in training. Each result
             is marked ✓ when its picture has the colour and shape the query names.
+            Then the bundled TOY captioner (a tiny Blip2ForConditionalGeneration sharing the
+            toy model's vision tower) describes three pictures and answers a question about
+            a fourth, each marked ✓ when it names the right colour and shape.
             """)
 
     @Argument(help: "Queries (default: six colour + shape captions).")
@@ -60,6 +63,35 @@ struct Demo: ParsableCommand {
             }
         }
         if queries.isEmpty { print("\n\(hits) of \(chosen.count) queries found a matching picture first.") }
+        try describe(pictures: captions, in: resources)
+    }
+
+    /// Three captions and one answer by the toy captioner, each checked against the picture.
+    private func describe(pictures captions: DemoCaptions, in resources: BundledResources) throws {
+        let generator = try Blip2Generator(directory: resources.toyCaptioner, options: ComputeOptions(device: "cpu"))
+        // Four pictures, no two of the same colour or shape.
+        var chosen: [String] = []
+        for name in captions.images.keys.sorted() where chosen.count < 4 {
+            let picture = captions.images[name]!
+            if !chosen.contains(where: { captions.images[$0]!.colour == picture.colour || captions.images[$0]!.shape == picture.shape }) {
+                chosen.append(name)
+            }
+        }
+        guard chosen.count == 4 else { return }
+        let paths = chosen.map { resources.demoImages.appendingPathComponent($0).path }
+        print("\ncaptions by the toy captioner (\(resources.toyCaptioner.lastPathComponent)):")
+        for (name, (_, text)) in zip(chosen, try generator.texts(ofImagesAt: Array(paths.prefix(3)), prompt: "", options: .caption)) {
+            let caption = (try? text.get()) ?? "(\(text))"
+            let picture = captions.images[name]!
+            let words = Set(caption.split(separator: " ").map(String.init))
+            let right = words.contains(picture.colour) && words.contains(picture.shape)
+            print("  \(right ? "✓" : "✗") \(name): \(caption)")
+        }
+        let question = "what colour is the shape?"
+        let answer = try generator.texts(ofImagesAt: [paths[3]], prompt: VisualQuestion.prompt(question),
+                                         options: .answer(for: generator.config.language.family))[0].text
+        let text = (try? answer.get()) ?? "(\(answer))"
+        print("  \(text == captions.images[chosen[3]]!.colour ? "✓" : "✗") \(chosen[3]): \(question) \(text)")
     }
 
     /// --model, else the real model from the cache, else the toy; says which.
@@ -82,6 +114,7 @@ struct Demo: ParsableCommand {
 /// The files installed beside the executable (SwiftPM's resource bundle), or the source tree's.
 struct BundledResources {
     let toyModel: URL
+    let toyCaptioner: URL
     let demoImages: URL
 
     static func locate() throws -> BundledResources {
@@ -92,6 +125,7 @@ struct BundledResources {
         ]
         for folder in candidates where FileManager.default.fileExists(atPath: folder.appendingPathComponent("toy-model/config.json").path) {
             return BundledResources(toyModel: folder.appendingPathComponent("toy-model"),
+                                    toyCaptioner: folder.appendingPathComponent("toy-captioner"),
                                     demoImages: folder.appendingPathComponent("demo-images"))
         }
         throw CommandError("the demo files are missing (looked in \(candidates.map(\.path).joined(separator: ", ")))")

@@ -41,10 +41,13 @@ struct Index: ParsableCommand {
     @Option(name: .customLong("caption-beams"), help: "Beams for captions while indexing (default 1, greedy: about 6× cheaper on a CPU than LAVIS's 5).")
     var captionBeams = 1
 
+    @Option(name: .customLong("caption-max-tokens"), help: "At most this many tokens per caption while indexing (default 30).")
+    var captionMaxTokens = 30
+
     @Option(name: .customLong("caption-prompt"), help: "Text the captions continue, e.g. \"a photo of\" for the COCO-finetuned models (default none).")
     var captionPrompt = ""
 
-    @Flag(help: "Print the seconds spent in each stage (crawl, prepare, embed, commit).")
+    @Flag(help: "Print the seconds spent in each stage (crawl, prepare, embed, caption, commit) and in the caption pass.")
     var timings = false
 
     @Flag(help: "Log every committed batch (when standard error is not a terminal).")
@@ -52,12 +55,21 @@ struct Index: ParsableCommand {
 
     func run() throws {
         let config = try configOption.load()
-        let indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
+        var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
         let crawler = try library.crawler(config)
+        let captionModel = captions ?? config.captions
+        let captionRun = try captionModel.map { try self.captionRun(with: $0, catalog: indexRun.catalog, config: config) }
+        if let captionRun, try captionRun.generator.sharesVisionPass(with: indexRun.model) {
+            indexRun.sharedCaptions = captionRun
+            log.info("the captioning model's vision tower is the retrieval model's: one vision pass serves both")
+        }
         StopSignals.install([SIGINT, SIGTERM], secondSignalStopsAtOnce: true)
-        let progressBar = ProgressBar(logEveryBatch: verbose)
-        let summary = try indexRun.run(crawler, shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                       progress: progressBar.show)
+        let progressBar = ProgressBar(noun: "indexed", logEveryBatch: verbose)
+        let summary = try indexRun.run(crawler, shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress in
+            progressBar.show(done: progress.done, total: progress.total, perSecond: progress.imagesPerSecond,
+                             detail: (indexRun.sharedCaptions == nil ? "" : "  \(progress.captioned) captioned")
+                                 + (progress.failed > 0 ? "  \(progress.failed) failed" : ""))
+        }
         progressBar.finish()
 
         for problem in summary.crawlProblems { log.warning("\(problem)") }
@@ -73,8 +85,8 @@ struct Index: ParsableCommand {
         }
         if summary.stoppedEarly { throw ExitCode(130) }
         var captionFailures = 0
-        if let captionModel = captions ?? config.captions {
-            let captioned = try caption(with: captionModel, catalog: indexRun.catalog, config: config)
+        if let captionRun, let captionModel {
+            let captioned = try caption(captionRun, model: captionModel)
             if captioned.stoppedEarly { throw ExitCode(130) }
             captionFailures = captioned.failures.count
         }
@@ -83,29 +95,39 @@ struct Index: ParsableCommand {
         }
     }
 
-    /// Captions what the catalog holds without a caption by `model`; prints what it did.
-    private func caption(with model: String, catalog: Catalog, config: Configuration) throws -> CaptionSummary {
+    /// The captioning pass these options ask for, with its model loaded.
+    private func captionRun(with model: String, catalog: Catalog, config: Configuration) throws -> CaptionRun {
         let generator = try modelOptions.loadGenerator(named: model, config: config)
         let identity = try ModelIdentity(captionSnapshot: generator.snapshot)
         var run = CaptionRun(catalog: catalog, generator: generator, captionModelId: identity.id)
         run.prompt = captionPrompt
-        var options = captionBeams == 1 ? GenerationOptions.greedy(maxNewTokens: 30) : GenerationOptions.caption
+        guard captionBeams >= 1, captionMaxTokens >= 1 else { throw CommandError("--caption-beams and --caption-max-tokens must be at least 1") }
+        var options = captionBeams == 1 ? GenerationOptions.greedy(maxNewTokens: captionMaxTokens) : GenerationOptions.caption
         options.beams = captionBeams
+        options.maxNewTokens = captionMaxTokens
         run.options = options
         run.batchSize = library.batch ?? config.batch ?? 4
+        return run
+    }
+
+    /// Captions what the catalog holds without a caption by the run's model; prints what it did.
+    private func caption(_ run: CaptionRun, model: String) throws -> CaptionSummary {
         var announced = false
+        let started = Date()
+        let progressBar = ProgressBar(noun: "captioned", logEveryBatch: verbose)
         let summary = try run.run(shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress in
             if !announced {
                 announced = true
                 let remaining = Double(progress.total - progress.done) * progress.secondsPerImage
-                log.info("captioning \(progress.total) photos with \(model): \(String(format: "%.1f", progress.secondsPerImage)) s each on \(generator.device), about \(Self.duration(remaining)) left")
-            } else if verbose {
-                log.info("captioned \(progress.done)/\(progress.total)")
+                log.info("captioning \(progress.total) photos with \(model): \(String(format: "%.1f", progress.secondsPerImage)) s each on \(run.generator.device), about \(Self.duration(remaining)) left")
             }
+            progressBar.show(done: progress.done, total: progress.total, perSecond: progress.imagesPerSecond, detail: "")
         }
+        progressBar.finish()
         for failure in summary.failures { log.error("\(failure.path): \(failure.reason)") }
         print("\(summary.captioned) captioned" + (summary.failures.isEmpty ? "" : ", \(summary.failures.count) failed")
               + (summary.stoppedEarly ? "; stopped early, run again to resume" : ""))
+        if timings { print(String(format: "caption pass %.2f s", Date().timeIntervalSince(started))) }
         return summary
     }
 
@@ -115,7 +137,8 @@ struct Index: ParsableCommand {
     }
 
     static func summaryLine(_ summary: IndexSummary) -> String {
-        var parts = ["\(summary.embedded) embedded", "\(summary.reused) reused (moved or copied)",
+        var parts = ["\(summary.embedded) embedded" + (summary.captioned > 0 ? " (\(summary.captioned) captioned)" : ""),
+                     "\(summary.reused) reused (moved or copied)",
                      "\(summary.unchanged) unchanged", "\(summary.removed) removed",
                      "\(summary.failures.count + summary.stillFailing) failed"
                          + (summary.stillFailing > 0 ? " (\(summary.stillFailing) unchanged since an earlier run; see `imgsearch status`)" : "")]
@@ -129,28 +152,30 @@ struct Index: ParsableCommand {
 /// A one-line progress bar on a terminal; a log line every 10 seconds (or every batch) otherwise.
 final class ProgressBar {
     private let isTerminal = isatty(STDERR_FILENO) != 0
+    /// What is counted ("indexed", "captioned").
+    private let noun: String
     private let logEveryBatch: Bool
     private var lastLine = Date.distantPast
     private var drawn = false
 
-    init(logEveryBatch: Bool) {
+    init(noun: String, logEveryBatch: Bool) {
+        self.noun = noun
         self.logEveryBatch = logEveryBatch
     }
 
-    func show(_ progress: IndexProgress) {
-        let remaining = progress.imagesPerSecond > 0 ? Double(progress.total - progress.done) / progress.imagesPerSecond : 0
+    func show(done: Int, total: Int, perSecond: Double, detail: String) {
+        let remaining = perSecond > 0 ? Double(total - done) / perSecond : 0
         let eta = String(format: "%d:%02d:%02d", Int(remaining) / 3600, Int(remaining) / 60 % 60, Int(remaining) % 60)
-        let counts = "\(progress.done)/\(progress.total)  \(String(format: "%.2f", progress.imagesPerSecond)) img/s  ETA \(eta)"
-            + (progress.failed > 0 ? "  \(progress.failed) failed" : "")
+        let counts = "\(done)/\(total)  \(String(format: "%.2f", perSecond)) img/s  ETA \(eta)" + detail
         if isTerminal {
             let width = 30
-            let filled = progress.total > 0 ? width * progress.done / progress.total : width
+            let filled = total > 0 ? width * done / total : width
             let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-            FileHandle.standardError.write(Data("\r[\(bar)] \(counts)\u{1B}[K".utf8))
+            FileHandle.standardError.write(Data("\r\(noun) [\(bar)] \(counts)\u{1B}[K".utf8))
             drawn = true
-        } else if logEveryBatch || Date().timeIntervalSince(lastLine) >= 10 || progress.done == progress.total {
+        } else if logEveryBatch || Date().timeIntervalSince(lastLine) >= 10 || done == total {
             lastLine = Date()
-            log.info("indexed \(counts)")
+            log.info("\(noun) \(counts)")
         }
     }
 

@@ -63,6 +63,26 @@ import Testing
 
     /// A word that only one photo's caption holds finds that photo by keyword and in the
     /// hybrid ranking; the semantic ranking is what it was without captions.
+    /// A deleted photo's caption leaves with its embedding (`prune`), a copy's caption stays.
+    @Test func pruneForgetsTheCaptionsOfVanishedPhotos() throws {
+        try withLibrary { folder, database in
+            try FileManager.default.copyItem(at: folder.appendingPathComponent("coffee.png"),
+                                             to: folder.appendingPathComponent("coffee copy.png"))
+            #expect(try index(folder, database).contains("3 embedded"))
+            let catalog = try Catalog(path: database)
+            #expect(try catalog.captionCounts().values.reduce(0, +) == 3)
+            try FileManager.default.removeItem(at: folder.appendingPathComponent("chelsea.png"))
+            try FileManager.default.removeItem(at: folder.appendingPathComponent("coffee.png"))
+            _ = try index(folder, database)
+            #expect(try catalog.captionCounts().values.reduce(0, +) == 3, "kept through the grace period")
+            let prune = try CommandRunner.imgsearch(["prune", "--db", database])
+            #expect(prune.status == 0, "\(prune.standardError)")
+            #expect(try catalog.captionCounts().values.reduce(0, +) == 2)
+            #expect(try catalog.captions(ofPaths: [folder.appendingPathComponent("coffee copy.png").path]).count == 1)
+            #expect(try catalog.integrityCheck() == ["ok"])
+        }
+    }
+
     @Test func keywordAndHybridSearchFindAPhotoByAWordOfItsCaption() throws {
         try withLibrary { folder, database in
             _ = try index(folder, database, captions: false)

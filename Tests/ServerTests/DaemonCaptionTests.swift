@@ -67,13 +67,112 @@ import Testing
         #expect(unknown.status == 404)
     }
 
-    @Test func aDaemonWithoutACaptioningModelSaysHowToGetOne() throws {
-        let directory = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// `photos/chelsea.png` in `directory`.
+    static func folderWithTheCat(in directory: URL) throws -> URL {
         let folder = directory.appendingPathComponent("photos")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/chelsea.png"),
                                          to: folder.appendingPathComponent("chelsea.png"))
+        return folder
+    }
+
+    /// The toy captioner with its language model `layers` deep (copies of its layers), so
+    /// that one answer takes seconds: long enough to overlap requests and indexing.
+    static func slowCaptioner(in directory: URL, layers: Int) throws -> URL {
+        let slow = directory.appendingPathComponent("slow-captioner")
+        try FileManager.default.copyItem(at: Fixtures.resource("toy-captioner"), to: slow)
+        let configURL = slow.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        var text = config["text_config"] as! [String: Any]
+        let original = text["num_hidden_layers"] as! Int
+        text["num_hidden_layers"] = layers
+        config["text_config"] = text
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        var weights = try SafetensorsEditor(url: slow.appendingPathComponent("model.safetensors"))
+        let prefix = "language_model.model.decoder.layers."
+        let layerZero = weights.header.keys.filter { $0.hasPrefix(prefix + "0.") }.map { String($0.dropFirst(prefix.count + 2)) }
+        for layer in original..<layers {
+            for name in layerZero { weights.add("\(prefix)\(layer).\(name)", copyOf: "\(prefix)\(layer % original).\(name)") }
+        }
+        try weights.save()
+        return slow
+    }
+
+    @Test func anAnswerWhileIndexingASecondQuestionMeanwhileIsBusyAndAQuestionCanBeStopped() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try Self.folderWithTheCat(in: directory)
+        let captioner = try Self.slowCaptioner(in: directory, layers: 1500)
+        let daemon = try RunningDaemon(folder: folder, directory: directory, arguments: ["--captions", captioner.path])
+        try daemon.waitFor("the first pass", seconds: 60) { $0.embedded == 1 }
+        let (host, port) = try daemon.server()
+        let hit = try JSONDecoder().decode(Results.self, from: try RawHTTP.get(host: host, port: port, target: "/api/search?q=cat").body).results[0]
+
+        // New photos arrive: the daemon indexes them while it answers.
+        let arrivals = try FileManager.default.contentsOfDirectory(atPath: Fixtures.shapesHoldout.path)
+            .filter { $0.hasSuffix(".png") }.sorted().prefix(12)
+        for name in arrivals {
+            try FileManager.default.copyItem(at: Fixtures.shapesHoldout.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        let question = Data(#"{"question": "what colour is the shape?"}"#.utf8)
+        func ask() throws -> RawHTTP.Reply {
+            try RawHTTP.request("POST", host: host, port: port, target: "/api/images/\(hit.id)/ask",
+                                headers: ["Content-Type": "application/json"], body: question)
+        }
+        let first = TimedRequest(ask)
+        Thread.sleep(forTimeInterval: 0.3)
+        let start = Date()
+        let second = try ask()
+        let secondSeconds = Date().timeIntervalSince(start)
+        #expect(second.status == 429 && second.text.contains("busy"), "\(second.status) \(second.text)")
+        #expect(secondSeconds < 1, "refused at once, not after the first answer")
+        let (answer, answerSeconds) = try #require(first.wait())
+        #expect(answer?.status == 200, "\(answer?.text ?? "no reply")")
+        #expect(answerSeconds > secondSeconds, "the first answer was still being computed when the second was refused")
+        #expect(try answer?.json()["answer"] as? String != nil)
+        // Indexing went on meanwhile, and the captioner is free again afterwards.
+        try daemon.waitFor("the new photos", seconds: 120) { $0.embedded == 1 + arrivals.count }
+        #expect(try ask().status == 200)
+        print("answer took \(answerSeconds) s; the second question was refused in \(secondSeconds) s")
+
+        // A question can be stopped: it ends with 409 well before an answer would have come.
+        let idle = try RawHTTP.request("DELETE", host: host, port: port, target: "/api/jobs/current")
+        #expect(idle.status == 404, "nothing to stop: \(idle.text)")
+        let third = TimedRequest(ask)
+        Thread.sleep(forTimeInterval: 0.3)
+        let cancel = try RawHTTP.request("DELETE", host: host, port: port, target: "/api/jobs/current")
+        #expect(cancel.status == 200 && cancel.text.contains("\"cancelled\":true"), "\(cancel.status) \(cancel.text)")
+        let (stopped, stoppedSeconds) = try #require(third.wait())
+        #expect(stopped?.status == 409 && stopped?.text.contains("cancelled") == true, "\(stopped?.text ?? "no reply")")
+        #expect(stoppedSeconds < answerSeconds, "stopped after \(stoppedSeconds) s; an answer takes \(answerSeconds) s")
+        #expect(try ask().status == 200)
+    }
+
+    /// A request sent from another thread, timed; `wait()` gives its reply (nil when it
+    /// failed) and seconds, or nil after two minutes.
+    final class TimedRequest: @unchecked Sendable {
+        private var outcome: (RawHTTP.Reply?, Double)?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ send: @escaping () throws -> RawHTTP.Reply) {
+            nonisolated(unsafe) let send = send
+            Thread.detachNewThread { [self] in
+                let start = Date()
+                let reply = try? send()
+                outcome = (reply, Date().timeIntervalSince(start))
+                done.signal()
+            }
+        }
+
+        func wait() -> (RawHTTP.Reply?, Double)? {
+            done.wait(timeout: .now() + 120) == .success ? outcome : nil
+        }
+    }
+
+    @Test func aDaemonWithoutACaptioningModelSaysHowToGetOne() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try Self.folderWithTheCat(in: directory)
         let daemon = try RunningDaemon(folder: folder, directory: directory)
         try daemon.waitFor("the first pass") { $0.embedded == 1 }
         let (host, port) = try daemon.server()

@@ -12,6 +12,15 @@ public enum Fixtures {
 
     public static var vocabulary: URL { root.appendingPathComponent("vocab.txt") }
 
+    /// The bundled toy models and demo pictures (`Sources/imgsearch/Resources`).
+    public static func resource(_ name: String) -> URL {
+        root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/imgsearch/Resources").appendingPathComponent(name)
+    }
+
+    /// Coloured shapes drawn by a second, independent renderer (`tools/make_shape_holdout.py`).
+    public static var shapesHoldout: URL { root.appendingPathComponent("shapes-holdout") }
+
     /// A fresh temporary directory; the caller removes it.
     public static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory

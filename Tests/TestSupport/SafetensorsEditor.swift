@@ -5,7 +5,7 @@ import Foundation
 public struct SafetensorsEditor {
     public let url: URL
     public var header: [String: Any]
-    private let payload: Data
+    private var payload: Data
 
     public init(url: URL) throws {
         self.url = url
@@ -19,6 +19,15 @@ public struct SafetensorsEditor {
         var entry = header[name] as! [String: Any]
         change(&entry)
         header[name] = entry
+    }
+
+    /// Adds `name` holding a copy of `source`'s bytes (dtype and shape too), at the end.
+    public mutating func add(_ name: String, copyOf source: String) {
+        let entry = header[source] as! [String: Any]
+        let offsets = entry["data_offsets"] as! [Int]
+        let start = payload.count
+        payload.append(payload.subdata(in: offsets[0]..<offsets[1]))
+        header[name] = ["dtype": entry["dtype"]!, "shape": entry["shape"]!, "data_offsets": [start, payload.count]]
     }
 
     public func save() throws {

@@ -53,8 +53,8 @@ Blip2Generator::Blip2Generator(WeightStore &weights, const blip2_config &config,
     weights.reject_unclaimed("Blip2ForConditionalGeneration");
 }
 
-torch::Tensor Blip2Generator::image_queries(const torch::Tensor &pixels) const {
-    torch::Tensor states = vision_.forward(pixels);
+torch::Tensor Blip2Generator::encoded_image_queries(const torch::Tensor &encoded) const {
+    torch::Tensor states = vision_.finish(encoded);
     torch::Tensor queries = query_tokens_.expand({states.size(0), -1, -1});
     return language_projection_(qformer_.forward(queries, torch::Tensor(), states, config_.num_query_tokens));
 }

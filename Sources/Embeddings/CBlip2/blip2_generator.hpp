@@ -17,7 +17,10 @@ public:
     Blip2Generator(WeightStore &weights, const blip2_config &config, const blip2_language_config &language);
 
     /** Pixels [B,3,S,S] → the projected image queries [B,Q,H_lm], the language model's image prefix. */
-    torch::Tensor image_queries(const torch::Tensor &pixels) const;
+    torch::Tensor image_queries(const torch::Tensor &pixels) const { return encoded_image_queries(vision_.encode(pixels)); }
+    /** The same from `vision().encode` states [B,P+1,Hv] (a vision pass shared with a retrieval model). */
+    torch::Tensor encoded_image_queries(const torch::Tensor &encoded) const;
+    const VisionTower &vision() const { return vision_; }
     /**
      * The language model's input for `queries` and the prompt `ids`/`mask` [B,L]: queries
      * prepended (legacy), or written over the `image_token_index` placeholders.

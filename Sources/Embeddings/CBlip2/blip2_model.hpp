@@ -33,6 +33,11 @@ public:
     torch::Tensor image_states(const torch::Tensor &pixels) const { return vision_.forward(pixels); }
     /** Image states [B,P+1,Hv] → [B,Q,D], L2-normalised. */
     torch::Tensor embed_image_states(const torch::Tensor &states) const;
+    /** `vision().encode` output [B,P+1,Hv] → [B,Q,D], L2-normalised (a vision pass shared with a captioner). */
+    torch::Tensor embed_encoded_images(const torch::Tensor &encoded) const {
+        return embed_image_states(vision_.finish(encoded));
+    }
+    const VisionTower &vision() const { return vision_; }
     /** One image's states [1,P+1,Hv] against N texts → [N] match probabilities. */
     torch::Tensor match(const torch::Tensor &states, const torch::Tensor &ids,
                         const torch::Tensor &mask) const;

@@ -150,6 +150,48 @@ int blip2_match(const blip2_model *model, const float *pixels, const int64_t *id
     });
 }
 
+int blip2_model_vision_fingerprint(const blip2_model *model, uint64_t *out, blip2_error *err) {
+    return guarded(err, [&] {
+        require(model, BLIP2_PART_IMAGE, "the vision fingerprint");
+        if (out == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no output given");
+        c10::InferenceMode inference;
+        *out = model->model->vision().encoder_fingerprint();
+    });
+}
+
+int blip2_model_vision_shape(const blip2_model *model, int64_t *tokens, int64_t *hidden, blip2_error *err) {
+    return guarded(err, [&] {
+        require(model, BLIP2_PART_IMAGE, "the vision shape");
+        if (tokens == nullptr || hidden == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no output given");
+        *tokens = model->model->vision().tokens();
+        *hidden = model->model->vision().hidden_size();
+    });
+}
+
+int blip2_encode_vision(const blip2_model *model, const float *pixels, int64_t count, float *out_states,
+                        blip2_error *err) {
+    return guarded(err, [&] {
+        require(model, BLIP2_PART_IMAGE, "vision encoding");
+        if (out_states == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no output given");
+        c10::InferenceMode inference;
+        copy_out(model->model->vision().encode(pixels_tensor(model, pixels, count)), out_states);
+    });
+}
+
+int blip2_embed_encoded_images(const blip2_model *model, const float *states, int64_t count, float *out,
+                               blip2_error *err) {
+    return guarded(err, [&] {
+        require(model, BLIP2_PART_IMAGE, "image embedding");
+        if (states == nullptr || count <= 0 || out == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no states given");
+        c10::InferenceMode inference;
+        const blip2::VisionTower &vision = model->model->vision();
+        torch::Tensor encoded = torch::from_blob(const_cast<float *>(states), {count, vision.tokens(), vision.hidden_size()},
+                                                 torch::kFloat32)
+                                    .to(model->device, model->dtype);
+        copy_out(model->model->embed_encoded_images(encoded), out);
+    });
+}
+
 void blip2_set_num_threads(int32_t threads) {
     if (threads > 0) torch::set_num_threads(threads);
 }

@@ -2,6 +2,7 @@
 // inside `guarded`, so no exception crosses it.
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "blip2_generate.h"
 #include "blip2_generator.hpp"
@@ -19,14 +20,15 @@ namespace {
 using blip2::Error;
 using blip2::guarded;
 
-struct PromptInput {
-    torch::Tensor pixels, ids, mask;
+/** Prompt rows [count, length] on the generator's device, after checking ids and mask. */
+struct PromptRows {
+    torch::Tensor ids, mask;
 };
 
-PromptInput prompt_input(const blip2_generator *generator, const float *pixels, int64_t count,
-                         const int64_t *ids, const int64_t *mask, int64_t length) {
+PromptRows prompt_rows(const blip2_generator *generator, int64_t count, const int64_t *ids, const int64_t *mask,
+                       int64_t length) {
     if (generator == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "generator is NULL");
-    if (pixels == nullptr || count <= 0) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no pixels given");
+    if (count <= 0) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no images given");
     if (ids == nullptr || mask == nullptr || length <= 0) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no prompt ids given");
     const int64_t vocab = generator->model->language_config().vocab_size;
     for (int64_t i = 0; i < count * length; ++i) {
@@ -36,14 +38,42 @@ PromptInput prompt_input(const blip2_generator *generator, const float *pixels, 
         }
         if (mask[i] != 0 && mask[i] != 1) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "mask values must be 0 or 1");
     }
-    const int64_t side = generator->model->config().image_size;
     auto longs = torch::TensorOptions().dtype(torch::kInt64);
-    PromptInput input;
-    input.pixels = torch::from_blob(const_cast<float *>(pixels), {count, 3, side, side}, torch::kFloat32)
-                       .to(generator->device, generator->dtype);
-    input.ids = torch::from_blob(const_cast<int64_t *>(ids), {count, length}, longs).to(generator->device);
-    input.mask = torch::from_blob(const_cast<int64_t *>(mask), {count, length}, longs).to(generator->device);
-    return input;
+    return {torch::from_blob(const_cast<int64_t *>(ids), {count, length}, longs).to(generator->device),
+            torch::from_blob(const_cast<int64_t *>(mask), {count, length}, longs).to(generator->device)};
+}
+
+/** `values` float32 of `shape` on the generator's device and dtype. */
+torch::Tensor placed(const blip2_generator *generator, const float *values, std::vector<int64_t> shape) {
+    if (values == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no image input given");
+    return torch::from_blob(const_cast<float *>(values), shape, torch::kFloat32).to(generator->device, generator->dtype);
+}
+
+torch::Tensor pixel_tensor(const blip2_generator *generator, const float *pixels, int64_t count) {
+    const int64_t side = generator->model->config().image_size;
+    return placed(generator, pixels, {count, 3, side, side});
+}
+
+/** Generates from the projected image queries and writes blip2_generate's outputs. */
+void generate_into(const blip2_generator *generator, const torch::Tensor &queries, const PromptRows &rows,
+                   const blip2_generation_params *params, int64_t *out_tokens, int64_t *out_lengths) {
+    const blip2::Blip2Generator &model = *generator->model;
+    auto [embeds, full_mask] = model.prompt(queries, rows.ids, rows.mask);
+    std::vector<std::vector<int64_t>> generated = blip2::generate_tokens(model.language_model(), embeds, full_mask, *params);
+    for (size_t row = 0; row < generated.size(); ++row) {
+        const std::vector<int64_t> &tokens = generated[row];
+        out_lengths[row] = static_cast<int64_t>(tokens.size());
+        for (int64_t i = 0; i < params->max_new_tokens; ++i) {
+            out_tokens[row * params->max_new_tokens + i] =
+                i < static_cast<int64_t>(tokens.size()) ? tokens[i] : params->pad_token_id;
+        }
+    }
+}
+
+void require_outputs(const blip2_generation_params *params, const int64_t *out_tokens, const int64_t *out_lengths) {
+    if (params == nullptr || out_tokens == nullptr || out_lengths == nullptr) {
+        throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "generation parameters and outputs are required");
+    }
 }
 
 }  // namespace
@@ -66,6 +96,8 @@ blip2_generation_params blip2_default_generation_params(void) {
     params.eos_token_id = -1;
     params.pad_token_id = -1;
     params.decoder_start_token_id = -1;
+    params.should_stop = nullptr;
+    params.should_stop_context = nullptr;
     return params;
 }
 
@@ -109,22 +141,33 @@ int blip2_generate(const blip2_generator *generator, const float *pixels, int64_
                    const int64_t *mask, int64_t length, const blip2_generation_params *params,
                    int64_t *out_tokens, int64_t *out_lengths, blip2_error *err) {
     return guarded(err, [&] {
-        if (params == nullptr || out_tokens == nullptr || out_lengths == nullptr) {
-            throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "generation parameters and outputs are required");
-        }
-        PromptInput input = prompt_input(generator, pixels, count, ids, mask, length);
+        require_outputs(params, out_tokens, out_lengths);
+        PromptRows rows = prompt_rows(generator, count, ids, mask, length);
         c10::InferenceMode inference;
-        const blip2::Blip2Generator &model = *generator->model;
-        auto [embeds, full_mask] = model.prompt(model.image_queries(input.pixels), input.ids, input.mask);
-        std::vector<std::vector<int64_t>> rows = blip2::generate_tokens(model.language_model(), embeds, full_mask, *params);
-        for (int64_t row = 0; row < count; ++row) {
-            const std::vector<int64_t> &tokens = rows[row];
-            out_lengths[row] = static_cast<int64_t>(tokens.size());
-            for (int64_t i = 0; i < params->max_new_tokens; ++i) {
-                out_tokens[row * params->max_new_tokens + i] =
-                    i < static_cast<int64_t>(tokens.size()) ? tokens[i] : params->pad_token_id;
-            }
-        }
+        torch::Tensor queries = generator->model->image_queries(pixel_tensor(generator, pixels, count));
+        generate_into(generator, queries, rows, params, out_tokens, out_lengths);
+    });
+}
+
+int blip2_generate_from_encoded(const blip2_generator *generator, const float *states, int64_t count,
+                                const int64_t *ids, const int64_t *mask, int64_t length,
+                                const blip2_generation_params *params, int64_t *out_tokens, int64_t *out_lengths,
+                                blip2_error *err) {
+    return guarded(err, [&] {
+        require_outputs(params, out_tokens, out_lengths);
+        PromptRows rows = prompt_rows(generator, count, ids, mask, length);
+        c10::InferenceMode inference;
+        const blip2::VisionTower &vision = generator->model->vision();
+        torch::Tensor encoded = placed(generator, states, {count, vision.tokens(), vision.hidden_size()});
+        generate_into(generator, generator->model->encoded_image_queries(encoded), rows, params, out_tokens, out_lengths);
+    });
+}
+
+int blip2_generator_vision_fingerprint(const blip2_generator *generator, uint64_t *out, blip2_error *err) {
+    return guarded(err, [&] {
+        if (generator == nullptr || out == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "generator and output are required");
+        c10::InferenceMode inference;
+        *out = generator->model->vision().encoder_fingerprint();
     });
 }
 
@@ -133,10 +176,10 @@ int blip2_generator_first_logits(const blip2_generator *generator, const float *
                                  int64_t decoder_start_token_id, float *out_logits, blip2_error *err) {
     return guarded(err, [&] {
         if (out_logits == nullptr) throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "no output buffer given");
-        PromptInput input = prompt_input(generator, pixels, count, ids, mask, length);
+        PromptRows rows = prompt_rows(generator, count, ids, mask, length);
         c10::InferenceMode inference;
         const blip2::Blip2Generator &model = *generator->model;
-        auto [embeds, full_mask] = model.prompt(model.image_queries(input.pixels), input.ids, input.mask);
+        auto [embeds, full_mask] = model.prompt(model.image_queries(pixel_tensor(generator, pixels, count)), rows.ids, rows.mask);
         blip2::KeyValueCache cache;
         torch::Tensor logits = model.language_model().start(embeds, full_mask, decoder_start_token_id, cache);
         torch::Tensor host = logits.to(torch::kCPU, torch::kFloat32).contiguous();

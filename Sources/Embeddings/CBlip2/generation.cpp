@@ -78,6 +78,13 @@ History initial_history(const LanguageModel &model, int64_t rows, const blip2_ge
                                                    : std::vector<int64_t>{});
 }
 
+/** Throws BLIP2_ERROR_CANCELLED when the caller's should_stop asks to stop. */
+void stop_if_asked(const blip2_generation_params &params) {
+    if (params.should_stop != nullptr && params.should_stop(params.should_stop_context) != 0) {
+        throw Error(BLIP2_ERROR_CANCELLED, "cancelled");
+    }
+}
+
 std::vector<std::vector<int64_t>> greedy_or_sample(const LanguageModel &model, const torch::Tensor &embeds,
                                                    const torch::Tensor &mask,
                                                    const blip2_generation_params &params) {
@@ -90,6 +97,7 @@ std::vector<std::vector<int64_t>> greedy_or_sample(const LanguageModel &model, c
     torch::Generator generator = at::detail::createCPUGenerator(params.seed);
 
     for (int64_t produced = 0; produced < params.max_new_tokens; ++produced) {
+        stop_if_asked(params);
         torch::Tensor scores = logits.to(torch::kCPU).contiguous();
         process_scores(scores, history, produced, params);
         torch::Tensor next;
@@ -182,6 +190,7 @@ std::vector<std::vector<int64_t>> beam_search(const LanguageModel &model, const 
     std::vector<bool> done(batch, false);
 
     for (int64_t produced = 0;; ++produced) {
+        stop_if_asked(params);
         torch::Tensor scores = torch::log_softmax(logits.to(torch::kCPU), -1).contiguous();
         process_scores(scores, history, produced, params);
         torch::Tensor totals = scores + torch::tensor(beam_scores).unsqueeze(1);
@@ -296,6 +305,7 @@ std::vector<std::vector<int64_t>> generate_tokens(const LanguageModel &model, co
                                                   const torch::Tensor &mask,
                                                   const blip2_generation_params &params) {
     check_generation_params(params, model.vocab_size());
+    stop_if_asked(params);
     if (params.num_beams > 1) return beam_search(model, embeds, mask, params);
     return greedy_or_sample(model, embeds, mask, params);
 }

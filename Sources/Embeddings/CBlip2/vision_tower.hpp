@@ -14,6 +14,7 @@ class VisionAttention {
 public:
     VisionAttention(const WeightScope &scope, const blip2_config &config);
     torch::Tensor forward(const torch::Tensor &x) const;
+    void append_weights(std::vector<torch::Tensor> &weights) const;
 
 private:
     Linear qkv_;
@@ -27,6 +28,7 @@ class VisionLayer {
 public:
     VisionLayer(const WeightScope &scope, const blip2_config &config);
     torch::Tensor forward(torch::Tensor x) const;
+    void append_weights(std::vector<torch::Tensor> &weights) const;
 
 private:
     LayerNorm layer_norm1_;
@@ -36,11 +38,29 @@ private:
     Linear fc2_;
 };
 
-/** Pixels [B,3,S,S] to the post-layernorm states of all P+1 tokens [B,P+1,H]. */
+/**
+ * Pixels [B,3,S,S] to the post-layernorm states of all P+1 tokens [B,P+1,H], in two steps:
+ * `encode` (embeddings and encoder layers, ~all the cost) and `finish` (post_layernorm).
+ * BLIP-2 checkpoints share the frozen ViT but train their own post_layernorm (LAVIS's
+ * `ln_vision`), so two models whose `encoder_fingerprint`s are equal can share one `encode`.
+ */
 class VisionTower {
 public:
     VisionTower(const WeightScope &scope, const blip2_config &config);
-    torch::Tensor forward(const torch::Tensor &pixels) const;
+    torch::Tensor forward(const torch::Tensor &pixels) const { return finish(encode(pixels)); }
+    /** Pixels [B,3,S,S] → the last encoder layer's states [B,P+1,H], before post_layernorm. */
+    torch::Tensor encode(const torch::Tensor &pixels) const;
+    /** `encode`'s states → the tower's output. */
+    torch::Tensor finish(const torch::Tensor &encoded) const { return post_layernorm_(encoded); }
+    /**
+     * A 64-bit hash of every weight `encode` uses (bytes as placed, dtype, shape) and of the
+     * device kind: equal fingerprints give interchangeable `encode` outputs. Reads every
+     * weight once (about a second for ViT-g); fails when the tower is not loaded.
+     */
+    uint64_t encoder_fingerprint() const;
+    /** Tokens per image (P+1) and hidden size: the shape of one image's `encode` output. */
+    int64_t tokens() const { return position_embedding_.size(1); }
+    int64_t hidden_size() const { return position_embedding_.size(2); }
 
 private:
     torch::Tensor class_embedding_;

@@ -40,28 +40,97 @@ public final class Blip2Generator: @unchecked Sendable {
 
     /// New token ids for each of `count` images with its prompt row (`prompts[i]`, e.g.
     /// from `snapshot.promptIDs`); a row ends with its EOS when one was generated.
-    public func generate(pixels: [Float], count: Int, prompts: [[Int32]],
-                         options: GenerationOptions) throws(ModelError) -> [[Int32]] {
+    public func generate(pixels: [Float], count: Int, prompts: [[Int32]], options: GenerationOptions,
+                         cancellation: GenerationCancellation? = nil) throws(ModelError) -> [[Int32]] {
+        try checkPixels(pixels, count: count)
+        return try generate(count: count, prompts: prompts, options: options, cancellation: cancellation) { ids, mask, length, params, tokens, lengths, error in
+            blip2_generate(handle, pixels, Int64(count), ids, mask, length, &params, tokens, lengths, &error)
+        }
+    }
+
+    /// As `generate(pixels:…)`, from a vision pass shared with a retrieval model whose
+    /// `visionFingerprint()` equals this model's (`Blip2Model.encodeImages`).
+    public func generate(encoded: EncodedImages, prompts: [[Int32]], options: GenerationOptions,
+                         cancellation: GenerationCancellation? = nil) throws(ModelError) -> [[Int32]] {
+        try generate(count: encoded.count, prompts: prompts, options: options, cancellation: cancellation) { ids, mask, length, params, tokens, lengths, error in
+            blip2_generate_from_encoded(handle, encoded.states, Int64(encoded.count), ids, mask, length, &params, tokens,
+                                        lengths, &error)
+        }
+    }
+
+    /// The text of each image of `encoded`, generated in one batch from `prompt`.
+    public func texts(of encoded: EncodedImages, prompt: String, options: GenerationOptions) throws(ModelError) -> [String] {
+        try generate(encoded: encoded, prompts: Array(repeating: snapshot.promptIDs(prompt), count: encoded.count),
+                     options: options).map(snapshot.text(of:))
+    }
+
+    /// Whether `model` can run the vision pass for this model too (`generate(encoded:…)`):
+    /// the same input size, device and precision, and vision encoders whose weights hash
+    /// the same (compared once, reading every vision weight of both).
+    public func sharesVisionPass(with model: Blip2Model) throws(ModelError) -> Bool {
+        guard model.config.imageSize == config.visual.imageSize, model.device == device, model.precision == precision else {
+            return false
+        }
+        return try model.visionFingerprint() == visionFingerprint()
+    }
+
+    /// The vision encoder's fingerprint, as `Blip2Model.visionFingerprint()`.
+    public func visionFingerprint() throws(ModelError) -> UInt64 {
+        var fingerprint: UInt64 = 0
+        var error = blip2_error()
+        guard blip2_generator_vision_fingerprint(handle, &fingerprint, &error) == 0 else {
+            throw .inferenceFailed(code: error.code, message: error.text)
+        }
+        return fingerprint
+    }
+
+    private typealias NativeGenerate = (_ ids: [Int64], _ mask: [Int64], _ length: Int64,
+                                        _ params: inout blip2_generation_params, _ tokens: UnsafeMutablePointer<Int64>,
+                                        _ lengths: UnsafeMutablePointer<Int64>, _ error: inout blip2_error) -> Int32
+
+    private func generate(count: Int, prompts: [[Int32]], options: GenerationOptions,
+                          cancellation: GenerationCancellation?, native: NativeGenerate) throws(ModelError) -> [[Int32]] {
         try options.validate()
-        let batch = try PromptBatch(prompts, count: count, pixels: pixels.count, pixelsPerImage: pixelsPerImage,
-                                    language: config.language)
+        let batch = try PromptBatch(prompts, count: count, language: config.language)
         var params = options.native(language: config.language)
+        if let cancellation {
+            params.should_stop = { context in
+                Unmanaged<GenerationCancellation>.fromOpaque(context!).takeUnretainedValue().isCancelled ? 1 : 0
+            }
+            params.should_stop_context = Unmanaged.passUnretained(cancellation).toOpaque()
+        }
         var tokens = [Int64](repeating: 0, count: count * options.maxNewTokens)
         var lengths = [Int64](repeating: 0, count: count)
         var error = blip2_error()
-        let status = blip2_generate(handle, pixels, Int64(count), batch.ids, batch.mask, Int64(batch.length), &params,
-                                    &tokens, &lengths, &error)
-        guard status == 0 else { throw .inferenceFailed(code: error.code, message: error.text) }
+        let status = withExtendedLifetime(cancellation) {
+            tokens.withUnsafeMutableBufferPointer { tokenBuffer in
+                lengths.withUnsafeMutableBufferPointer { lengthBuffer in
+                    native(batch.ids, batch.mask, Int64(batch.length), &params, tokenBuffer.baseAddress!,
+                           lengthBuffer.baseAddress!, &error)
+                }
+            }
+        }
+        guard status == 0 else {
+            if error.code == Int32(BLIP2_ERROR_CANCELLED.rawValue) { throw .cancelled }
+            throw .inferenceFailed(code: error.code, message: error.text)
+        }
         return (0..<count).map { row in
             let start = row * options.maxNewTokens
             return tokens[start..<(start + Int(lengths[row]))].map { Int32($0) }
         }
     }
 
+    private func checkPixels(_ pixels: [Float], count: Int) throws(ModelError) {
+        guard count > 0, pixels.count == count * pixelsPerImage else {
+            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
+                                   message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
+        }
+    }
+
     /// The text of each image file, generated in one batch from `prompt`; a file that cannot
     /// be read or decoded gets its error instead, and the others are still described.
-    public func texts(ofImagesAt paths: [String], prompt: String,
-                      options: GenerationOptions) throws(ModelError) -> [(path: String, text: Result<String, ImageError>)] {
+    public func texts(ofImagesAt paths: [String], prompt: String, options: GenerationOptions,
+                      cancellation: GenerationCancellation? = nil) throws(ModelError) -> [(path: String, text: Result<String, ImageError>)] {
         let preprocessor = ImagePreprocessor(size: config.visual.imageSize)
         var pixels: [Float] = []
         var readable: [String] = []
@@ -77,7 +146,8 @@ public final class Blip2Generator: @unchecked Sendable {
         var texts: [String: String] = [:]
         if !readable.isEmpty {
             let tokens = try generate(pixels: pixels, count: readable.count,
-                                      prompts: Array(repeating: snapshot.promptIDs(prompt), count: readable.count), options: options)
+                                      prompts: Array(repeating: snapshot.promptIDs(prompt), count: readable.count), options: options,
+                                      cancellation: cancellation)
             for (path, ids) in zip(readable, tokens) { texts[path] = snapshot.text(of: ids) }
         }
         return paths.map { path in (path, texts[path].map(Result.success) ?? .failure(failures[path]!)) }
@@ -86,8 +156,8 @@ public final class Blip2Generator: @unchecked Sendable {
     /// The language model's logits [count][vocabulary] for the first new token, before any
     /// logits processor: what parity with transformers is checked on.
     public func firstTokenLogits(pixels: [Float], count: Int, prompts: [[Int32]]) throws(ModelError) -> [[Float]] {
-        let batch = try PromptBatch(prompts, count: count, pixels: pixels.count, pixelsPerImage: pixelsPerImage,
-                                    language: config.language)
+        try checkPixels(pixels, count: count)
+        let batch = try PromptBatch(prompts, count: count, language: config.language)
         let vocabulary = config.language.vocabularySize
         var logits = [Float](repeating: 0, count: count * vocabulary)
         var error = blip2_error()
@@ -106,13 +176,10 @@ private struct PromptBatch {
     let mask: [Int64]
     let length: Int
 
-    init(_ prompts: [[Int32]], count: Int, pixels: Int, pixelsPerImage: Int, language: LanguageModelConfig) throws(ModelError) {
-        let invalid = Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue)
-        guard count > 0, pixels == count * pixelsPerImage else {
-            throw .inferenceFailed(code: invalid, message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels) floats")
-        }
-        guard prompts.count == count, prompts.allSatisfy({ !$0.isEmpty }) else {
-            throw .inferenceFailed(code: invalid, message: "expected one non-empty prompt per image")
+    init(_ prompts: [[Int32]], count: Int, language: LanguageModelConfig) throws(ModelError) {
+        guard count > 0, prompts.count == count, prompts.allSatisfy({ !$0.isEmpty }) else {
+            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
+                                   message: "expected one non-empty prompt per image")
         }
         length = prompts.map(\.count).max() ?? 0
         var ids = [Int64](repeating: Int64(language.padTokenID), count: count * length)

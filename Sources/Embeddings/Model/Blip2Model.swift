@@ -56,6 +56,51 @@ public final class Blip2Model: @unchecked Sendable {
         }
     }
 
+    /// The vision encoder's fingerprint (`blip2_model_vision_fingerprint`): a hash of every
+    /// vision weight but post_layernorm, read once (about a second for ViT-g).
+    public func visionFingerprint() throws(ModelError) -> UInt64 {
+        var fingerprint: UInt64 = 0
+        var error = blip2_error()
+        guard blip2_model_vision_fingerprint(handle, &fingerprint, &error) == 0 else {
+            throw .inferenceFailed(code: error.code, message: error.text)
+        }
+        return fingerprint
+    }
+
+    /// One vision pass over `count` preprocessed images, for `embedImages(encoded:)` and a
+    /// captioning model with the same vision fingerprint (`Blip2Generator.generate(encoded:…)`).
+    public func encodeImages(pixels: [Float], count: Int) throws(ModelError) -> EncodedImages {
+        guard count > 0, pixels.count == count * pixelsPerImage else {
+            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
+                                   message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
+        }
+        var tokens: Int64 = 0
+        var hidden: Int64 = 0
+        var error = blip2_error()
+        guard blip2_model_vision_shape(handle, &tokens, &hidden, &error) == 0 else {
+            throw .inferenceFailed(code: error.code, message: error.text)
+        }
+        var states = [Float](repeating: 0, count: count * Int(tokens * hidden))
+        guard blip2_encode_vision(handle, pixels, Int64(count), &states, &error) == 0 else {
+            throw .inferenceFailed(code: error.code, message: error.text)
+        }
+        return EncodedImages(states: states, count: count, tokens: Int(tokens), hidden: Int(hidden))
+    }
+
+    /// The ITC embeddings of images from `encodeImages`.
+    public func embedImages(encoded: EncodedImages) throws(ModelError) -> [ImageEmbedding] {
+        let stride = config.queryTokenCount * config.embeddingDimension
+        var output = [Float](repeating: 0, count: encoded.count * stride)
+        var error = blip2_error()
+        guard blip2_embed_encoded_images(handle, encoded.states, Int64(encoded.count), &output, &error) == 0 else {
+            throw .inferenceFailed(code: error.code, message: error.text)
+        }
+        return (0..<encoded.count).map { index in
+            ImageEmbedding(queryCount: config.queryTokenCount, dimension: config.embeddingDimension,
+                           values: Array(output[(index * stride)..<((index + 1) * stride)]))
+        }
+    }
+
     public func embedTexts(_ texts: [TokenizedText]) throws(ModelError) -> [TextEmbedding] {
         let batch = try PaddedTokens(texts)
         let dimension = config.embeddingDimension

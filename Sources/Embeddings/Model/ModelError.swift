@@ -13,6 +13,8 @@ public enum ModelError: Error, CustomStringConvertible {
     case invalidOption(name: String, value: String, reason: String)
     /// The text could not be tokenized.
     case tokenizer(TokenizerError)
+    /// A `GenerationCancellation` stopped the generation.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum ModelError: Error, CustomStringConvertible {
             return "invalid \(name) \"\(value)\": \(reason)"
         case .tokenizer(let error):
             return error.description
+        case .cancelled:
+            return "cancelled"
         }
     }
 }

@@ -45,7 +45,8 @@ typedef enum blip2_status {
     BLIP2_ERROR_UNEXPECTED_TENSOR = 7,
     BLIP2_ERROR_DEVICE = 8,        /* the requested device is not available */
     BLIP2_ERROR_NOT_LOADED = 9,    /* the call needs a part of the model not loaded */
-    BLIP2_ERROR_RUNTIME = 10       /* libtorch failed during a forward pass */
+    BLIP2_ERROR_RUNTIME = 10,      /* libtorch failed during a forward pass */
+    BLIP2_ERROR_CANCELLED = 11     /* the caller's should_stop asked to stop (blip2_generate.h) */
 } blip2_status;
 
 /** A one-line, user-facing description of the last failure. */
@@ -139,6 +140,32 @@ int blip2_embed_texts(const blip2_model *model, const int64_t *ids, const int64_
 int blip2_match(const blip2_model *model, const float *pixels, const int64_t *ids,
                 const int64_t *mask, int64_t count, int64_t length,
                 float *out_probabilities, float *out_image_embedding, blip2_error *err);
+
+/*
+ * A vision pass shared with a captioning model (blip2_generate.h): BLIP-2 checkpoints
+ * share the frozen ViT and train their own post_layernorm, so the encoder's output before
+ * post_layernorm serves both when their fingerprints are equal.
+ */
+
+/**
+ * A 64-bit hash of the vision encoder's weights (all but post_layernorm: their bytes as
+ * placed, dtypes, shapes) and device kind. Reads every vision weight (~1 s for ViT-g).
+ */
+int blip2_model_vision_fingerprint(const blip2_model *model, uint64_t *out, blip2_error *err);
+
+/** Tokens per image (P+1) and hidden size of the vision encoder's output. */
+int blip2_model_vision_shape(const blip2_model *model, int64_t *tokens, int64_t *hidden, blip2_error *err);
+
+/**
+ * The vision encoder's states before post_layernorm: `pixels` float32 [count, 3, S, S] →
+ * `out_states` float32 [count, tokens, hidden].
+ */
+int blip2_encode_vision(const blip2_model *model, const float *pixels, int64_t count,
+                        float *out_states, blip2_error *err);
+
+/** As blip2_embed_images, from blip2_encode_vision's states [count, tokens, hidden]. */
+int blip2_embed_encoded_images(const blip2_model *model, const float *states, int64_t count,
+                               float *out, blip2_error *err);
 
 /** Sets libtorch's intra-op thread count (process-wide). */
 void blip2_set_num_threads(int32_t threads);

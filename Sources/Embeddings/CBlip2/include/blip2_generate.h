@@ -73,6 +73,10 @@ typedef struct blip2_generation_params {
     int64_t eos_token_id;
     int64_t pad_token_id;            /* fills a row after its EOS */
     int64_t decoder_start_token_id;  /* T5 only */
+    /* Optional (NULL: never): asked before each new token, from the generating thread; a
+     * non-zero answer stops the call with BLIP2_ERROR_CANCELLED. */
+    int32_t (*should_stop)(void *context);
+    void *should_stop_context;
 } blip2_generation_params;
 
 typedef struct blip2_generator blip2_generator;
@@ -102,6 +106,19 @@ int blip2_generate(const blip2_generator *generator, const float *pixels, int64_
                    const int64_t *ids, const int64_t *mask, int64_t length,
                    const blip2_generation_params *params, int64_t *out_tokens,
                    int64_t *out_lengths, blip2_error *err);
+
+/**
+ * As blip2_generate, from the states of a vision pass shared with a retrieval model:
+ * blip2_encode_vision's float32 [count, tokens, hidden] (blip2.h), valid when
+ * blip2_model_vision_fingerprint equals blip2_generator_vision_fingerprint.
+ */
+int blip2_generate_from_encoded(const blip2_generator *generator, const float *states, int64_t count,
+                                const int64_t *ids, const int64_t *mask, int64_t length,
+                                const blip2_generation_params *params, int64_t *out_tokens,
+                                int64_t *out_lengths, blip2_error *err);
+
+/** As blip2_model_vision_fingerprint (blip2.h), for the captioning model's vision tower. */
+int blip2_generator_vision_fingerprint(const blip2_generator *generator, uint64_t *out, blip2_error *err);
 
 /**
  * The language model's float32 logits [count, vocab] for the first new token (OPT: after
