@@ -59,6 +59,44 @@ import Testing
         }
     }
 
+    /// `--rerank N`: the ITC top N ordered by transformers' ITM probabilities, printed with
+    /// them; the rest keep their ITC order and get none.
+    @Test func rerankOrdersTheTopByImageTextMatching() throws {
+        struct Reranked: Decodable {
+            let path: String
+            let score: Float
+            let itm: Float?
+        }
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try makeCatalog(in: directory)
+        func rerank(_ text: String, _ count: Int) throws -> [Reranked] {
+            let run = try CommandRunner.imgsearch(["query", "--db", database, "--model", Fixtures.model("tiny-a").path,
+                                                   "--device", "cpu", "--json", "--rerank", String(count), text])
+            #expect(run.status == 0, "\(run.standardError)")
+            return try run.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Reranked.self, from: Data($0.utf8)) }
+        }
+        var reordered = 0
+        for (textIndex, text) in expected.texts.enumerated() {
+            let itc = try query(database, [text, "--limit", "3"])
+            let itm = { (path: String) in self.expected.itm[self.photos.firstIndex(of: path)!][textIndex] }
+            let rows = try rerank(text, 3)
+            #expect(rows.map(\.path) == itc.map(\.path).sorted { itm($0) > itm($1) }, "re-ranked for \(text)")
+            for row in rows {
+                #expect(abs(row.itm! - itm(row.path)) <= 1e-4, "\(row.path): ITM \(row.itm!) for \(text)")
+                #expect(row.score == itc.first { $0.path == row.path }!.score)
+            }
+            if rows.map(\.path) != itc.map(\.path) { reordered += 1 }
+        }
+        #expect(reordered > 0, "ITM orders differently from ITC for some text: \(reordered) of \(expected.texts.count)")
+        // Only the head is re-scored; the rest keep their ITC order, with no probability.
+        let itc = try query(database, [expected.texts[2], "--limit", "3"])
+        let head = try rerank(expected.texts[2], 1)
+        #expect(head.map(\.path) == itc.map(\.path) && head[0].itm != nil && head.dropFirst().allSatisfy { $0.itm == nil })
+        let image = try CommandRunner.imgsearch(["query", "--db", database, "--image", photos[0], "--rerank", "2"])
+        #expect(image.status != 0 && image.standardError.contains("--rerank"))
+    }
+
     @Test func limitAndMinScoreCutTheList() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
