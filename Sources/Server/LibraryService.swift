@@ -114,15 +114,13 @@ public final class LibraryService: Sendable {
             throw APIError(.notFound, "this daemon has no captioning model: start it with --captions MODEL")
         }
         let path = try paths(ofImage: imageID)[0]
-        let cancellation = GenerationCancellation()
-        guard currentDescription.withLock({ current in
-            if current != nil { return false }
-            current = cancellation
-            return true
-        }) else {
-            throw APIError(.tooManyRequests, "busy: another caption or answer is being computed; try again when it is done")
+        return try exclusively { cancellation in
+            try describe(path: path, question: question, with: captioner, cancellation: cancellation)
         }
-        defer { currentDescription.withLock { $0 = nil } }
+    }
+
+    private func describe(path: String, question: String?, with captioner: Blip2Generator,
+                          cancellation: GenerationCancellation) throws -> (text: String, seconds: Double) {
         let start = DispatchTime.now().uptimeNanoseconds
         let prompt = question.map(VisualQuestion.prompt) ?? ""
         let options = question == nil ? GenerationOptions.caption : .answer(for: captioner.config.language.family)
@@ -136,6 +134,32 @@ public final class LibraryService: Sendable {
         case .success(let text): return (text, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         case .failure(let error): throw APIError(.unprocessableContent, "\(error)")
         }
+    }
+
+    /// The semantic `results` of `text` with the first `count` ordered by BLIP-2's ITM
+    /// probability, which each gets (LAVIS's re-ranking; a vision pass per photo, so one
+    /// such job at a time, as captions and answers).
+    func rerank(_ results: [SearchResult], text: String, count: Int) throws -> [(result: SearchResult, itm: Float?)] {
+        try exclusively { _ in
+            let probabilities = try MatchRerank(model: model, count: count).probabilities(of: text, candidates: results.map(\.paths))
+            return MatchRerank.order(probabilities, candidates: results.count).map {
+                (results[$0], $0 < probabilities.count ? probabilities[$0] : nil)
+            }
+        }
+    }
+
+    /// Runs `body` unless another caption, answer or re-ranking is running (429 "busy").
+    private func exclusively<T>(_ body: (GenerationCancellation) throws -> T) throws -> T {
+        let cancellation = GenerationCancellation()
+        guard currentDescription.withLock({ current in
+            if current != nil { return false }
+            current = cancellation
+            return true
+        }) else {
+            throw APIError(.tooManyRequests, "busy: another caption, answer or re-ranking is being computed; try again when it is done")
+        }
+        defer { currentDescription.withLock { $0 = nil } }
+        return try body(cancellation)
     }
 
     /// Stops the caption or answer being computed (its request gets 409); false when none is.

@@ -28,6 +28,8 @@ struct SearchResponse: Encodable {
         let file: String
         /// The photo's caption, when the library is captioned.
         let caption: String?
+        /// Its ITM match probability, when re-ranked (`rerank=N`).
+        let itm: Float?
     }
 
     let results: [Hit]
@@ -37,10 +39,11 @@ struct SearchResponse: Encodable {
     let roots: [String]
     let milliseconds: Double
 
-    init(_ results: [SearchResult], captions: [Int64: String], service: LibraryService, since start: DispatchTime) {
+    init(_ results: [SearchResult], captions: [Int64: String], matchProbabilities: [Int64: Float] = [:],
+         service: LibraryService, since start: DispatchTime) {
         self.results = results.map {
             Hit(id: $0.imageID, score: $0.score, paths: $0.paths, thumbnail: "/api/images/\($0.imageID)/thumbnail",
-                file: "/api/images/\($0.imageID)/file", caption: captions[$0.imageID])
+                file: "/api/images/\($0.imageID)/file", caption: captions[$0.imageID], itm: matchProbabilities[$0.imageID])
         }
         model = service.modelID
         catalog = service.catalogID

@@ -63,7 +63,7 @@ struct Daemon: AsyncParsableCommand {
         if !address.isLoopback && token == nil {
             log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
         }
-        var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: .text)
+        var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: [.text, .matching])
         var captionRun: CaptionRun?
         if let captionModel = captions ?? config.captions {
             let generator = try modelOptions.loadGenerator(named: captionModel, config: config)

@@ -85,6 +85,35 @@ import Testing
         #expect(otherModel.status == 409)
     }
 
+    /// `rerank=N`: the same order and ITM probabilities as `query --rerank N` (itself
+    /// checked against transformers), bounded, for semantic searches only.
+    @Test func rerankGivesWhatTheCommandLineGives() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        struct Reranked: Decodable {
+            struct Hit: Decodable {
+                let paths: [String]
+                let itm: Float?
+            }
+            let results: [Hit]
+        }
+        let reply = try get("/api/search?q=a+cat+on+a+sofa&limit=4&rerank=3")
+        #expect(reply.status == 200, "\(reply.text)")
+        let api = try JSONDecoder().decode(Reranked.self, from: reply.body).results
+        let local = try CommandRunner.imgsearch(["query", "a cat on a sofa", "--json", "--limit", "4", "--rerank", "3", "--no-daemon",
+                                                 "--db", daemon.database, "--model", Fixtures.model("tiny-a").path])
+        #expect(local.status == 0, "\(local.standardError)")
+        let lines = local.standardOutput.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(api.map { $0.paths[0] } == lines.compactMap { $0["path"] as? String })
+        #expect(api.prefix(3).allSatisfy { $0.itm != nil } && api[3].itm == nil)
+        for (hit, line) in zip(api.prefix(3), lines) {
+            #expect(abs(hit.itm! - Float(line["itm"] as? Double ?? 9)) < 1e-5)
+        }
+        #expect(try get("/api/search?q=cat&rerank=21").status == 400)
+        #expect(try get("/api/search?q=cat&rerank=2&mode=keyword").status == 400)
+    }
+
     @Test func moreLikeThisThumbnailsOriginalsAndStatus() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try results("/api/search?q=a+photo&limit=1").results[0]
