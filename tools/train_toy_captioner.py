@@ -432,13 +432,8 @@ def train(args, model, seqs: Sequences) -> dict:
                              {"params": no_decay, "weight_decay": 0.0, "scale": 1.0},
                              {"params": [tokens], "weight_decay": 0.0, "scale": args.embed_lr_scale}],
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
-    warmup = min(50, max(1, args.steps // 10))
-
     def lr_at(step):
-        if step < warmup:
-            return args.lr * (step + 1) / warmup
-        p = (step - warmup) / max(1, args.steps - warmup)
-        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+        return toy.warmup_cosine_lr(step, args.steps, args.lr)
 
     log: dict = {"pool": n_img, "views": n, "render_seconds": t_render, "target_vocabulary": len(used)}
     t_train = time.time()

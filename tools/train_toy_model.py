@@ -221,6 +221,22 @@ def jitter(rgb, rng: random.Random, amount: int) -> tuple[int, int, int]:
     return tuple(int(np.clip(c + rng.randint(-amount, amount), 0, 255)) for c in rgb)
 
 
+def linear_gradient(w: int, h: int, angle: float) -> np.ndarray:
+    """An HxW ramp from 0 to 1 along `angle` (radians)."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    t = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle)
+    return (t - t.min()) / (t.max() - t.min() + 1e-9)
+
+
+def warmup_cosine_lr(step: int, steps: int, lr: float) -> float:
+    """Linear warmup over min(50, steps/10) steps, then cosine down to 2% of `lr`."""
+    warmup = min(50, max(1, steps // 10))
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    p = (step - warmup) / max(1, steps - warmup)
+    return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
 def background(w: int, h: int, colour: str, rng: random.Random, fg=None) -> tuple[np.ndarray, str]:
     """An HxWx3 float image and the name a caption may use for it."""
     fg = COLOURS[colour] if fg is None else fg
@@ -236,10 +252,7 @@ def background(w: int, h: int, colour: str, rng: random.Random, fg=None) -> tupl
         b = rng.choice([n for n in allowed if n != a])
         cb = np.array(jitter(BACKGROUNDS[b], rng, 12), np.float64)
         if kind == "gradient":
-            angle = rng.uniform(0, 2 * math.pi)
-            ys, xs = np.mgrid[0:h, 0:w]
-            t = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle)
-            t = (t - t.min()) / (t.max() - t.min() + 1e-9)
+            t = linear_gradient(w, h, rng.uniform(0, 2 * math.pi))
             name = "gradient"
         elif kind == "texture":
             gh, gw = rng.randint(3, 8), rng.randint(3, 10)
@@ -342,10 +355,7 @@ def random_background(w: int, h: int, fg: np.ndarray, rng: random.Random) -> tup
     else:
         cb = pick()
         if kind == "gradient":
-            angle = rng.uniform(0, 2 * math.pi)
-            ys, xs = np.mgrid[0:h, 0:w]
-            t = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle)
-            t = (t - t.min()) / (t.max() - t.min() + 1e-9)
+            t = linear_gradient(w, h, rng.uniform(0, 2 * math.pi))
             name = "gradient"
         else:
             gh, gw = rng.randint(2, 9), rng.randint(2, 9)
@@ -652,13 +662,8 @@ def train(args, tokens: Tokens) -> tuple[Blip2ForImageTextRetrieval, dict]:
         [{"params": decay + list(heads.parameters()), "weight_decay": 0.05}, {"params": no_decay + [logit_scale], "weight_decay": 0.0}],
         lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
     )
-    warmup = min(50, max(1, args.steps // 10))
-
     def lr_at(step):
-        if step < warmup:
-            return args.lr * (step + 1) / warmup
-        p = (step - warmup) / max(1, args.steps - warmup)
-        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+        return warmup_cosine_lr(step, args.steps, args.lr)
 
     rng = random.Random(args.seed + 3)
     log = {"losses": []}

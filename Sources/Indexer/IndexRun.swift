@@ -72,10 +72,9 @@ public struct IndexRun: Sendable {
     public var settleSeconds: Double = 0
     /// How long an embedding no file uses any more is kept (30 days by default).
     public var vanishedGraceSeconds: TimeInterval = 30 * 86_400
-    /// Captions each new content from the vision pass of its embedding, committed with it.
-    /// Set only when `generator.sharesVisionPass(with: model)`; contents embedded earlier
-    /// are left to a `CaptionRun`.
-    public var sharedCaptions: CaptionRun?
+    /// Captions each new content from the vision pass of its embedding, committed with it
+    /// (see `shareVisionPass(with:)`); contents embedded earlier are left to a `CaptionRun`.
+    public private(set) var sharedCaptions: CaptionRun?
 
     public init(catalog: Catalog, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
         self.catalog = catalog
@@ -83,6 +82,15 @@ public struct IndexRun: Sendable {
         self.modelRecord = modelRecord
         self.batchSize = max(1, batchSize)
         preprocessor = ImagePreprocessor(size: model.config.imageSize)
+    }
+
+    /// Makes this run caption each new content with `captions` from the vision pass of its
+    /// embedding, when the captioning model's vision encoder is this model's
+    /// (`Blip2Generator.sharesVisionPass`); returns false, changing nothing, otherwise.
+    public mutating func shareVisionPass(with captions: CaptionRun) throws(ModelError) -> Bool {
+        guard try captions.generator.sharesVisionPass(with: model) else { return false }
+        sharedCaptions = captions
+        return true
     }
 
     public func run(_ crawler: Crawler, shouldStop: @Sendable () -> Bool = { false },

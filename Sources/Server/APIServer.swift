@@ -106,7 +106,7 @@ public struct APIServer: Sendable {
                 var probabilities: [Int64: Float] = [:]
                 if rerank > 0 {
                     let reranked = try service.rerank(results, text: text, count: rerank).prefix(limit)
-                    results = reranked.map(\.result)
+                    results = reranked.map(\.candidate)
                     for (result, itm) in reranked { probabilities[result.imageID] = itm }
                 }
                 return (results, try service.captions(ofImages: results.map(\.imageID)), probabilities)

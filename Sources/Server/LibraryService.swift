@@ -139,13 +139,8 @@ public final class LibraryService: Sendable {
     /// The semantic `results` of `text` with the first `count` ordered by BLIP-2's ITM
     /// probability, which each gets (LAVIS's re-ranking; a vision pass per photo, so one
     /// such job at a time, as captions and answers).
-    func rerank(_ results: [SearchResult], text: String, count: Int) throws -> [(result: SearchResult, itm: Float?)] {
-        try exclusively { _ in
-            let probabilities = try MatchRerank(model: model, count: count).probabilities(of: text, candidates: results.map(\.paths))
-            return MatchRerank.order(probabilities, candidates: results.count).map {
-                (results[$0], $0 < probabilities.count ? probabilities[$0] : nil)
-            }
-        }
+    func rerank(_ results: [SearchResult], text: String, count: Int) throws -> [(candidate: SearchResult, probability: Float?)] {
+        try exclusively { _ in try MatchRerank(model: model, count: count).rerank(results, text: text, paths: \.paths) }
     }
 
     /// Runs `body` unless another caption, answer or re-ranking is running (429 "busy").

@@ -64,17 +64,8 @@ struct Daemon: AsyncParsableCommand {
             log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
         }
         var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: [.text, .matching])
-        var captionRun: CaptionRun?
-        if let captionModel = captions ?? config.captions {
-            let generator = try modelOptions.loadGenerator(named: captionModel, config: config)
-            var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
-                                 captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
-            run.batchSize = library.batch ?? config.batch ?? 4
-            captionRun = run
-            if try generator.sharesVisionPass(with: indexRun.model) {
-                indexRun.sharedCaptions = run
-                log.info("the captioning model's vision tower is the retrieval model's: one vision pass serves both")
-            }
+        let captionRun = try (captions ?? config.captions).map {
+            try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config)
         }
         let crawler = try library.crawler(config)
         StopSignals.install([SIGTERM, SIGINT], secondSignalStopsAtOnce: false)

@@ -58,10 +58,9 @@ struct Index: ParsableCommand {
         var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
         let crawler = try library.crawler(config)
         let captionModel = captions ?? config.captions
-        let captionRun = try captionModel.map { try self.captionRun(with: $0, catalog: indexRun.catalog, config: config) }
-        if let captionRun, try captionRun.generator.sharesVisionPass(with: indexRun.model) {
-            indexRun.sharedCaptions = captionRun
-            log.info("the captioning model's vision tower is the retrieval model's: one vision pass serves both")
+        let captionRun = try captionModel.map {
+            try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config,
+                                   adjust: applyCaptionOptions)
         }
         StopSignals.install([SIGINT, SIGTERM], secondSignalStopsAtOnce: true)
         let progressBar = ProgressBar(noun: "indexed", logEveryBatch: verbose)
@@ -95,19 +94,14 @@ struct Index: ParsableCommand {
         }
     }
 
-    /// The captioning pass these options ask for, with its model loaded.
-    private func captionRun(with model: String, catalog: Catalog, config: Configuration) throws -> CaptionRun {
-        let generator = try modelOptions.loadGenerator(named: model, config: config)
-        let identity = try ModelIdentity(captionSnapshot: generator.snapshot)
-        var run = CaptionRun(catalog: catalog, generator: generator, captionModelId: identity.id)
-        run.prompt = captionPrompt
+    /// --caption-prompt, --caption-beams and --caption-max-tokens.
+    private func applyCaptionOptions(to run: inout CaptionRun) throws {
         guard captionBeams >= 1, captionMaxTokens >= 1 else { throw CommandError("--caption-beams and --caption-max-tokens must be at least 1") }
+        run.prompt = captionPrompt
         var options = captionBeams == 1 ? GenerationOptions.greedy(maxNewTokens: captionMaxTokens) : GenerationOptions.caption
         options.beams = captionBeams
         options.maxNewTokens = captionMaxTokens
         run.options = options
-        run.batchSize = library.batch ?? config.batch ?? 4
-        return run
     }
 
     /// Captions what the catalog holds without a caption by the run's model; prints what it did.

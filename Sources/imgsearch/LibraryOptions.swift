@@ -46,4 +46,20 @@ struct LibraryOptions: ParsableArguments {
         run.vanishedGraceSeconds = try config.vanishedGraceSeconds()
         return run
     }
+
+    /// The captioning pass of `model` (a folder or hub id, loaded here) over `indexRun`'s
+    /// catalog, set up by `adjust`, and shared with `indexRun`'s vision pass when their
+    /// vision encoders are the same (said in the log).
+    func captionRun(named model: String, sharingWith indexRun: inout IndexRun, modelOptions: ModelOptions,
+                    config: Configuration, adjust: (inout CaptionRun) throws -> Void = { _ in }) throws -> CaptionRun {
+        let generator = try modelOptions.loadGenerator(named: model, config: config)
+        var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
+                             captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
+        run.batchSize = batch ?? config.batch ?? 4
+        try adjust(&run)
+        if try indexRun.shareVisionPass(with: run) {
+            log.info("the captioning model's vision tower is the retrieval model's: one vision pass serves both")
+        }
+        return run
+    }
 }

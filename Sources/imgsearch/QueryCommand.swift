@@ -134,15 +134,13 @@ struct Search: ParsableCommand {
         let model = try modelOptions.load(parts: .all, config: config)
         let results = try semanticSearch(catalog: catalog, config: config, limit: max(limit, rerank), model: model)
         let started = Date()
-        let probabilities = try MatchRerank(model: model, count: rerank).probabilities(of: text, candidates: results.map(\.paths)) {
-            path, error in log.warning("\(path): not re-ranked: \(error)")
+        let reranker = MatchRerank(model: model, count: rerank)
+        let reranked = try reranker.rerank(results, text: text, paths: \.paths) { path, error in
+            log.warning("\(path): not re-ranked: \(error)")
         }
-        log.info("re-ranked \(probabilities.count) photos by ITM in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
-        let order = MatchRerank.order(probabilities, candidates: results.count).prefix(limit)
-        try print(order.flatMap { index in
-            results[index].paths.map { path in
-                ResultLine(path: path, score: results[index].score, itm: index < probabilities.count ? probabilities[index] : nil)
-            }
+        log.info("re-ranked \(min(reranker.count, results.count)) photos by ITM in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        try print(reranked.prefix(limit).flatMap { result, itm in
+            result.paths.map { ResultLine(path: $0, score: result.score, itm: itm) }
         }, catalog: catalog)
     }
 

@@ -42,7 +42,7 @@ public final class Blip2Generator: @unchecked Sendable {
     /// from `snapshot.promptIDs`); a row ends with its EOS when one was generated.
     public func generate(pixels: [Float], count: Int, prompts: [[Int32]], options: GenerationOptions,
                          cancellation: GenerationCancellation? = nil) throws(ModelError) -> [[Int32]] {
-        try checkPixels(pixels, count: count)
+        try checkPixelBatch(pixels, count: count, pixelsPerImage: pixelsPerImage)
         return try generate(count: count, prompts: prompts, options: options, cancellation: cancellation) { ids, mask, length, params, tokens, lengths, error in
             blip2_generate(handle, pixels, Int64(count), ids, mask, length, &params, tokens, lengths, &error)
         }
@@ -120,13 +120,6 @@ public final class Blip2Generator: @unchecked Sendable {
         }
     }
 
-    private func checkPixels(_ pixels: [Float], count: Int) throws(ModelError) {
-        guard count > 0, pixels.count == count * pixelsPerImage else {
-            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
-                                   message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
-        }
-    }
-
     /// The text of each image file, generated in one batch from `prompt`; a file that cannot
     /// be read or decoded gets its error instead, and the others are still described.
     public func texts(ofImagesAt paths: [String], prompt: String, options: GenerationOptions,
@@ -156,7 +149,7 @@ public final class Blip2Generator: @unchecked Sendable {
     /// The language model's logits [count][vocabulary] for the first new token, before any
     /// logits processor: what parity with transformers is checked on.
     public func firstTokenLogits(pixels: [Float], count: Int, prompts: [[Int32]]) throws(ModelError) -> [[Float]] {
-        try checkPixels(pixels, count: count)
+        try checkPixelBatch(pixels, count: count, pixelsPerImage: pixelsPerImage)
         let batch = try PromptBatch(prompts, count: count, language: config.language)
         let vocabulary = config.language.vocabularySize
         var logits = [Float](repeating: 0, count: count * vocabulary)

@@ -41,10 +41,7 @@ public final class Blip2Model: @unchecked Sendable {
 
     /// `pixels`: `count` preprocessed images, CHW float32 each, back to back.
     public func embedImages(pixels: [Float], count: Int) throws(ModelError) -> [ImageEmbedding] {
-        guard count > 0, pixels.count == count * pixelsPerImage else {
-            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
-                                   message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
-        }
+        try checkPixelBatch(pixels, count: count, pixelsPerImage: pixelsPerImage)
         let stride = config.queryTokenCount * config.embeddingDimension
         var output = [Float](repeating: 0, count: count * stride)
         var error = blip2_error()
@@ -70,10 +67,7 @@ public final class Blip2Model: @unchecked Sendable {
     /// One vision pass over `count` preprocessed images, for `embedImages(encoded:)` and a
     /// captioning model with the same vision fingerprint (`Blip2Generator.generate(encoded:…)`).
     public func encodeImages(pixels: [Float], count: Int) throws(ModelError) -> EncodedImages {
-        guard count > 0, pixels.count == count * pixelsPerImage else {
-            throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
-                                   message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
-        }
+        try checkPixelBatch(pixels, count: count, pixelsPerImage: pixelsPerImage)
         var tokens: Int64 = 0
         var hidden: Int64 = 0
         var error = blip2_error()
@@ -145,6 +139,14 @@ public final class Blip2Model: @unchecked Sendable {
         return ImageTextMatch(image: ImageEmbedding(queryCount: config.queryTokenCount, dimension: config.embeddingDimension,
                                                     values: image),
                               probabilities: probabilities)
+    }
+}
+
+/// Fails unless `pixels` holds `count` (at least one) preprocessed images of `pixelsPerImage` floats.
+func checkPixelBatch(_ pixels: [Float], count: Int, pixelsPerImage: Int) throws(ModelError) {
+    guard count > 0, pixels.count == count * pixelsPerImage else {
+        throw .inferenceFailed(code: Int32(BLIP2_ERROR_INVALID_ARGUMENT.rawValue),
+                               message: "expected \(count) images of \(pixelsPerImage) floats, got \(pixels.count) floats")
     }
 }
 

@@ -17,17 +17,19 @@ public struct MatchRerank: Sendable {
         self.count = min(max(count, 1), Self.maxCount)
     }
 
-    /// The ITM probability of `text` for each of the first `count` candidates (each given
-    /// by its files, the first readable one scored); nil for one with no readable file
-    /// (`failed` is told why).
-    public func probabilities(of text: String, candidates: [[String]],
-                              failed: (String, ImageError) -> Void = { _, _ in }) throws(ModelError) -> [Float?] {
+    /// `candidates` (best ITC first, each with its files) with the first `count` ordered by
+    /// their ITM probability for `text`, each with it (its first readable file scored); ties
+    /// and a candidate with no readable file (`failed` is told why, no probability) keep
+    /// their ITC order, the unscored after the scored; the rest follow in their order.
+    public func rerank<Candidate>(_ candidates: [Candidate], text: String, paths: (Candidate) -> [String],
+                                  failed: (String, ImageError) -> Void = { _, _ in })
+        throws(ModelError) -> [(candidate: Candidate, probability: Float?)] {
         let tokens = try model.snapshot.tokenize(text)
         let preprocessor = ImagePreprocessor(size: model.config.imageSize)
-        var probabilities: [Float?] = []
-        for paths in candidates.prefix(count) {
+        var scored: [(candidate: Candidate, probability: Float?)] = []
+        for candidate in candidates.prefix(count) {
             var probability: Float?
-            for path in paths where probability == nil {
+            for path in paths(candidate) where probability == nil {
                 let pixels: [Float]
                 do {
                     pixels = try preprocessor.pixels(path: path)
@@ -37,22 +39,16 @@ public struct MatchRerank: Sendable {
                 }
                 probability = try model.match(pixels: pixels, texts: [tokens]).probabilities[0]
             }
-            probabilities.append(probability)
+            scored.append((candidate, probability))
         }
-        return probabilities
-    }
-
-    /// Candidate indices in the new order: the scored ones by probability (ties and the
-    /// unscored keep their ITC order, the unscored after), then every candidate past them.
-    public static func order(_ probabilities: [Float?], candidates: Int) -> [Int] {
-        let head = probabilities.indices.sorted { a, b in
-            switch (probabilities[a], probabilities[b]) {
+        let head = scored.indices.sorted { a, b in
+            switch (scored[a].probability, scored[b].probability) {
             case let (x?, y?): return x != y ? x > y : a < b
             case (.some, nil): return true
             case (nil, .some): return false
             case (nil, nil): return a < b
             }
-        }
-        return head + Array(probabilities.count..<max(candidates, probabilities.count))
+        }.map { scored[$0] }
+        return head + candidates.dropFirst(count).map { ($0, nil) }
     }
 }
