@@ -103,16 +103,25 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Library",
+            dependencies: [
+                "Embeddings",
+                "Indexer",
+                "Query",
+                "Store",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "ModelHub",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Server",
             dependencies: [
-                "Embeddings",
-                "Indexer",
+                "Library",
                 "Query",
-                "Store",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,11 +134,13 @@ let package = Package(
             dependencies: [
                 "Embeddings",
                 "Indexer",
+                "Library",
                 "ModelHub",
                 "Query",
                 "Server",
                 "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Yams", package: "Yams"),
@@ -175,6 +186,10 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: ["Query", "TestSupport"]
+        ),
+        .testTarget(
+            name: "LibraryTests",
+            dependencies: ["Library", "TestSupport"]
         ),
         .testTarget(
             name: "ModelHubTests",

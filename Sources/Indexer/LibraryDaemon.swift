@@ -63,7 +63,7 @@ public final class DaemonActivity: Sendable {
 /// `imgsearch daemon`'s loop: one full pass at start, then a pass whenever the watched
 /// folders settle after a change, and a full reconcile scan every `rescanInterval` seconds
 /// (what inotify cannot see: network file systems, folders past the watch limit, lost events).
-public final class LibraryDaemon {
+public final class LibraryDaemon: Sendable {
     public let indexRun: IndexRun
     public let crawler: Crawler
     public let statusPath: String
@@ -73,29 +73,54 @@ public final class LibraryDaemon {
     /// second while idle, so that the daemon's search index follows the catalog whoever
     /// writes it (this loop, or an `imgsearch index` in another process); it must be cheap
     /// when nothing changed.
-    public var followCatalog: () throws -> Void = {}
-    public var changeInterval: Double = 10
+    public let followCatalog: @Sendable () throws -> Void
+    public let changeInterval: Double
     /// Captions what each pass indexed (`daemon --captions`), after the pass, unless the
     /// index run captioned it from the same vision pass (`IndexRun.sharedCaptions`). It
     /// yields between batches to changes in the watched folders: indexing goes first.
-    public var captionRun: CaptionRun?
-    private let watcher: FolderWatcher
+    public let captionRun: CaptionRun?
 
     /// Files younger than `settleSeconds` wait for a later pass (see `IndexRun.settleSeconds`).
     public init(indexRun: IndexRun, crawler: Crawler, statusPath: String, rescanInterval: Double = 600,
-                settleSeconds: Double = 2) throws {
+                settleSeconds: Double = 2, captionRun: CaptionRun? = nil, changeInterval: Double = 10,
+                followCatalog: @escaping @Sendable () throws -> Void = {}) {
         var indexRun = indexRun
         indexRun.settleSeconds = settleSeconds
         self.indexRun = indexRun
         self.crawler = crawler
         self.statusPath = statusPath
         self.rescanInterval = rescanInterval
+        self.captionRun = captionRun
+        self.changeInterval = changeInterval
+        self.followCatalog = followCatalog
         activity = DaemonActivity(catalogPath: indexRun.catalog.path)
-        watcher = try FolderWatcher()
     }
 
     /// Runs until `shouldStop` answers true (checked every second and between batches).
-    public func run(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws {
+    public func run(shouldStop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) throws {
+        var loop = DaemonLoop(daemon: self, watcher: try FolderWatcher(), shouldStop: shouldStop, log: log)
+        try loop.run()
+    }
+}
+
+/// One run of a `LibraryDaemon`: its folder watcher and what waits for a caption.
+private struct DaemonLoop {
+    let daemon: LibraryDaemon
+    let watcher: FolderWatcher
+    let shouldStop: @Sendable () -> Bool
+    let log: (String) -> Void
+    /// Whether contents may wait for a caption (a caption pass stopped for a change).
+    var captionsPending = false
+
+    init(daemon: LibraryDaemon, watcher: FolderWatcher, shouldStop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) {
+        self.daemon = daemon
+        self.watcher = watcher
+        self.shouldStop = shouldStop
+        self.log = log
+    }
+
+    mutating func run() throws {
+        let crawler = daemon.crawler, activity = daemon.activity
         for root in crawler.roots { watcher.watch(tree: root, includeHidden: crawler.includeHidden) }
         activity.update { [watcher] in
             $0.watchedFolders = watcher.watchedFolderCount
@@ -103,38 +128,39 @@ public final class LibraryDaemon {
         }
         for (path, reason) in watcher.unwatched { log("\(path): not watched: \(reason)") }
 
-        var deferred = try pass(shouldStop: shouldStop, log: log)
+        var deferred = try pass()
         var lastPass = Date()
         while !shouldStop() {
             let changes = watcher.waitForChanges(timeout: 1.0, includeHidden: crawler.includeHidden)
-            do { try followCatalog() } catch { log("\(error)") }
+            do { try daemon.followCatalog() } catch { log("\(error)") }
             if changes.overflowed {
                 activity.update { $0.overflows += 1 }
                 log("inotify queue overflowed: rescanning everything")
             }
             activity.update { [watcher] in $0.watchedFolders = watcher.watchedFolderCount }
-            let settledSince = Date().timeIntervalSince(lastPass) >= indexRun.settleSeconds
+            let settledSince = Date().timeIntervalSince(lastPass) >= daemon.indexRun.settleSeconds
             if changes.changed || changes.overflowed || (deferred > 0 && settledSince)
-                || Date().timeIntervalSince(lastPass) >= rescanInterval {
-                deferred = try pass(shouldStop: shouldStop, log: log)
+                || Date().timeIntervalSince(lastPass) >= daemon.rescanInterval {
+                deferred = try pass()
                 lastPass = Date()
             } else if captionsPending {
-                try captionBacklog(shouldStop: shouldStop, log: log)
+                try captionBacklog()
             }
         }
     }
 
     /// One index pass; returns how many files it deferred as still being written.
-    private func pass(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws -> Int {
+    private mutating func pass() throws -> Int {
         var lastChange = Date()
-        let summary = try indexRun.run(crawler, shouldStop: shouldStop) { [activity] progress in
-            activity.update { $0.currentPass = progress }
-            if Date().timeIntervalSince(lastChange) >= changeInterval {
+        let daemon = self.daemon, log = self.log
+        let summary = try daemon.indexRun.run(daemon.crawler, shouldStop: shouldStop) { progress in
+            daemon.activity.update { $0.currentPass = progress }
+            if Date().timeIntervalSince(lastChange) >= daemon.changeInterval {
                 lastChange = Date()
-                do { try followCatalog() } catch { log("\(error)") }
+                do { try daemon.followCatalog() } catch { log("\(error)") }
             }
         }
-        activity.update {
+        daemon.activity.update {
             $0.passes += 1
             $0.embedded += summary.embedded
             $0.captioned += summary.captioned
@@ -144,29 +170,26 @@ public final class LibraryDaemon {
             $0.lastPassAt = Date()
             $0.currentPass = nil
         }
-        try followCatalog()
+        try daemon.followCatalog()
         for (root, reason) in summary.offlineRoots { log("\(root) \(reason): its files are kept offline") }
         for failure in summary.failures { log("\(failure.path): \(failure.reason)") }
         if summary.embedded + summary.reused + summary.removed + summary.failures.count > 0 {
             log("\(summary.embedded) embedded (\(summary.captioned) captioned), \(summary.reused) reused, \(summary.removed) removed, \(summary.failures.count) failed")
         }
         captionsPending = true
-        try captionBacklog(shouldStop: shouldStop, log: log)
+        try captionBacklog()
         return summary.deferred
     }
 
-    /// Whether contents may wait for a caption (a caption pass stopped for a change).
-    private var captionsPending = false
-
     /// Captions what has no caption yet, until done or a change waits in the watched folders.
-    private func captionBacklog(shouldStop: @escaping @Sendable () -> Bool, log: (String) -> Void) throws {
-        if let captionRun, captionsPending, !shouldStop() {
-            let captions = try captionRun.run(shouldStop: { [watcher] in shouldStop() || watcher.hasPendingEvents })
+    private mutating func captionBacklog() throws {
+        if let captionRun = daemon.captionRun, captionsPending, !shouldStop() {
+            let captions = try captionRun.run(shouldStop: { [watcher, shouldStop] in shouldStop() || watcher.hasPendingEvents })
             captionsPending = captions.stoppedEarly
-            activity.update { $0.captioned += captions.captioned }
+            daemon.activity.update { $0.captioned += captions.captioned }
             for failure in captions.failures { log("\(failure.path): cannot caption: \(failure.reason)") }
             if captions.captioned > 0 { log("\(captions.captioned) captioned") }
         }
-        try activity.write(to: statusPath)
+        try daemon.activity.write(to: daemon.statusPath)
     }
 }

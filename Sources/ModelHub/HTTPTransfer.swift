@@ -6,13 +6,16 @@ import FoundationNetworking
 /// One HTTP GET streamed into a file, resuming after what the file already holds with a
 /// `Range` request (a server that ignores the range gets the file restarted). Connection
 /// errors and short reads throw, leaving the bytes received for the next attempt.
+/// (`HTTPClient.get` holds a whole reply in memory; a multi-gigabyte weight file is
+/// written as it arrives, through URLSession's delegate.)
 final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private let destination: URL
     private let name: String
     private let expectedSize: Int64?
     private let progress: HubClient.Progress
     private var request: URLRequest
-    private let finished = DispatchSemaphore(value: 0)
+    /// Resumed when the transfer ends.
+    private var finished: CheckedContinuation<Void, Never>?
     // Touched only on the session's serial delegate queue, then read after `finished`.
     private var handle: FileHandle?
     private var written: Int64 = 0
@@ -37,13 +40,17 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
     }
 
     /// Runs the transfer to its end.
-    func run() throws {
+    func run() async throws {
         if let expectedSize, written == expectedSize { return }
         let queue = OperationQueue()
         queue.maxConcurrentOperationCount = 1
         let session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: queue)
-        session.dataTask(with: request).resume()
-        finished.wait()
+        await withCheckedContinuation { continuation in
+            queue.addOperation { [self] in
+                finished = continuation
+                session.dataTask(with: request).resume()
+            }
+        }
         session.finishTasksAndInvalidate()
         try? handle?.close()
         if let failure { throw failure }
@@ -93,45 +100,9 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         if failure == nil, let error, (error as? URLError)?.code != .cancelled {
-            failure = HubError("\(name): \(HTTPTransfer.explain(error, url: request.url))")
+            failure = HubError("\(name): \(HTTPFailure(url: request.url, cause: error))")
         }
-        finished.signal()
-    }
-
-    /// A GET of a small resource: its status and body.
-    static func get(_ request: URLRequest, what: String) throws -> (Int, Data) {
-        final class Outcome: @unchecked Sendable {
-            var value: (Int, Data)?
-            var error: Error?
-        }
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        let session = URLSession(configuration: .ephemeral)
-        session.dataTask(with: request) { data, response, error in
-            if let response = response as? HTTPURLResponse {
-                outcome.value = (response.statusCode, data ?? Data())
-            } else {
-                outcome.error = error
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        session.finishTasksAndInvalidate()
-        guard let value = outcome.value else {
-            throw HubError("\(what): \(explain(outcome.error, url: request.url))")
-        }
-        return value
-    }
-
-    static func explain(_ error: Error?, url: URL?) -> String {
-        let host = url?.host ?? "the server"
-        switch (error as? URLError)?.code {
-        case .notConnectedToInternet?, .cannotFindHost?, .dnsLookupFailed?, .cannotConnectToHost?:
-            return "cannot reach \(host) (offline?): \(error?.localizedDescription ?? "no connection")"
-        case .timedOut?:
-            return "\(host) did not answer in time"
-        default:
-            return "transfer from \(host) failed: \(error.map { "\($0.localizedDescription)" } ?? "unknown error")"
-        }
+        finished?.resume()
+        finished = nil
     }
 }

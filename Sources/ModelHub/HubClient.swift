@@ -32,8 +32,8 @@ public struct HubClient: Sendable {
 
     /// Pulls `repo` at `revision`; returns the snapshot folder. Files already in the cache
     /// with the right checksum are not downloaded again.
-    public func pull(repo: String, revision: String = "main", progress: @escaping Progress = { _, _, _ in }) throws -> URL {
-        let info = try repositoryInfo(repo: repo, revision: revision)
+    public func pull(repo: String, revision: String = "main", progress: @escaping Progress = { _, _, _ in }) async throws -> URL {
+        let info = try await repositoryInfo(repo: repo, revision: revision)
         let files = info.neededFiles
         guard files.contains(where: { $0.rfilename == "config.json" }),
               files.contains(where: { $0.rfilename.hasSuffix(".safetensors") }) else {
@@ -50,7 +50,7 @@ public struct HubClient: Sendable {
             }
             let blob = blobs.appendingPathComponent(blobName)
             if !manager.fileExists(atPath: blob.path) {
-                try download(repo: repo, commit: info.sha, file: file, to: blob, progress: progress)
+                try await download(repo: repo, commit: info.sha, file: file, to: blob, progress: progress)
             }
             let link = snapshot.appendingPathComponent(file.rfilename)
             try? manager.removeItem(at: link)
@@ -64,12 +64,17 @@ public struct HubClient: Sendable {
         return snapshot
     }
 
-    public func repositoryInfo(repo: String, revision: String) throws -> RepositoryInfo {
+    public func repositoryInfo(repo: String, revision: String) async throws -> RepositoryInfo {
         guard Self.isValid(repo: repo) else { throw HubError("\"\(repo)\" is not a repository id like ORG/NAME") }
         let url = endpoint.appendingPathComponent("api/models/\(repo)/revision/\(revision)")
         var components = URLComponents(url: url, resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "blobs", value: "true")]
-        let (status, body) = try HTTPTransfer.get(request(components.url!), what: "\(repo)@\(revision)")
+        let (status, body): (Int, Data)
+        do {
+            (status, body) = try await HTTPClient.get(request(components.url!))
+        } catch {
+            throw HubError("\(repo)@\(revision): \(error)")
+        }
         switch status {
         case 200:
             do {
@@ -87,7 +92,7 @@ public struct HubClient: Sendable {
     }
 
     private func download(repo: String, commit: String, file: RepositoryInfo.File, to blob: URL,
-                          progress: @escaping Progress) throws {
+                          progress: @escaping Progress) async throws {
         let partial = URL(fileURLWithPath: blob.path + ".incomplete")
         let url = endpoint.appendingPathComponent("\(repo)/resolve/\(commit)/\(file.rfilename)")
         var lastError: Error?
@@ -95,14 +100,14 @@ public struct HubClient: Sendable {
             do {
                 let transfer = try HTTPTransfer(request: request(url), appendingTo: partial, name: file.rfilename,
                                                 expectedSize: file.expectedSize, progress: progress)
-                try transfer.run()
+                try await transfer.run()
                 lastError = nil
                 break
             } catch let error as HubError where error.isClientError {
                 throw error
             } catch {
                 lastError = error
-                Thread.sleep(forTimeInterval: 0.5)
+                try await Task.sleep(for: .milliseconds(500))
             }
         }
         if let lastError { throw lastError }

@@ -65,6 +65,13 @@ public struct SearchRequestError: Error, CustomStringConvertible {
     public var description: String { "invalid search: \(reason)" }
 }
 
+/// Why a search index could not be built or kept; names the catalog or the cache folder.
+public struct SearchIndexError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
 /// An index kind that keeps a file beside the catalog between runs.
 protocol CacheableIndex: ImageIndex {
     /// The cache file's extension, one per kind.
@@ -101,10 +108,13 @@ public final class CatalogSearch: Sendable {
         self.catalog = catalog
         self.model = model
         self.kind = kind
+        let floatsPerImage = model.queryCount * model.dimension
         let fp32: FP32VectorSource = { ids in
-            try catalog.vectors(ofImages: ids).mapValues { data in
-                data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            var floats: [Int64: [Float]] = [:]
+            for (id, data) in try catalog.vectors(ofImages: ids) {
+                floats[id] = try StoredVectors.floats(data, count: floatsPerImage, image: id, catalogPath: catalog.path)
             }
+            return floats
         }
         switch kind {
         case .exact:
@@ -222,7 +232,7 @@ public final class CatalogSearch: Sendable {
     private static func checkCacheFolder(_ path: String) throws {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else { return }
-        throw CatalogError(path: path, reason: "not a folder; the search index cache is kept there: move this file away")
+        throw SearchIndexError(path: path, reason: "not a folder; the search index cache is kept there: move this file away")
     }
 
     /// Saves `index` as the model's only cache file of its kind in `directory`.
@@ -243,7 +253,7 @@ public final class CatalogSearch: Sendable {
     private static func partitionedIndex(catalog: Catalog, model: ModelRecord) throws -> PartitionedImageIndex {
         let total = try catalog.searchableImageCount(modelId: model.id)
         guard total > 0 else {
-            throw CatalogError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
+            throw SearchIndexError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
         }
         let index = try PartitionedImageIndex(queriesPerImage: model.queryCount, dimension: model.dimension,
                                               lists: PartitionedImageIndex.listCount(forImages: total),
@@ -265,11 +275,7 @@ public final class CatalogSearch: Sendable {
 
     /// An image's stored vectors as floats, checked against the model's size.
     private static func floats(of vectors: Data, image id: Int64, model: ModelRecord, catalog: Catalog) throws -> [Float] {
-        let floatsPerImage = model.queryCount * model.dimension
-        guard vectors.count == floatsPerImage * 4 else {
-            throw CatalogError(path: catalog.path, reason: "image \(id) has \(vectors.count) bytes of vectors, expected \(floatsPerImage * 4)")
-        }
-        return vectors.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        try StoredVectors.floats(vectors, count: model.queryCount * model.dimension, image: id, catalogPath: catalog.path)
     }
 
     private static func trainingSample(catalog: Catalog, model: ModelRecord, maxVectors: Int = 100_000) throws -> [Float] {
@@ -277,13 +283,14 @@ public final class CatalogSearch: Sendable {
         let stride = max(1, total * model.queryCount / maxVectors)
         var sample: [Float] = []
         var position = 0
-        try catalog.forEachImage(modelId: model.id) { _, vectors in
+        try catalog.forEachImage(modelId: model.id) { id, vectors in
             defer { position += 1 }
             guard position % stride == 0 else { return }
-            vectors.withUnsafeBytes { sample.append(contentsOf: $0.bindMemory(to: Float.self)) }
+            try StoredVectors.append(vectors, count: model.queryCount * model.dimension, image: id, catalogPath: catalog.path,
+                                     to: &sample)
         }
         guard !sample.isEmpty else {
-            throw CatalogError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
+            throw SearchIndexError(path: catalog.path, reason: "an approximate index needs embeddings to train on; the catalog has none for \(model.id)")
         }
         return sample
     }

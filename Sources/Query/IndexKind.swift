@@ -26,4 +26,14 @@ public enum IndexKind: Sendable, Equatable, CustomStringConvertible {
         case .factory(let text): text
         }
     }
+
+    /// The extension of the cache file this kind keeps beside the catalog; nil for FAISS
+    /// kinds, which are not cached.
+    public var cacheExtension: String? {
+        switch self {
+        case .exact: QuantizedImageIndex.cacheExtension
+        case .approximate: PartitionedImageIndex.cacheExtension
+        case .factory: nil
+        }
+    }
 }

@@ -70,11 +70,11 @@ public final class LiveCatalogSearch: Sendable {
         for start in stride(from: 0, to: added.count, by: 1024) {
             let chunk = Array(added[start..<min(start + 1024, added.count)])
             let vectors = try catalog.vectors(ofImages: chunk)
-            let present = chunk.filter { vectors[$0]?.count == floatsPerImage * 4 }
+            let present = chunk.filter { vectors[$0] != nil }  // unless removed since
             var values: [Float] = []
             values.reserveCapacity(present.count * floatsPerImage)
             for id in present {
-                vectors[id]!.withUnsafeBytes { values.append(contentsOf: $0.bindMemory(to: Float.self)) }
+                try StoredVectors.append(vectors[id]!, count: floatsPerImage, image: id, catalogPath: catalog.path, to: &values)
             }
             try search.index.remove(imageIDs: present)
             try search.index.add(imageIDs: present, embeddings: values)
@@ -117,7 +117,8 @@ public final class LiveCatalogSearch: Sendable {
                         under roots: [String]? = nil) throws -> [SearchResult]? {
         let (search, known) = state.withLock { ($0.search, $0.indexed.contains(imageID)) }
         guard known, let data = try search.catalog.vectors(ofImages: [imageID])[imageID] else { return nil }
-        let vectors = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let vectors = try StoredVectors.floats(data, count: search.model.queryCount * search.model.dimension, image: imageID,
+                                               catalogPath: search.catalog.path)
         let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore), under: roots)
         return Array(results.filter { $0.imageID != imageID }.prefix(limit))
     }

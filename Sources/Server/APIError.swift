@@ -1,4 +1,5 @@
 import Hummingbird
+import Library
 
 /// A failure the client can act on: a 4xx status and a one-line message, sent as
 /// `{"error":{"message":…}}`.
@@ -12,6 +13,19 @@ struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 
     var description: String { message }
+
+    /// The status that tells a client what kind of library failure it met.
+    init(_ error: LibraryError) {
+        let status: HTTPResponse.Status = switch error.kind {
+        case .invalidSearch: .badRequest
+        case .notFound, .noCaptioner, .noCatalog, .modelNotIndexed: .notFound
+        case .forbidden: .forbidden
+        case .unreadableImage: .unprocessableContent
+        case .busy: .tooManyRequests
+        case .cancelled: .conflict
+        }
+        self.init(status, error.message)
+    }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         try HTTPError(status, message: message).response(from: request, context: context)
@@ -28,6 +42,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as LibraryError {
+            throw APIError(error)
         } catch let error as RequestParameterError {
             throw APIError(.badRequest, error.message)
         } catch let error as HTTPError {

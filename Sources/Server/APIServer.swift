@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Library
 import Logging
 import Query
 import ServiceLifecycle
@@ -18,7 +19,7 @@ public struct APIServer: Sendable {
     public let allowedHosts: [String]
 
     /// Request limits: anything beyond is a 400.
-    static let maxLimit = 500
+    static let maxLimit = LibraryService.maxLimit
     static let maxQueryLength = 1000
     static let maxNegatives = 8
     /// The longest question `POST /api/images/{id}/ask` takes, in characters.
@@ -35,13 +36,13 @@ public struct APIServer: Sendable {
         self.allowedHosts = allowedHosts
     }
 
-    /// Serves until `until` returns, then shuts down gracefully (requests in flight are
-    /// answered); `onListening` gets the base URL once the socket is bound. Throws when the
-    /// address cannot be bound, after cancelling `until` (which must then return).
-    public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void,
-                    until: @escaping @Sendable () async -> Void) async throws {
+    /// The server as a service of the daemon's `ServiceGroup`: it listens until the group
+    /// shuts down gracefully, then answers the requests in flight and returns. `onListening`
+    /// gets the base URL once the socket is bound; an address that cannot be bound is an
+    /// error naming it.
+    public func service(logger: Logger, onListening: @escaping @Sendable (String) -> Void) -> some Service {
         let host = self.host
-        let app = Application(
+        let application = Application(
             router: router(),
             server: .http1(configuration: .init(additionalChannelHandlers: [OversizedRequestHandler()])),
             configuration: .init(address: .hostname(host, port: port), serverName: "imgsearch"),
@@ -50,20 +51,7 @@ public struct APIServer: Sendable {
                 onListening("http://\(host.contains(":") ? "[\(host)]" : host):\(bound)")
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            tasks.addTask {
-                await until()
-                await group.triggerGracefulShutdown()
-            }
-            do {
-                while try await tasks.next() != nil {}
-            } catch {
-                tasks.cancelAll()  // `until` must end on cancellation
-                throw error
-            }
-        }
+        return ListeningService(application: application, address: "\(host):\(port)")
     }
 
     func router() -> Router<BasicRequestContext> {
@@ -184,6 +172,26 @@ public struct APIServer: Sendable {
         }
         return router
     }
+}
+
+/// An HTTP application whose failure to serve names the address it was to listen on.
+private struct ListeningService<Wrapped: Service>: Service {
+    let application: Wrapped
+    let address: String
+
+    func run() async throws {
+        do {
+            try await application.run()
+        } catch {
+            throw ServerError(message: "cannot serve on \(address): \(error)")
+        }
+    }
+}
+
+/// Why the server stopped serving, in one line.
+public struct ServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// The `{id}` path parameter as an image id; anything else is a 400.

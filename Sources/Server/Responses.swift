@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Library
 import Query
 
 /// A JSON response body with snake_case keys, sorted for stable output.

@@ -2,17 +2,45 @@ import Foundation
 import Synchronization
 import GRDB
 
-/// Why the catalog could not be opened, read or written; names the database file.
+/// Why the catalog could not be opened, read or written: one line naming the database
+/// file, with the database error behind it kept as `cause` (GRDB's `DatabaseError`, whose
+/// SQLite result code tells a full disk from a locked or damaged file).
 public struct CatalogError: Error, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
+    /// What failed.
+    public enum Kind: Sendable, Equatable {
+        /// Opening or migrating the database.
+        case open
+        /// The file was written by a newer imgsearch.
+        case newerSchema
+        case read
+        case write
+        /// The file is a database but not a whole catalog, or a stored value is malformed.
+        case damaged
     }
 
+    public let path: String
+    public let kind: Kind
+    public let reason: String
+    /// The error behind this one, if any.
+    public let cause: (any Error)?
+
+    public init(path: String, kind: Kind, reason: String, cause: (any Error)? = nil) {
+        self.path = path
+        self.kind = kind
+        self.reason = reason
+        self.cause = cause
+    }
+
+    /// The SQLite result code behind the failure (e.g. `SQLITE_FULL`), if SQLite failed.
+    public var sqliteCode: Int32? { (cause as? DatabaseError)?.resultCode.primaryResultCode.rawValue }
+
     public var description: String { "\(path): \(reason)" }
+
+    /// `error` as a catalog error of `kind`: a `CatalogError` thrown inside is kept as it is.
+    static func wrapping(_ error: any Error, path: String, kind: Kind, doing what: String) -> CatalogError {
+        if let error = error as? CatalogError { return error }
+        return CatalogError(path: path, kind: kind, reason: "\(what): \(error)", cause: error)
+    }
 }
 
 /// The SQLite catalog, the source of truth: files, their states and the embeddings of their
@@ -40,13 +68,11 @@ public final class Catalog: Sendable {
             let unknown = try pool.read { db in try migrator.appliedIdentifiers(db) }
                 .subtracting(CatalogSchema.knownVersions)
             guard unknown.isEmpty else {
-                throw CatalogError(path: path, reason: "written by a newer imgsearch (schema \(unknown.sorted().joined(separator: ", "))); upgrade imgsearch")
+                throw CatalogError(path: path, kind: .newerSchema, reason: "written by a newer imgsearch (schema \(unknown.sorted().joined(separator: ", "))); upgrade imgsearch")
             }
             try migrator.migrate(pool)
-        } catch let error as CatalogError {
-            throw error
         } catch {
-            throw CatalogError(path: path, reason: "cannot open the catalog: \(error)")
+            throw CatalogError.wrapping(error, path: path, kind: .open, doing: "cannot open the catalog")
         }
     }
 
@@ -77,7 +103,7 @@ public final class Catalog: Sendable {
         do {
             return try pool.write { db in try body(CatalogTransaction(db: db)) }
         } catch {
-            throw CatalogError(path: path, reason: "write failed: \(error)")
+            throw CatalogError.wrapping(error, path: path, kind: .write, doing: "write failed")
         }
     }
 
@@ -85,7 +111,7 @@ public final class Catalog: Sendable {
         do {
             return try pool.read(body)
         } catch {
-            throw CatalogError(path: path, reason: "read failed: \(error)")
+            throw CatalogError.wrapping(error, path: path, kind: .read, doing: "read failed")
         }
     }
 
@@ -101,7 +127,7 @@ public final class Catalog: Sendable {
     public func identity() throws -> CatalogIdentity {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT id, imageChanges FROM identity") else {
-                throw CatalogError(path: path, reason: "the catalog has no identity row; it is damaged")
+                throw CatalogError(path: path, kind: .damaged, reason: "the catalog has no identity row; it is damaged")
             }
             return CatalogIdentity(id: row["id"], imageChanges: row["imageChanges"])
         }

@@ -37,12 +37,8 @@ public struct StoredImage: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.id = id
         self.contentHash = contentHash
         self.modelId = modelId
-        self.vectors = vectors.withUnsafeBufferPointer { Data(buffer: $0) }
+        self.vectors = StoredVectors.data(vectors)
         self.embeddedAt = embeddedAt
-    }
-
-    public var floats: [Float] {
-        vectors.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

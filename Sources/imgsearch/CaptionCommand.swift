@@ -4,7 +4,7 @@ import Foundation
 import Store
 
 /// `imgsearch caption`: a sentence describing each image, from BLIP-2 with OPT or Flan-T5.
-struct Caption: ParsableCommand {
+struct Caption: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe images in a sentence with a BLIP-2 captioning model (OPT or Flan-T5).",
         discussion: """
@@ -44,7 +44,7 @@ struct Caption: ParsableCommand {
         try decoding.check()
     }
 
-    func run() throws {
+    func run() async throws {
         let config = try configOption.load()
         let generator = try modelOptions.loadGenerator(config: config)
         let options = decoding.options(default: .caption)
@@ -100,7 +100,7 @@ struct Caption: ParsableCommand {
 }
 
 /// `imgsearch ask`: a short answer to a question about each image.
-struct Ask: ParsableCommand {
+struct Ask: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer a question about images with a BLIP-2 captioning model (OPT or Flan-T5).",
         discussion: """
@@ -129,7 +129,7 @@ struct Ask: ParsableCommand {
         try decoding.check()
     }
 
-    func run() throws {
+    func run() async throws {
         let question = arguments[arguments.count - 1]
         let images = Array(arguments.dropLast())
         let generator = try modelOptions.loadGenerator(config: try configOption.load())

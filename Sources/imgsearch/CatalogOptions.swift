@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Store
+import Library
 
 /// The `--db` option shared by commands that read or write the catalog.
 struct CatalogOptions: ParsableArguments {
@@ -17,12 +17,9 @@ struct CatalogOptions: ParsableArguments {
         return (dataHome as NSString).appendingPathComponent("imgsearch/catalog.sqlite")
     }
 
-    /// Opens an existing catalog; a missing one is an error rather than an empty result.
-    func openExisting(_ config: Configuration) throws -> Catalog {
-        let path = path(config)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandError("no catalog at \(path): run `imgsearch index` first, or pass --db")
-        }
-        return try Catalog(path: path)
+    /// Opens the catalog, creating it when `create` (an index run); otherwise a missing one
+    /// is an error rather than an empty result.
+    func library(_ config: Configuration, create: Bool = false) throws -> PhotoLibrary {
+        try PhotoLibrary(path: path(config), create: create)
     }
 }

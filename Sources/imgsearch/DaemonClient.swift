@@ -1,4 +1,6 @@
 import Foundation
+import Library
+import ModelHub
 import Store
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -17,17 +19,17 @@ struct DaemonClient {
     /// The roots of the catalog's files: the daemon must serve all of them.
     let catalogRoots: [String]
 
-    /// The daemon serving `catalogPath`, if its status file names a server.
-    init?(catalogPath: String, catalogID: String, catalogRoots: [String], token: String?) {
+    /// The daemon serving the catalog of `files`, if its status file names a server.
+    init?(files: CatalogFiles, catalogID: String, catalogRoots: [String], token: String?) {
         struct Status: Decodable {
             let serverURL: String?
             let catalogPath: String?
         }
-        guard let data = FileManager.default.contents(atPath: catalogPath + ".daemon.json"),
+        guard let data = FileManager.default.contents(atPath: files.daemonStatus),
               let status = try? JSONDecoder().decode(Status.self, from: data),
               let server = status.serverURL, let url = URL(string: server),
               let served = status.catalogPath,
-              Self.samePath(served, catalogPath) else { return nil }
+              Self.samePath(served, files.database) else { return nil }
         baseURL = url
         self.token = token
         self.catalogID = catalogID
@@ -42,7 +44,7 @@ struct DaemonClient {
     /// Results best first; nil when the daemon is unreachable or uses another model than
     /// `modelID` (when given). Another client error (a bad parameter) is thrown.
     func search(text: String, negatives: [String], negativeWeight: Float, limit: Int, minScore: Float?,
-                modelID: String?) throws -> [Hit]? {
+                modelID: String?) async throws -> [Hit]? {
         var components = URLComponents(url: baseURL.appendingPathComponent("api/search"), resolvingAgainstBaseURL: false)
         var items = [URLQueryItem(name: "q", value: text), URLQueryItem(name: "limit", value: String(limit)),
                      URLQueryItem(name: "not_weight", value: String(negativeWeight)),
@@ -58,7 +60,7 @@ struct DaemonClient {
         var request = URLRequest(url: url, timeoutInterval: 30)
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
 
-        guard let (status, body) = Self.fetch(request) else { return nil }
+        guard let (status, body) = try? await HTTPClient.get(request) else { return nil }
         switch status {
         case 200:
             struct Page: Decodable {
@@ -79,25 +81,6 @@ struct DaemonClient {
             let message = (try? JSONDecoder().decode(Failure.self, from: body))?.error.message ?? "HTTP \(status)"
             throw CommandError("the daemon at \(baseURL.absoluteString) answered: \(message)")
         }
-    }
-
-    /// The status and body, or nil when nothing answered.
-    private static func fetch(_ request: URLRequest) -> (Int, Data)? {
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            if let data, let response = response as? HTTPURLResponse { outcome.set((response.statusCode, data)) }
-            done.signal()
-        }.resume()
-        done.wait()
-        return outcome.value
-    }
-
-    private final class Outcome: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: (Int, Data)?
-        func set(_ value: (Int, Data)) { lock.withLock { stored = value } }
-        var value: (Int, Data)? { lock.withLock { stored } }
     }
 
     private static func samePath(_ a: String, _ b: String) -> Bool {

@@ -2,8 +2,10 @@ import ArgumentParser
 import Embeddings
 import Foundation
 import Indexer
+import Library
 import Query
 import Server
+import ServiceLifecycle
 
 /// `imgsearch daemon`: keep the catalog in step with folders as files come and go, and
 /// serve search over HTTP.
@@ -63,52 +65,44 @@ struct Daemon: AsyncParsableCommand {
         if !address.isLoopback && token == nil {
             log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
         }
-        var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config, extraParts: [.text, .matching])
+        let photoLibrary = try catalogOptions.library(config, create: true)
+        var indexRun = try library.indexRun(in: photoLibrary, model: modelOptions, config: config, extraParts: [.text, .matching])
         let captionRun = try (captions ?? config.captions).map {
             try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config)
         }
         let crawler = try library.crawler(config)
-        StopSignals.install([SIGTERM, SIGINT], secondSignalStopsAtOnce: false)
-        let statusPath = statusFile ?? indexRun.catalog.path + ".daemon.json"
-        let daemon = try LibraryDaemon(indexRun: indexRun, crawler: crawler, statusPath: statusPath,
-                                       rescanInterval: rescan ?? config.rescanSeconds ?? 600)
-        try indexRun.catalog.write { try $0.register(indexRun.modelRecord) }
-        let search = try LiveCatalogSearch(catalog: indexRun.catalog, model: indexRun.modelRecord,
-                                           kind: try ServedIndexKind(index ?? config.index ?? "exact").kind,
-                                           cacheDirectory: indexRun.catalog.path + ".index")
-        daemon.followCatalog = { try search.refreshIfChanged() }
-        daemon.captionRun = captionRun
+        let statusPath = statusFile ?? photoLibrary.files.daemonStatus
+        let search = try photoLibrary.liveSearch(model: indexRun.modelRecord,
+                                                 kind: try ServedIndexKind(index ?? config.index ?? "exact").kind)
+        let daemon = LibraryDaemon(indexRun: indexRun, crawler: crawler, statusPath: statusPath,
+                                   rescanInterval: rescan ?? config.rescanSeconds ?? 600, captionRun: captionRun,
+                                   followCatalog: { try search.refreshIfChanged() })
         let activity = daemon.activity
-        let server = APIServer(service: try LibraryService(catalog: indexRun.catalog, search: search, model: indexRun.model,
+        let server = APIServer(service: try LibraryService(library: photoLibrary, search: search, model: indexRun.model,
                                                            roots: crawler.roots, activity: activity, captioner: captionRun?.generator),
                                host: address.host, port: address.port, token: token,
                                allowedHosts: config.allowedHosts ?? [])
-        log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
-        let loop = UncheckedSendable(daemon)
-        let indexing = Task {
-            try await Thread.run {
-                try loop.value.run(shouldStop: { stopRequested.load(ordering: .relaxed) }, log: { log.info("\($0)") })
+        let listening = server.service(logger: log) { url in
+            do {
+                try activity.update({ $0.serverURL = url }, writingTo: statusPath)
+            } catch {
+                log.error("\(statusPath): cannot write the daemon's status: \(error)")
             }
+            log.info("web page and API at \(url)")
         }
-        do {
-            try await server.run(logger: log, onListening: { url in
-                do {
-                    try activity.update({ $0.serverURL = url }, writingTo: statusPath)
-                } catch {
-                    log.error("\(statusPath): cannot write the daemon's status: \(error)")
-                }
-                log.info("web page and API at \(url)")
-            }, until: {
-                await withTaskCancellationHandler {
-                    _ = await indexing.result
-                } onCancel: {
-                    stopRequested.store(true, ordering: .relaxed)
-                }
-            })
-        } catch {
-            throw CommandError("cannot serve on \(address): \(error)")
-        }
-        try await indexing.value
+        log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
+        // SIGTERM or Ctrl-C: the server answers the requests in flight, then the loop
+        // finishes its batch; either service ending (or failing) stops the other.
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: IndexingService(daemon: daemon, log: { log.info("\($0)") }),
+                      successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: listening,
+                      successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: log))
+        try await group.run()
         try activity.update({ $0.serverURL = nil }, writingTo: statusPath)
         try search.saveCache()
         log.info("stopped after \(activity.counters.passes) passes")
@@ -124,23 +118,6 @@ struct ServedIndexKind {
         kind = IndexKind(text)
         guard kind == .exact || kind == .approximate else {
             throw CommandError("index: the daemon serves \"exact\" or \"approximate\", not \"\(text)\"")
-        }
-    }
-}
-
-/// A value handed to another thread that only that thread uses from then on.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
-extension Thread {
-    /// Runs blocking `body` on a thread of its own (not the concurrency pool's), and waits.
-    static func run(_ body: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.stackSize = 8 << 20
-            thread.start()
         }
     }
 }

@@ -2,12 +2,12 @@ import ArgumentParser
 import Embeddings
 import Foundation
 import Indexer
+import Library
 import ModelHub
 import Query
-import Store
 
 /// `imgsearch demo`: index the bundled demo pictures and search them, with no set-up.
-struct Demo: ParsableCommand {
+struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Index the bundled demo pictures into a temporary catalog and search them.",
         discussion: """
@@ -30,7 +30,7 @@ struct Demo: ParsableCommand {
     @Option(help: ArgumentHelp("A snapshot folder or hub id to use instead.", valueName: "dir"))
     var model: String?
 
-    func run() throws {
+    func run() async throws {
         let resources = try BundledResources.locate()
         let captions = try DemoCaptions(contentsOf: resources.demoImages.appendingPathComponent("captions.json"))
         let directory = try modelDirectory(resources)
@@ -39,15 +39,12 @@ struct Demo: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: workspace) }
 
         let blip2 = try Blip2Model(directory: directory, options: ComputeOptions(parts: [.image, .text]))
-        let identity = try ModelIdentity(snapshot: blip2.snapshot)
-        let record = ModelRecord(id: identity.id, description: directory.path, queryCount: blip2.config.queryTokenCount,
-                                 dimension: blip2.config.embeddingDimension)
-        let catalog = try Catalog(path: workspace.appendingPathComponent("catalog.sqlite").path)
-        let summary = try IndexRun(catalog: catalog, model: blip2, modelRecord: record, batchSize: 16)
-            .run(Crawler(roots: [resources.demoImages.path]))
+        let library = try PhotoLibrary(path: workspace.appendingPathComponent("catalog.sqlite").path, create: true)
+        let indexRun = try library.indexRun(model: blip2, batchSize: 16)
+        let summary = try indexRun.run(Crawler(roots: [resources.demoImages.path]))
         print("indexed \(summary.embedded) demo pictures from \(resources.demoImages.path)\n")
 
-        let search = try CatalogSearch(catalog: catalog, model: record)
+        let search = try library.search(model: indexRun.modelRecord, kind: .exact)
         var hits = 0
         let chosen = queries.isEmpty ? captions.sampleQueries : queries
         for query in chosen {

@@ -3,7 +3,7 @@ import Embeddings
 import Foundation
 
 /// `imgsearch embed`: BLIP-2 embeddings of images and texts, as JSON lines or a `.npz`.
-struct Embed: ParsableCommand {
+struct Embed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the BLIP-2 embeddings of images (32×256 per image) and texts (256).",
         discussion: """
@@ -40,7 +40,7 @@ struct Embed: ParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         var parts: ModelParts = []
         if !images.isEmpty { parts.insert(.image) }
         if !texts.isEmpty { parts.insert(.text) }

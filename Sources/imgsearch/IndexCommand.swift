@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import Embeddings
 import Indexer
+import Library
 import Store
 
 /// `imgsearch index`: bring the catalog in step with folders of photos.
-struct Index: ParsableCommand {
+struct Index: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Index the images under folders: embed what is new or changed, forget what is gone.",
         discussion: """
@@ -53,9 +54,9 @@ struct Index: ParsableCommand {
     @Flag(help: "Log every committed batch (when standard error is not a terminal).")
     var verbose = false
 
-    func run() throws {
+    func run() async throws {
         let config = try configOption.load()
-        var indexRun = try library.indexRun(model: modelOptions, catalog: catalogOptions, config: config)
+        var indexRun = try library.indexRun(in: catalogOptions.library(config, create: true), model: modelOptions, config: config)
         let crawler = try library.crawler(config)
         let captionModel = captions ?? config.captions
         let captionRun = try captionModel.map {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Embeddings
 import Indexer
-import Store
+import Library
 
 /// The folders to index and how, shared by `index` and `daemon`.
 struct LibraryOptions: ParsableArguments {
@@ -31,18 +31,14 @@ struct LibraryOptions: ParsableArguments {
                        includeHidden: includeHidden || config.includeHidden == true)
     }
 
-    /// Loads the model's image side (and `extraParts`), opens (or creates) the catalog and
-    /// stamps the model's identity: what an index pass needs.
-    func indexRun(model modelOptions: ModelOptions, catalog catalogOptions: CatalogOptions,
-                  config: Configuration, extraParts: ModelParts = []) throws -> IndexRun {
+    /// Loads the model's image side (and `extraParts`) and sets up an index pass over
+    /// `library` with it (the model registered in the catalog).
+    func indexRun(in library: PhotoLibrary, model modelOptions: ModelOptions, config: Configuration,
+                  extraParts: ModelParts = []) throws -> IndexRun {
         let batchSize = batch ?? config.batch ?? 8
         guard batchSize >= 1 else { throw CommandError("config: batch must be at least 1") }
         let model = try modelOptions.load(parts: extraParts.union(.image), config: config)
-        let identity = try ModelIdentity(snapshot: model.snapshot)
-        let record = ModelRecord(id: identity.id, description: model.snapshot.directory.path,
-                                 queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)
-        var run = IndexRun(catalog: try Catalog(path: catalogOptions.path(config)), model: model, modelRecord: record,
-                           batchSize: batchSize)
+        var run = try library.indexRun(model: model, batchSize: batchSize)
         run.vanishedGraceSeconds = try config.vanishedGraceSeconds()
         return run
     }

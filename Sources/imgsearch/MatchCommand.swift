@@ -3,7 +3,7 @@ import Embeddings
 import Foundation
 
 /// `imgsearch match`: how well each text describes one image, by ITC and by ITM.
-struct Match: ParsableCommand {
+struct Match: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score texts against one image: ITC cosine (max over the 32 queries) and ITM match probability.",
         discussion: """
@@ -29,7 +29,7 @@ struct Match: ParsableCommand {
         if texts.isEmpty { throw ValidationError("give at least one text") }
     }
 
-    func run() throws {
+    func run() async throws {
         let model = try modelOptions.load(parts: .all, config: try configOption.load())
         let tokens = try texts.map { try model.snapshot.tokenize($0) }
         let pixels = try ImagePreprocessor(size: model.config.imageSize).pixels(path: image)

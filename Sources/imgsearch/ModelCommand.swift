@@ -4,7 +4,7 @@ import Foundation
 import ModelHub
 
 /// `imgsearch model pull|list|verify`: BLIP-2 snapshots in the Hugging Face hub cache.
-struct Model: ParsableCommand {
+struct Model: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Download, list and check BLIP-2 snapshots in the Hugging Face cache.",
         discussion: """
@@ -16,7 +16,7 @@ struct Model: ParsableCommand {
 
     static let defaultRepository = "Salesforce/blip2-itm-vit-g"
 
-    struct Pull: ParsableCommand {
+    struct Pull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Download a BLIP-2 model (retrieval or captioning) from the Hugging Face hub.",
             discussion: """
@@ -39,7 +39,7 @@ struct Model: ParsableCommand {
         @Option(help: ArgumentHelp("Hub server (default: HF_ENDPOINT or https://huggingface.co).", valueName: "url"))
         var endpoint: String?
 
-        func run() throws {
+        func run() async throws {
             let cache = HubCache.standard()
             var client = HubClient.standard(cache: cache)
             if let endpoint {
@@ -48,7 +48,7 @@ struct Model: ParsableCommand {
             }
             let meter = TransferMeter()
             do {
-                let snapshot = try client.pull(repo: repository, revision: revision) { file, done, total in
+                let snapshot = try await client.pull(repo: repository, revision: revision) { file, done, total in
                     meter.show(file: file, done: done, total: total)
                 }
                 meter.finish()
@@ -62,10 +62,10 @@ struct Model: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the snapshots in the Hugging Face cache.")
 
-        func run() throws {
+        func run() async throws {
             let snapshots = HubCache.standard().snapshots()
             if snapshots.isEmpty { log.info("no snapshots in \(HubCache.standard().root.path)") }
             for snapshot in snapshots {
@@ -76,14 +76,14 @@ struct Model: ParsableCommand {
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check cached snapshots: every file present and matching its checksum, and loadable.")
 
         @Argument(help: "Repository ids (default: every snapshot in the cache).")
         var repositories: [String] = []
 
-        func run() throws {
+        func run() async throws {
             let snapshots = HubCache.standard().snapshots().filter { repositories.isEmpty || repositories.contains($0.repo) }
             guard !snapshots.isEmpty else { throw CommandError("no cached snapshot of \(repositories.joined(separator: ", "))") }
             var failures = 0

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import Library
 import Store
 
 /// `imgsearch prune`: forget what the catalog keeps for files that are not there.
-struct Prune: ParsableCommand {
+struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Forget offline files (of a drive that is gone for good) and the embeddings of vanished files.",
         discussion: """
@@ -20,8 +21,8 @@ struct Prune: ParsableCommand {
     @Option(help: ArgumentHelp("Forget only the offline files under this folder.", valueName: "folder"))
     var under: String?
 
-    func run() throws {
-        let catalog = try catalogOptions.openExisting(try configOption.load())
+    func run() async throws {
+        let catalog = try catalogOptions.library(try configOption.load()).catalog
         let folder = under.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let (files, images) = try catalog.write { tx in
             let files = try tx.removeOfflineFiles(under: folder)

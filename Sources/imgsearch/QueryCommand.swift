@@ -1,13 +1,14 @@
 import ArgumentParser
 import Embeddings
 import Foundation
+import Library
 import Query
 import Store
 
 extension SearchMode: ExpressibleByArgument {}
 
 /// `imgsearch query`: rank the catalog's images for a text (or an image) with BLIP-2's ITC score.
-struct Search: ParsableCommand {
+struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Search the catalog by text or by example image; best first, with scores.",
@@ -98,18 +99,19 @@ struct Search: ParsableCommand {
     /// The largest --limit: past it, re-scoring reads most of a large catalog's vectors.
     static let maxLimit = 10_000
 
-    func run() throws {
+    func run() async throws {
         let config = try configOption.load()
-        let catalog = try catalogOptions.openExisting(config)
+        let library = try catalogOptions.library(config)
+        let catalog = library.catalog
         switch mode {
         case .semantic where rerank != nil:
-            try printReranked(catalog: catalog, config: config)
+            try printReranked(library: library, config: config)
         case .semantic:
-            if let hits = try searchThroughDaemon(catalog: catalog, config: config) {
+            if let hits = try await searchThroughDaemon(library: library, config: config) {
                 try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
                 return
             }
-            let results = try semanticSearch(catalog: catalog, config: config, limit: limit)
+            let results = try semanticSearch(library: library, config: config, limit: limit)
             try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: catalog)
         case .keyword:
             let hits = try catalog.keywordSearch(text ?? "", limit: limit)
@@ -118,7 +120,7 @@ struct Search: ParsableCommand {
                       catalog: catalog)
         case .hybrid:
             let depth = ReciprocalRankFusion.depth(forLimit: limit)
-            let semantic = try semanticSearch(catalog: catalog, config: config, limit: min(depth, Self.maxLimit))
+            let semantic = try semanticSearch(library: library, config: config, limit: min(depth, Self.maxLimit))
             let semanticHashes = try catalog.contentHashes(ofImages: semantic.map(\.imageID))
             let keyword = try catalog.keywordSearch(text ?? "", limit: depth).map(\.contentHash)
             let fused = ReciprocalRankFusion.fuse([semantic.compactMap { semanticHashes[$0.imageID] }, keyword]).prefix(limit)
@@ -129,10 +131,10 @@ struct Search: ParsableCommand {
     }
 
     /// The semantic ranking with its top --rerank re-ordered by ITM, both scores printed.
-    private func printReranked(catalog: Catalog, config: Configuration) throws {
+    private func printReranked(library: PhotoLibrary, config: Configuration) throws {
         guard let rerank, let text else { return }
         let model = try modelOptions.load(parts: .all, config: config)
-        let results = try semanticSearch(catalog: catalog, config: config, limit: max(limit, rerank), model: model)
+        let results = try semanticSearch(library: library, config: config, limit: max(limit, rerank), model: model)
         let started = Date()
         let reranker = MatchRerank(model: model, count: rerank)
         let reranked = try reranker.rerank(results, text: text, paths: \.paths) { path, error in
@@ -141,51 +143,39 @@ struct Search: ParsableCommand {
         log.info("re-ranked \(min(reranker.count, results.count)) photos by ITM in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         try print(reranked.prefix(limit).flatMap { result, itm in
             result.paths.map { ResultLine(path: $0, score: result.score, itm: itm) }
-        }, catalog: catalog)
+        }, catalog: library.catalog)
     }
 
     /// The exact (or --index) BLIP-2 ranking, searched in this process (with `model` when
     /// one is loaded already).
-    private func semanticSearch(catalog: Catalog, config: Configuration, limit: Int, model: Blip2Model? = nil) throws -> [SearchResult] {
+    private func semanticSearch(library: PhotoLibrary, config: Configuration, limit: Int, model: Blip2Model? = nil) throws -> [SearchResult] {
         let model = try model ?? modelOptions.load(parts: image == nil ? .text : .image, config: config)
-        let identity = try ModelIdentity(snapshot: model.snapshot)
-        guard let record = try catalog.model(id: identity.id) else {
-            let known = try catalog.models().map { "\($0.id) (\($0.description))" }.joined(separator: ", ")
-            throw CommandError("\(catalog.path) has no embeddings from \(model.snapshot.directory.path) (\(identity.id))"
-                + (known.isEmpty ? "" : "; it has: \(known)") + ". Index with this model first.")
-        }
-        let search = try CatalogSearch(catalog: catalog, model: record, kind: IndexKind(index ?? config.index ?? "exact"),
-                                       cacheDirectory: catalog.path + ".index")
-        return try search.search(try request(model: model, limit: limit))
+        let search = try library.search(model: try library.record(of: model), kind: IndexKind(index ?? config.index ?? "exact"))
+        return try search.search(try subject.request(with: model, limit: limit, minScore: minScore))
+    }
+
+    /// What the command line asks for.
+    private var subject: SearchSubject {
+        if let image { return .image(path: image) }
+        return .text(text ?? "", negatives: negatives, negativeWeight: notWeight)
     }
 
     /// The daemon's answer for a text search (with the daemon's index: no --index given),
     /// or nil (no daemon for this catalog, or it uses another model, or serves only some of
     /// the catalog's folders).
-    private func searchThroughDaemon(catalog: Catalog, config: Configuration) throws -> [DaemonClient.Hit]? {
+    private func searchThroughDaemon(library: PhotoLibrary, config: Configuration) async throws -> [DaemonClient.Hit]? {
         guard !noDaemon, image == nil, index == nil, let text,
-              FileManager.default.fileExists(atPath: catalog.path + ".daemon.json") else { return nil }
-        guard let client = DaemonClient(catalogPath: catalog.path, catalogID: try catalog.identity().id,
+              FileManager.default.fileExists(atPath: library.files.daemonStatus) else { return nil }
+        let catalog = library.catalog
+        guard let client = DaemonClient(files: library.files, catalogID: try catalog.identity().id,
                                         catalogRoots: try catalog.fileRoots(), token: config.apiToken) else { return nil }
         let modelID = try modelOptions.directory(config).map { directory in
             try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
         }
-        let hits = try client.search(text: text, negatives: negatives, negativeWeight: notWeight, limit: limit,
+        let hits = try await client.search(text: text, negatives: negatives, negativeWeight: notWeight, limit: limit,
                                      minScore: minScore, modelID: modelID)
         if hits != nil { log.debug("answered by the daemon at \(client.baseURL.absoluteString)") }
         return hits
-    }
-
-    private func request(model: Blip2Model, limit: Int) throws -> SearchRequest {
-        if let image {
-            let pixels = try ImagePreprocessor(size: model.config.imageSize).pixels(path: image)
-            let embedding = try model.embedImages(pixels: pixels, count: 1)[0]
-            return SearchRequest(vectors: embedding.values, limit: limit, minScore: minScore)
-        }
-        guard let text else { throw CommandError("give a TEXT or --image PATH") }
-        let embeddings = try model.embedTexts([text] + negatives)
-        return try .text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values), weight: notWeight,
-                         limit: limit, minScore: minScore)
     }
 
     private func print(_ lines: [ResultLine], catalog: Catalog) throws {

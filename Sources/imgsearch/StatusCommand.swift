@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import Library
+import Query
 import Store
 
 /// `imgsearch status`: what the catalog holds.
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the catalog: files per state, models and their images, captions, cached search indexes, recent failures.")
 
@@ -13,20 +15,21 @@ struct Status: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    func run() throws {
-        let catalog = try catalogOptions.openExisting(try configOption.load())
-        let status = try catalog.status()
+    func run() async throws {
+        let library = try catalogOptions.library(try configOption.load())
+        let status = try library.status()
+        let catalog = status.catalog
         let report = Report(
-            catalog: catalog.path,
-            schema: try catalog.appliedMigrations().count,
-            files: Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, status.filesByState[$0] ?? 0) }),
-            models: status.models.map { Report.Model(id: $0.id, source: $0.description, images: status.imagesByModel[$0.id] ?? 0,
-                                                     vectorsPerImage: $0.queryCount, dimension: $0.dimension) },
-            recentFailures: status.recentFailures.map { Report.Failure(path: $0.path, error: $0.lastError ?? "") },
-            offline: status.offlineFilesByRoot,
-            keptEmbeddings: status.keptEmbeddings,
-            indexes: Self.cachedIndexes(in: catalog.path + ".index"),
-            captions: try catalog.captionCounts())
+            catalog: library.catalog.path,
+            schema: status.schemaVersion,
+            files: status.filesByState,
+            models: catalog.models.map { Report.Model(id: $0.id, source: $0.description, images: catalog.imagesByModel[$0.id] ?? 0,
+                                                      vectorsPerImage: $0.queryCount, dimension: $0.dimension) },
+            recentFailures: catalog.recentFailures.map { Report.Failure(path: $0.path, error: $0.lastError ?? "") },
+            offline: catalog.offlineFilesByRoot,
+            keptEmbeddings: catalog.keptEmbeddings,
+            indexes: status.cachedIndexes.map { Report.Index(file: $0.file, kind: Self.describe($0.kind), bytes: $0.bytes) },
+            captions: status.captionsByModel)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -53,14 +56,12 @@ struct Status: ParsableCommand {
         for failure in report.recentFailures { print("failed   \(failure.path): \(failure.error)") }
     }
 
-    /// The search indexes `imgsearch query` and the daemon saved beside the catalog.
-    private static func cachedIndexes(in directory: String) -> [Report.Index] {
-        let kinds = ["qscan": "exact (int8 scan + fp32 re-scoring)", "ivf": "approximate (partitioned, 4-bit codes)"]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.sorted().compactMap { name in
-            guard let kind = kinds[(name as NSString).pathExtension] else { return nil }
-            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0
-            return Report.Index(file: directory + "/" + name, kind: kind, bytes: size)
+    /// What a cached index is, in words.
+    private static func describe(_ kind: IndexKind) -> String {
+        switch kind {
+        case .exact: "exact (int8 scan + fp32 re-scoring)"
+        case .approximate: "approximate (partitioned, 4-bit codes)"
+        case .factory(let factory): factory
         }
     }
 

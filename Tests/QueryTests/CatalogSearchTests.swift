@@ -50,7 +50,8 @@ import Testing
         try addImages(catalog, 200..<201, generator: &generator)
         let newImage = try #require(try catalog.file(path: "/p/200.jpg"))
         let stored = try #require(try catalog.write { try $0.existingImage(contentHash: "h200", modelId: model.id) })
-        let itself = stored.floats.prefix(8)  // its first query vector finds it first
+        let itself = try StoredVectors.floats(stored.vectors, count: model.queryCount * model.dimension, image: stored.id ?? 0,
+                                             catalogPath: catalog.path).prefix(8)  // its first query vector finds it first
         let third = try CatalogSearch(catalog: catalog, model: model, kind: kind, cacheDirectory: cache)
         #expect(try third.search(SearchRequest(vectors: Array(itself), limit: 1)).first?.paths == [newImage.path])
         let changed = try catalog.identity()

@@ -66,7 +66,8 @@ import Testing
             }
             #expect(ids[0] != nil && ids[0] == ids[1])
             #expect(try catalog.imageCount(modelId: model.id) == 1)
-            #expect(try catalog.image(id: ids[0]!)?.floats == [1, 0, 0, 0, 1, 0])
+            let stored = try #require(try catalog.image(id: ids[0]!))
+            #expect(try StoredVectors.floats(stored.vectors, count: 6, image: ids[0]!, catalogPath: catalog.path) == [1, 0, 0, 0, 1, 0])
             #expect(try catalog.paths(ofImages: [ids[0]!]) == [ids[0]!: ["/photos/a.jpg", "/photos/copy/a.jpg"]])
         }
     }

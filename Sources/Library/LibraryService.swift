@@ -5,14 +5,15 @@ import Query
 import Store
 import Synchronization
 
-/// What the HTTP API answers from: the catalog, its live search index, the model's text
-/// side and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
-/// the server calls them off its event loops. Failures the client caused are `APIError`s.
+/// What the daemon serves: the library, its live search index, the model's text side, the
+/// captioner and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
+/// the HTTP server calls them off its event loops. Failures the client caused are
+/// `LibraryError`s, which the server turns into statuses.
 ///
 /// Only what lies under the daemon's roots is shown: a catalog may also hold folders that
 /// other `imgsearch index` runs added, and those are neither listed nor served here.
 public final class LibraryService: Sendable {
-    public let catalog: Catalog
+    public let library: PhotoLibrary
     public let search: LiveCatalogSearch
     public let model: Blip2Model
     public let activity: DaemonActivity?
@@ -28,25 +29,31 @@ public final class LibraryService: Sendable {
     /// seconds), and `cancelDescription()` stops it.
     private let currentDescription = Mutex<GenerationCancellation?>(nil)
 
-    public init(catalog: Catalog, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
+    public init(library: PhotoLibrary, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
                 activity: DaemonActivity?, captioner: Blip2Generator? = nil) throws {
         self.captioner = captioner
-        self.catalog = catalog
+        self.library = library
         self.search = search
         self.model = model
         self.activity = activity
         self.roots = roots
-        catalogID = try catalog.identity().id
+        catalogID = try library.catalog.identity().id
         files = ServedFiles(roots: roots)
-        thumbnails = ThumbnailCache(directory: catalog.path + ".thumbnails")
+        thumbnails = ThumbnailCache(directory: library.files.thumbnailDirectory)
     }
+
+    /// The catalog served.
+    public var catalog: Catalog { library.catalog }
 
     /// The model's identity as the catalog knows it.
     public var modelID: String { search.search.model.id }
 
+    /// The most results a search gives.
+    public static let maxLimit = 500
+
     /// Images ranked for `text` by `mode`: semantic (see `semanticSearch`), keyword (the
     /// captions' words, score −BM25), or hybrid (both fused by reciprocal rank).
-    func search(text: String, mode: SearchMode, negatives: [String], negativeWeight: Float, limit: Int,
+    public func search(text: String, mode: SearchMode, negatives: [String], negativeWeight: Float, limit: Int,
                 minScore: Float?) throws -> [SearchResult] {
         switch mode {
         case .semantic:
@@ -54,7 +61,7 @@ public final class LibraryService: Sendable {
         case .keyword:
             return try keywordSearch(text: text, limit: limit).map { SearchResult(imageID: $0.id, paths: $0.paths, score: $0.score) }
         case .hybrid:
-            let depth = min(ReciprocalRankFusion.depth(forLimit: limit), APIServer.maxLimit)
+            let depth = min(ReciprocalRankFusion.depth(forLimit: limit), Self.maxLimit)
             let semantic = try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: depth, minScore: nil)
             let keyword = try keywordSearch(text: text, limit: depth)
             var paths: [Int64: [String]] = [:]
@@ -80,38 +87,29 @@ public final class LibraryService: Sendable {
     /// Images ranked for `text`, pushed away from `negatives` (see `SearchRequest.text`).
     private func semanticSearch(text: String, negatives: [String], negativeWeight: Float, limit: Int,
                                 minScore: Float?) throws -> [SearchResult] {
-        let embeddings = try embedSearchTexts([text] + negatives)
+        let subject = SearchSubject.text(text, negatives: negatives, negativeWeight: negativeWeight)
+        let request = try subject.request(with: model, limit: limit, minScore: minScore)
         do {
-            let request = try SearchRequest.text(embeddings[0].values, excluding: embeddings.dropFirst().map(\.values),
-                                                 weight: negativeWeight, limit: limit, minScore: minScore)
             return try search.search.search(request, under: roots)
         } catch let error as SearchRequestError {
-            throw APIError(.badRequest, error.reason)
+            throw LibraryError(.invalidSearch, error.reason, cause: error)
         }
     }
 
-    /// The texts' embeddings; a text with nothing left to embed is the client's fault.
-    private func embedSearchTexts(_ texts: [String]) throws -> [TextEmbedding] {
-        let result = Result { () throws(ModelError) in try model.embedTexts(texts) }
-        if case .failure(.tokenizer(.emptyText)) = result {
-            throw APIError(.badRequest, "a search text has nothing to search for once accents, spaces and control characters are removed")
-        }
-        return try result.get()
-    }
-
-    func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {
+    /// Images like `imageID`, best first, itself left out.
+    public func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {
         _ = try paths(ofImage: imageID)  // not found unless a file under the roots holds it
         guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots) else {
-            throw APIError(.notFound, "no image \(imageID)")
+            throw LibraryError(.notFound, "no image \(imageID)")
         }
         return results
     }
 
     /// A fresh caption of the image (LAVIS's recipe) or, with `question`, a short answer
     /// (LAVIS's VQA prompt and recipe); one at a time: a second request meanwhile is refused.
-    func describe(image imageID: Int64, question: String?) throws -> (text: String, seconds: Double) {
+    public func describe(image imageID: Int64, question: String?) throws -> (text: String, seconds: Double) {
         guard let captioner else {
-            throw APIError(.notFound, "this daemon has no captioning model: start it with --captions MODEL")
+            throw LibraryError(.noCaptioner, "this daemon has no captioning model: start it with --captions MODEL")
         }
         let path = try paths(ofImage: imageID)[0]
         return try exclusively { cancellation in
@@ -128,18 +126,18 @@ public final class LibraryService: Sendable {
         do throws(any Error) {
             text = try captioner.texts(ofImagesAt: [path], prompt: prompt, options: options, cancellation: cancellation)[0].text
         } catch ModelError.cancelled {
-            throw APIError(.conflict, "cancelled: stopped by DELETE /api/jobs/current")
+            throw LibraryError(.cancelled, "cancelled: stopped by DELETE /api/jobs/current")
         }
         switch text {
         case .success(let text): return (text, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        case .failure(let error): throw APIError(.unprocessableContent, "\(error)")
+        case .failure(let error): throw LibraryError(.unreadableImage, "\(error)", cause: error)
         }
     }
 
     /// The semantic `results` of `text` with the first `count` ordered by BLIP-2's ITM
     /// probability, which each gets (LAVIS's re-ranking; a vision pass per photo, so one
     /// such job at a time, as captions and answers).
-    func rerank(_ results: [SearchResult], text: String, count: Int) throws -> [(candidate: SearchResult, probability: Float?)] {
+    public func rerank(_ results: [SearchResult], text: String, count: Int) throws -> [(candidate: SearchResult, probability: Float?)] {
         try exclusively { _ in try MatchRerank(model: model, count: count).rerank(results, text: text, paths: \.paths) }
     }
 
@@ -151,14 +149,14 @@ public final class LibraryService: Sendable {
             current = cancellation
             return true
         }) else {
-            throw APIError(.tooManyRequests, "busy: another caption, answer or re-ranking is being computed; try again when it is done")
+            throw LibraryError(.busy, "busy: another caption, answer or re-ranking is being computed; try again when it is done")
         }
         defer { currentDescription.withLock { $0 = nil } }
         return try body(cancellation)
     }
 
     /// Stops the caption or answer being computed (its request gets 409); false when none is.
-    func cancelDescription() -> Bool {
+    public func cancelDescription() -> Bool {
         currentDescription.withLock { current in
             current?.cancel()
             return current != nil
@@ -166,7 +164,7 @@ public final class LibraryService: Sendable {
     }
 
     /// The newest caption of each image's content (`index --captions`), by image id.
-    func captions(ofImages ids: [Int64]) throws -> [Int64: String] {
+    public func captions(ofImages ids: [Int64]) throws -> [Int64: String] {
         let hashes = try catalog.contentHashes(ofImages: ids)
         let captions = try catalog.captions(ofContents: Array(Set(hashes.values)))
         return hashes.compactMapValues { captions[$0] }
@@ -174,39 +172,40 @@ public final class LibraryService: Sendable {
 
     /// The image's indexed files under the roots, sorted by path; an image no such file holds
     /// is not found.
-    func paths(ofImage imageID: Int64) throws -> [String] {
+    public func paths(ofImage imageID: Int64) throws -> [String] {
         guard let paths = try catalog.paths(ofImages: [imageID], under: roots)[imageID], !paths.isEmpty else {
-            throw APIError(.notFound, "no image \(imageID)")
+            throw LibraryError(.notFound, "no image \(imageID)")
         }
         return paths
     }
 
     /// A JPEG thumbnail fitting `side` × `side`, cached by content hash.
-    func thumbnail(ofImage imageID: Int64, side: Int) throws -> Data {
-        guard let image = try catalog.image(id: imageID) else { throw APIError(.notFound, "no image \(imageID)") }
+    public func thumbnail(ofImage imageID: Int64, side: Int) throws -> Data {
+        guard let image = try catalog.image(id: imageID) else { throw LibraryError(.notFound, "no image \(imageID)") }
         let path = try files.readablePath(among: try paths(ofImage: imageID))
         return try thumbnails.jpeg(contentHash: image.contentHash, side: side) {
             do {
                 return try Thumbnailer(maxSide: side).jpeg(path: path)
             } catch {
-                throw APIError(.unprocessableContent, "\(error)")
+                throw LibraryError(.unreadableImage, "\(error)", cause: error)
             }
         }
     }
 
     /// The original file's bytes and media type.
-    func original(ofImage imageID: Int64) throws -> (data: Data, mediaType: String) {
+    public func original(ofImage imageID: Int64) throws -> (data: Data, mediaType: String) {
         let path = try files.readablePath(among: try paths(ofImage: imageID))
         guard let data = FileManager.default.contents(atPath: path), let type = ImageMediaType.of(fileAt: path) else {
-            throw APIError(.notFound, "\(path) is no longer a readable image")
+            throw LibraryError(.notFound, "\(path) is no longer a readable image")
         }
         return (data, type)
     }
 
-    func status() throws -> StatusReport {
-        let catalogStatus = try catalog.status(recentFailures: 10)
-        var files = Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, catalogStatus.filesByState[$0] ?? 0) })
-        files["offline"] = catalogStatus.offlineFilesByRoot.values.reduce(0, +)
+    /// The catalog and the daemon as `GET /api/status` reports them.
+    public func status() throws -> StatusReport {
+        let status = try library.status(recentFailures: 10)
+        var files = status.filesByState
+        files["offline"] = status.offlineFiles
         return StatusReport(
             catalog: catalog.path,
             catalogId: catalogID,
@@ -217,34 +216,34 @@ public final class LibraryService: Sendable {
             model: StatusReport.Model(id: modelID, path: model.snapshot.directory.path, device: model.device,
                                       precision: model.precision),
             daemon: activity?.counters,
-            recentFailures: catalogStatus.recentFailures.map { .init(path: $0.path, error: $0.lastError ?? "unknown") })
+            recentFailures: status.catalog.recentFailures.map { .init(path: $0.path, error: $0.lastError ?? "unknown") })
     }
 }
 
 /// `GET /api/status`.
-struct StatusReport: Codable, Sendable {
-    struct Model: Codable, Sendable {
-        let id: String
-        let path: String
-        let device: String
-        let precision: String
+public struct StatusReport: Codable, Sendable {
+    public struct Model: Codable, Sendable {
+        public let id: String
+        public let path: String
+        public let device: String
+        public let precision: String
     }
 
-    struct Failure: Codable, Sendable {
-        let path: String
-        let error: String
+    public struct Failure: Codable, Sendable {
+        public let path: String
+        public let error: String
     }
 
-    let catalog: String
-    let catalogId: String
+    public let catalog: String
+    public let catalogId: String
     /// The folders this daemon keeps and serves.
-    let roots: [String]
+    public let roots: [String]
     /// Per state (pending, indexed, failed), and "offline": kept while their drive is away.
-    let files: [String: Int]
-    let images: Int
+    public let files: [String: Int]
+    public let images: Int
     /// The search index in use: "exact" or "approximate".
-    let index: String
-    let model: Model
-    let daemon: DaemonCounters?
-    let recentFailures: [Failure]
+    public let index: String
+    public let model: Model
+    public let daemon: DaemonCounters?
+    public let recentFailures: [Failure]
 }

@@ -19,7 +19,7 @@ struct ServedFiles: Sendable {
             var info = stat()
             if stat(real, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { return real }
         }
-        throw APIError(.forbidden, "no file of this image is a regular file under an indexed folder")
+        throw LibraryError(.forbidden, "no file of this image is a regular file under an indexed folder")
     }
 
     static func realPath(_ path: String) -> String? {
