@@ -7,7 +7,9 @@
 #
 # Exact search is also measured on its worst case, search vectors near no topic (every
 # image scores about the same, so its coarse pass rules nothing out: "read_in_full" 1), and
-# with an image's 32 vectors, as `imgsearch query --image` searches.
+# with an image's 32 vectors, as `imgsearch query --image` searches, and under filters that
+# keep 50 %, 1 % and 0.1 % of the images (as `query --after/--camera/…`), recall then being
+# against brute force over the kept images.
 #
 #   bench/search.sh [--quick]      # --quick: 10k and 100k only
 set -euo pipefail
@@ -21,6 +23,11 @@ run --images 100000
 run --images 100000 --search unrelated
 run --images 100000 --search image --queries 10
 run --images 100000 --kind approximate --rescore 20
+# Filtered searches (query --after/--camera/…): the exact top K among the kept images.
+for keep in 0.5 0.01 0.001; do
+  run --images 10000 --keep "$keep"
+  run --images 100000 --keep "$keep"
+done
 [ "${1:-}" = "--quick" ] && exit 0
 # 1M images: 32M vectors; exact fp32 would need 33 GB, the exact int8 scan 8 GB. The
 # approximate index keeps 64 bytes a vector (2.1 GB) and re-scores 20 candidates per result.

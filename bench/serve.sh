@@ -9,7 +9,8 @@
 #   bench/serve.sh [IMAGES] [SECONDS] [CONNECTIONS]   # needs tools/setup_reference_env.sh (for the checkpoint) and wrk
 #
 # CONNECTIONS (default 2): concurrent wrk connections; KEEP_CATALOG=1 reuses the catalog of
-# the last run (same IMAGES) instead of filling a new one.
+# the last run (same IMAGES) instead of filling a new one; IMGSEARCH_BIN=PATH measures that
+# binary instead of building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGES=${1:-100000}
@@ -19,12 +20,13 @@ OUT=bench/out/serve
 MODEL=bench/out/serve-model
 command -v wrk >/dev/null || { echo "wrk missing: scripts/bootstrap --with-reference" >&2; exit 1; }
 [ -f "$MODEL/model.safetensors" ] || .venv/bin/python bench/make_serve_model.py "$MODEL" >&2
-swift build -c release --product imgsearch >&2
-swift build -c release --product SearchBenchmark >&2
-BIN=.build/release/imgsearch
+# IMGSEARCH_BIN: another imgsearch binary to measure (e.g. an older build), used as it is.
+if [ -z "${IMGSEARCH_BIN:-}" ]; then swift build -c release --product imgsearch >&2; fi
+BIN=${IMGSEARCH_BIN:-.build/release/imgsearch}
 
 DB="$OUT/catalog.sqlite"
 if [ "${KEEP_CATALOG:-0}" != 1 ] || [ ! -f "$DB" ]; then
+  swift build -c release --product SearchBenchmark >&2
   rm -rf "$OUT" && mkdir -p "$OUT/photos"
   "$BIN" index "$OUT/photos" --db "$DB" --model "$MODEL" >&2            # registers the model
   .build/release/SearchBenchmark --fill-catalog "$DB" --images "$IMAGES" >&2

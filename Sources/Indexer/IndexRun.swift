@@ -30,7 +30,10 @@ public struct IndexSummary: Sendable {
     public var stoppedEarly = false
     /// Files modified too recently to be complete; left for a later pass.
     public var deferred = 0
-    /// Wall-clock seconds per stage: crawl, prepare (sniff + hash + decode, on all cores), embed, commit.
+    /// Contents whose metadata (EXIF date, camera, place; size, format) was read in this run.
+    public var described = 0
+    /// Wall-clock seconds per stage: crawl, prepare (sniff + hash + decode, on all cores), embed,
+    /// commit, metadata.
     public var stageSeconds: [String: Double] = [:]
 }
 
@@ -155,6 +158,8 @@ public struct IndexRun: Sendable {
         if !summary.stoppedEarly {
             try removeVanished(known: known, crawl: crawl, rootCheck: rootCheck, changedFiles: !pending.isEmpty,
                                summary: &summary)
+            let catalog = self.catalog
+            summary.described = try timed("metadata", &summary) { try MetadataFill.run(on: catalog, shouldStop: shouldStop) }
         }
         return summary
     }

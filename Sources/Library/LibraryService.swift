@@ -53,44 +53,39 @@ public final class LibraryService: Sendable {
 
     /// Images ranked for `text` by `mode`: semantic (see `semanticSearch`), keyword (the
     /// captions' words, score −BM25), or hybrid (both fused by reciprocal rank).
+    /// With a `filter`, the exact top results among the photos it keeps.
     public func search(text: String, mode: SearchMode, negatives: [String], negativeWeight: Float, limit: Int,
-                minScore: Float?) throws -> [SearchResult] {
+                       minScore: Float?, filter: PhotoFilter = PhotoFilter()) throws -> [SearchResult] {
+        let contents = filter.isEmpty || mode == .semantic ? nil : try catalog.contentHashes(matching: filter)
         switch mode {
         case .semantic:
-            return try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: limit, minScore: minScore)
+            return try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: limit,
+                                      minScore: minScore, filter: filter)
         case .keyword:
-            return try keywordSearch(text: text, limit: limit).map { SearchResult(imageID: $0.id, paths: $0.paths, score: $0.score) }
+            return try library.keywordSearch(text, limit: limit, under: roots, embeddedBy: modelID, among: contents)
+                .compactMap(Self.result)
         case .hybrid:
             let depth = min(ReciprocalRankFusion.depth(forLimit: limit), Self.maxLimit)
-            let semantic = try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: depth, minScore: nil)
-            let keyword = try keywordSearch(text: text, limit: depth)
-            var paths: [Int64: [String]] = [:]
-            for result in semantic { paths[result.imageID] = result.paths }
-            for hit in keyword { paths[hit.id] = hit.paths }
-            return ReciprocalRankFusion.fuse([semantic.map(\.imageID), keyword.map(\.id)]).prefix(limit).map {
-                SearchResult(imageID: $0.item, paths: paths[$0.item] ?? [], score: Float($0.score))
-            }
+            let semantic = try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: depth,
+                                              minScore: nil, filter: filter)
+            return try library.hybridSearch(text, semantic: semantic, limit: limit, under: roots, embeddedBy: modelID,
+                                            among: contents).compactMap(Self.result)
         }
     }
 
-    /// Images whose caption holds every word of `text`, under the roots, best first.
-    private func keywordSearch(text: String, limit: Int) throws -> [(id: Int64, paths: [String], score: Float)] {
-        let hits = try catalog.keywordSearch(text, limit: limit)
-        let ids = try catalog.imageIDs(ofContents: hits.map(\.contentHash), modelId: modelID)
-        let paths = try catalog.paths(ofImages: Array(ids.values), under: roots)
-        return hits.compactMap { hit in
-            guard let id = ids[hit.contentHash], let found = paths[id], !found.isEmpty else { return nil }
-            return (id, found, Float(-hit.bm25))
-        }
+    /// A hit among this model's images as a search result.
+    private static func result(_ hit: ContentHit) -> SearchResult? {
+        hit.imageID.map { SearchResult(imageID: $0, paths: hit.paths, score: hit.score) }
     }
 
     /// Images ranked for `text`, pushed away from `negatives` (see `SearchRequest.text`).
     private func semanticSearch(text: String, negatives: [String], negativeWeight: Float, limit: Int,
-                                minScore: Float?) throws -> [SearchResult] {
+                                minScore: Float?, filter: PhotoFilter) throws -> [SearchResult] {
         let subject = SearchSubject.text(text, negatives: negatives, negativeWeight: negativeWeight)
         let request = try subject.request(with: model, limit: limit, minScore: minScore)
+        let allowed = filter.isEmpty ? nil : try catalog.imageIDs(modelId: modelID, matching: filter)
         do {
-            return try search.search.search(request, under: roots)
+            return try search.search.search(request, under: roots, among: allowed)
         } catch let error as SearchRequestError {
             throw LibraryError(.invalidSearch, error.reason, cause: error)
         }

@@ -57,7 +57,8 @@ public final class PhotoLibrary: Sendable {
             catalog: status,
             schemaVersion: try catalog.appliedMigrations().count,
             captionsByModel: try catalog.captionCounts(),
-            cachedIndexes: files.cachedIndexes())
+            cachedIndexes: files.cachedIndexes(),
+            metadata: try catalog.metadataSummary())
     }
 }
 
@@ -69,6 +70,8 @@ public struct LibraryStatus: Sendable {
     /// Photos captioned, per captioning model.
     public let captionsByModel: [String: Int]
     public let cachedIndexes: [CachedIndex]
+    /// The photos' date range and cameras.
+    public let metadata: MetadataSummary
 
     /// Files per state (pending, indexed, failed), every state named, offline files left out.
     public var filesByState: [String: Int] {

@@ -193,12 +193,17 @@ public final class CatalogSearch: Sendable {
     /// file (its files went offline or vanished since the index last followed the catalog,
     /// or lie outside `roots`) is passed over, and the index asked for more, so the result
     /// is still the exact top K of what may be shown.
-    public func search(_ request: SearchRequest, under roots: [String]? = nil) throws -> [SearchResult] {
+    ///
+    /// `allowed`: a filter (image ids, from `Catalog.imageIDs(modelId:matching:)`); the result
+    /// is then the exact top K of the allowed images.
+    public func search(_ request: SearchRequest, under roots: [String]? = nil,
+                       among allowed: Set<Int64>? = nil) throws -> [SearchResult] {
         try request.validate(dimension: model.dimension)
-        let total = index.imageCount
+        let total = min(index.imageCount, allowed?.count ?? .max)
         var asked = min(request.limit, total)
         while asked > 0 {
-            let hits = try index.search(request.vectors, limit: asked)
+            let hits = try allowed.map { try index.search(request.vectors, limit: asked, among: $0) }
+                ?? index.search(request.vectors, limit: asked)
             let kept = request.minScore.map { minScore in hits.filter { $0.score >= minScore } } ?? hits
             let paths = try catalog.paths(ofImages: kept.map(\.imageID), under: roots)
             let results = kept.compactMap { hit in

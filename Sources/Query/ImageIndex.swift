@@ -30,6 +30,24 @@ public protocol ImageIndex: Sendable {
     func remove(imageIDs: [Int64]) throws -> Int
     /// The `limit` best images, best first, ties by the smaller id.
     func search(_ searchVectors: [Float], limit: Int) throws -> [ScoredImage]
+    /// The `limit` best of the images in `allowed` (a filter), as `search` ranks them.
+    func search(_ searchVectors: [Float], limit: Int, among allowed: Set<Int64>) throws -> [ScoredImage]
+}
+
+extension ImageIndex {
+    /// Asks for more of the unfiltered ranking until `limit` allowed images are found or the
+    /// index is exhausted: exact, and as slow as the filter is selective. Indexes that can
+    /// skip what the filter rules out inside their scan do so instead.
+    public func search(_ searchVectors: [Float], limit: Int, among allowed: Set<Int64>) throws -> [ScoredImage] {
+        var asked = min(max(limit, 1), imageCount)
+        while asked > 0 {
+            let hits = try search(searchVectors, limit: asked)
+            let kept = hits.filter { allowed.contains($0.imageID) }
+            if kept.count >= limit || hits.count < asked || asked >= imageCount { return Array(kept.prefix(limit)) }
+            asked = min(imageCount, asked * 4)
+        }
+        return []
+    }
 }
 
 /// Checks what a search is given before it reaches C++ code that trusts it: whole vectors of

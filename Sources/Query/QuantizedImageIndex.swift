@@ -67,11 +67,18 @@ public final class QuantizedImageIndex: ImageIndex {
         try searchMeasuringReads(searchVectors, limit: limit).hits
     }
 
-    /// `search(_:limit:)`, also telling how many images the scan had to read in full (see
-    /// qscan.h), for benchmarks and tests.
-    public func searchMeasuringReads(_ searchVectors: [Float], limit: Int) throws -> (hits: [ScoredImage], imagesReadInFull: Int) {
+    /// The scan reads only the allowed images' codes: a filter keeping 0.1 % of the library
+    /// costs about 0.1 % of a search.
+    public func search(_ searchVectors: [Float], limit: Int, among allowed: Set<Int64>) throws -> [ScoredImage] {
+        try searchMeasuringReads(searchVectors, limit: limit, among: Array(allowed)).hits
+    }
+
+    /// `search(_:limit:)` (among `allowed` ids when given), also telling how many images the
+    /// scan had to read in full (see qscan.h), for benchmarks and tests.
+    public func searchMeasuringReads(_ searchVectors: [Float], limit: Int,
+                                     among allowed: [Int64]? = nil) throws -> (hits: [ScoredImage], imagesReadInFull: Int) {
         try checkSearchVectors(searchVectors, dimension: dimension)
-        let limit = min(limit, imageCount)  // a huge limit must not size the buffers below
+        let limit = min(limit, allowed?.count ?? imageCount, imageCount)  // a huge limit must not size the buffers below
         guard limit > 0 else { return ([], 0) }
         var capacity = max(1024, limit * 16)
         var ids: [Int64] = []
@@ -80,9 +87,14 @@ public final class QuantizedImageIndex: ImageIndex {
             ids = [Int64](repeating: 0, count: capacity)
             var upper = [Float](repeating: 0, count: capacity)
             var count: Int64 = 0
-            let status = scan.reading {
-                qscan_candidates($0, searchVectors, Int32(searchVectors.count / dimension), Int64(limit), 0,
-                                 &ids, &upper, Int64(capacity), &count, &refined)
+            let searchCount = Int32(searchVectors.count / dimension)
+            let status = scan.reading { handle in
+                guard let allowed else {
+                    return qscan_candidates(handle, searchVectors, searchCount, Int64(limit), nil, 0, 0, &ids, &upper,
+                                            Int64(capacity), &count, &refined)
+                }
+                return qscan_candidates(handle, searchVectors, searchCount, Int64(limit), allowed, Int64(allowed.count), 0,
+                                        &ids, &upper, Int64(capacity), &count, &refined)
             }
             if status == Int32(QSCAN_ERROR_CAPACITY.rawValue) {
                 capacity = Int(count)

@@ -4,6 +4,7 @@ import Library
 import Logging
 import Query
 import ServiceLifecycle
+import Store
 
 /// The daemon's HTTP server: the JSON API (see API.md at the repository root) and the web
 /// page. Bound to loopback unless told otherwise; with a token, every API request must
@@ -85,12 +86,21 @@ public struct APIServer: Sendable {
             guard let mode = SearchMode(rawValue: modeName) else {
                 throw APIError(.badRequest, "mode must be semantic, keyword or hybrid, not \(modeName)")
             }
+            let filter: PhotoFilter
+            do {
+                filter = try PhotoFilter(after: parameters.string("after"), before: parameters.string("before"),
+                                         under: parameters.string("under"), camera: parameters.string("camera"),
+                                         formats: parameters.all("format"), near: parameters.string("near"),
+                                         within: try parameters.number("within", in: 0...20_000).map(Double.init))
+            } catch {
+                throw APIError(.badRequest, "\(error)")
+            }
             let rerank = try parameters.integer("rerank", in: 0...Self.maxRerank, default: 0)
             guard rerank == 0 || mode == .semantic else { throw APIError(.badRequest, "rerank re-scores a semantic search") }
             let started = DispatchTime.now()
             let (results, captions, probabilities) = try await offload {
                 var results = try service.search(text: text, mode: mode, negatives: negatives, negativeWeight: weight,
-                                                 limit: max(limit, rerank), minScore: minScore)
+                                                 limit: max(limit, rerank), minScore: minScore, filter: filter)
                 var probabilities: [Int64: Float] = [:]
                 if rerank > 0 {
                     let reranked = try service.rerank(results, text: text, count: rerank).prefix(limit)

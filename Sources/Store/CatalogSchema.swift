@@ -100,6 +100,26 @@ enum CatalogSchema {
                   INSERT INTO caption_text(rowid, text) VALUES (new.rowid, new.text); END;
                 """)
         }
+        migrator.registerMigration("v4: photo metadata") { db in
+            // What each distinct content says about itself (EXIF date, camera, place; size,
+            // format), read once while indexing; existing catalogs fill it on their next pass.
+            // takenAt is local time as text, so filters compare it as written.
+            try db.execute(sql: """
+                CREATE TABLE metadata (
+                  contentHash TEXT PRIMARY KEY,
+                  format TEXT NOT NULL,
+                  width INTEGER,
+                  height INTEGER,
+                  takenAt TEXT NOT NULL,
+                  takenAtSource TEXT NOT NULL CHECK (takenAtSource IN ('exif', 'mtime')),
+                  utcOffset TEXT,
+                  cameraMake TEXT,
+                  cameraModel TEXT,
+                  latitude REAL,
+                  longitude REAL);
+                CREATE INDEX metadata_taken ON metadata(takenAt);
+                """)
+        }
         return migrator
     }
 

@@ -68,13 +68,16 @@ public struct CatalogTransaction {
         let hashes = try String.fetchAll(db, sql: "SELECT DISTINCT contentHash FROM image WHERE orphanedSince <= ?",
                                          arguments: [now.addingTimeInterval(-grace)])
         try StoredImage.deleteAll(db, keys: expired)
-        // Their captions go with them once no file holds the content and no model keeps it.
-        for slice in hashes.parameterBatches {
-            try db.execute(sql: """
-                DELETE FROM caption WHERE contentHash IN (\(databaseQuestionMarks(count: slice.count)))
-                  AND NOT EXISTS (SELECT 1 FROM file WHERE file.contentHash = caption.contentHash)
-                  AND NOT EXISTS (SELECT 1 FROM image WHERE image.contentHash = caption.contentHash)
-                """, arguments: StatementArguments(slice))
+        // Their captions and metadata go with them once no file holds the content and no
+        // model keeps it.
+        for table in ["caption", "metadata"] {
+            for slice in hashes.parameterBatches {
+                try db.execute(sql: """
+                    DELETE FROM \(table) WHERE contentHash IN (\(databaseQuestionMarks(count: slice.count)))
+                      AND NOT EXISTS (SELECT 1 FROM file WHERE file.contentHash = \(table).contentHash)
+                      AND NOT EXISTS (SELECT 1 FROM image WHERE image.contentHash = \(table).contentHash)
+                    """, arguments: StatementArguments(slice))
+            }
         }
         return expired
     }

@@ -33,7 +33,12 @@ struct Search: AsyncParsableCommand {
             (whole words, case and accents ignored; score = −BM25, higher is better) and needs
             no model; --mode hybrid fuses the semantic and keyword rankings by reciprocal rank,
             score = Σ 1/(60 + rank) over the two lists (the top max(3 × limit, 100) of each).
-            With --json, rows gain "caption" when the photo has one.
+            With --json, rows gain "caption" when the photo has one, and "taken" (its date).
+            Filters (--after, --before, --under, --camera, --format, --near) are applied inside
+            the search: the results are the exact top K among the photos they keep. Dates are
+            the EXIF date taken (the camera's local time), else the file's modification time;
+            a photo without metadata matches no metadata filter. `imgsearch status` shows the
+            catalog's date range and cameras. --sort date prints the same results newest first.
             --rerank N re-scores the semantic top N with BLIP-2's image-text matching head
             (LAVIS's protocol: ITC for candidates, then ITM) and orders them by its match
             probability, printed beside the score ("itm" in JSON); the rest keep their order.
@@ -45,6 +50,7 @@ struct Search: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var configOption: ConfigOption
+    @OptionGroup(title: "Filters") var filters: FilterOptions
 
     @Argument(help: "What to look for, in words.")
     var text: String?
@@ -103,30 +109,27 @@ struct Search: AsyncParsableCommand {
         let config = try configOption.load()
         let library = try catalogOptions.library(config)
         let catalog = library.catalog
+        let filter = try filters.filter()
+        let contents = filter.isEmpty ? nil : try catalog.contentHashes(matching: filter)
+        let folders = filter.folder.map { [$0] }
         switch mode {
         case .semantic where rerank != nil:
             try printReranked(library: library, config: config)
         case .semantic:
-            if let hits = try await searchThroughDaemon(library: library, config: config) {
+            if filter.isEmpty, let hits = try await searchThroughDaemon(library: library, config: config) {
                 try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
                 return
             }
             let results = try semanticSearch(library: library, config: config, limit: limit)
             try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: catalog)
         case .keyword:
-            let hits = try catalog.keywordSearch(text ?? "", limit: limit)
-            let paths = try catalog.paths(ofContents: hits.map(\.contentHash))
-            try print(hits.flatMap { hit in (paths[hit.contentHash] ?? []).map { ResultLine(path: $0, score: Float(-hit.bm25)) } },
-                      catalog: catalog)
+            let hits = try library.keywordSearch(text ?? "", limit: limit, under: folders, among: contents)
+            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
         case .hybrid:
             let depth = ReciprocalRankFusion.depth(forLimit: limit)
             let semantic = try semanticSearch(library: library, config: config, limit: min(depth, Self.maxLimit))
-            let semanticHashes = try catalog.contentHashes(ofImages: semantic.map(\.imageID))
-            let keyword = try catalog.keywordSearch(text ?? "", limit: depth).map(\.contentHash)
-            let fused = ReciprocalRankFusion.fuse([semantic.compactMap { semanticHashes[$0.imageID] }, keyword]).prefix(limit)
-            let paths = try catalog.paths(ofContents: fused.map(\.item))
-            try print(fused.flatMap { hit in (paths[hit.item] ?? []).map { ResultLine(path: $0, score: Float(hit.score)) } },
-                      catalog: catalog)
+            let fused = try library.hybridSearch(text ?? "", semantic: semantic, limit: limit, under: folders, among: contents)
+            try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
         }
     }
 
@@ -150,8 +153,12 @@ struct Search: AsyncParsableCommand {
     /// one is loaded already).
     private func semanticSearch(library: PhotoLibrary, config: Configuration, limit: Int, model: Blip2Model? = nil) throws -> [SearchResult] {
         let model = try model ?? modelOptions.load(parts: image == nil ? .text : .image, config: config)
-        let search = try library.search(model: try library.record(of: model), kind: IndexKind(index ?? config.index ?? "exact"))
-        return try search.search(try subject.request(with: model, limit: limit, minScore: minScore))
+        let record = try library.record(of: model)
+        let search = try library.search(model: record, kind: IndexKind(index ?? config.index ?? "exact"))
+        let filter = try filters.filter()
+        let allowed = filter.isEmpty ? nil : try library.catalog.imageIDs(modelId: record.id, matching: filter)
+        return try search.search(try subject.request(with: model, limit: limit, minScore: minScore),
+                                 under: filter.folder.map { [$0] }, among: allowed)
     }
 
     /// What the command line asks for.
@@ -182,8 +189,17 @@ struct Search: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let captions = json ? try catalog.captions(ofPaths: lines.map(\.path)) : [:]
+        let metadata = json || filters.sort == .date ? try catalog.metadata(ofPaths: lines.map(\.path)) : [:]
+        var lines = lines
+        if filters.sort == .date {  // newest first, undated last; stable otherwise
+            lines = lines.enumerated().sorted { a, b in
+                let (first, second) = (metadata[a.element.path]?.takenAt ?? "", metadata[b.element.path]?.takenAt ?? "")
+                return first != second ? first > second : a.offset < b.offset
+            }.map(\.element)
+        }
         for var line in lines {
             line.caption = captions[line.path]
+            line.taken = metadata[line.path]?.takenAt
             if json {
                 Swift.print(String(decoding: try encoder.encode(line), as: UTF8.self))
             } else {
@@ -217,5 +233,7 @@ struct Search: AsyncParsableCommand {
         /// The ITM match probability (--rerank).
         var itm: Float?
         var caption: String?
+        /// When the photo was taken (EXIF, else the file's time), "YYYY-MM-DD HH:MM:SS".
+        var taken: String?
     }
 }

@@ -7,7 +7,7 @@ import Store
 /// `imgsearch status`: what the catalog holds.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the catalog: files per state, models and their images, captions, cached search indexes, recent failures.")
+        abstract: "Show the catalog: files per state, models and their images, when the photos were taken and with which cameras, captions, cached search indexes, recent failures.")
 
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var configOption: ConfigOption
@@ -29,7 +29,10 @@ struct Status: AsyncParsableCommand {
             offline: catalog.offlineFilesByRoot,
             keptEmbeddings: catalog.keptEmbeddings,
             indexes: status.cachedIndexes.map { Report.Index(file: $0.file, kind: Self.describe($0.kind), bytes: $0.bytes) },
-            captions: status.captionsByModel)
+            captions: status.captionsByModel,
+            taken: status.metadata.earliest.map { Report.DateRange(earliest: $0, latest: status.metadata.latest ?? $0,
+                                                                   fromFileTimes: status.metadata.datedByFile) },
+            cameras: status.metadata.cameras)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -46,6 +49,13 @@ struct Status: AsyncParsableCommand {
         }
         for (model, count) in report.captions.sorted(by: { $0.key < $1.key }) {
             print("captions \(model): \(count) photos captioned (`query --mode keyword|hybrid` searches them)")
+        }
+        if let taken = report.taken {
+            let byFile = taken.fromFileTimes > 0 ? " (\(taken.fromFileTimes) dated by their file's time: no EXIF date)" : ""
+            print("taken    \(taken.earliest) to \(taken.latest)\(byFile)")
+        }
+        for (camera, count) in report.cameras.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
+            print("camera   \(camera): \(count) photos")
         }
         if report.keptEmbeddings > 0 {
             print("kept     \(report.keptEmbeddings) embeddings of vanished files (for keep_vanished_days)")
@@ -79,6 +89,12 @@ struct Status: AsyncParsableCommand {
             let error: String
         }
 
+        struct DateRange: Encodable {
+            let earliest: String
+            let latest: String
+            let fromFileTimes: Int
+        }
+
         struct Index: Encodable {
             let file: String
             let kind: String
@@ -96,5 +112,9 @@ struct Status: AsyncParsableCommand {
         let indexes: [Index]
         /// Captions per captioning model (`index --captions`).
         let captions: [String: Int]
+        /// When the photos were taken (EXIF, else their files' times).
+        let taken: DateRange?
+        /// Photos per camera (EXIF make and model).
+        let cameras: [String: Int]
     }
 }

@@ -12,13 +12,8 @@ import Testing
     let port: UInt16
 
     init() throws {
-        directory = try Fixtures.temporaryDirectory()
-        let folder = directory.appendingPathComponent("photos")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in ["astronaut.png", "coffee.png"] {
-            try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/\(name)"),
-                                             to: folder.appendingPathComponent(name))
-        }
+        let folder: URL
+        (directory, folder) = try Fixtures.photoFolder(copying: ["images/astronaut.png", "images/coffee.png"])
         let config = directory.appendingPathComponent("config.yaml")
         try Data("allowed_hosts:\n  - Photos.Home.Lan\n".utf8).write(to: config)
         daemon = try RunningDaemon(folder: folder, directory: directory, arguments: ["--config", config.path])

@@ -46,12 +46,35 @@ import Testing
             let queue = try DatabaseQueue(path: path.path)
             try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99: from the future')") }
             try queue.close()
-            #expect {
-                _ = try Catalog(path: path.path)
-            } throws: { error in
-                "\(error)".contains("written by a newer imgsearch")
-            }
+            let error = #expect(throws: CatalogError.self) { try Catalog(path: path.path) }
+            #expect(error?.kind == .newerSchema && "\(error!)".contains("written by a newer imgsearch"))
         }
+    }
+
+    /// The database error behind a failure is kept, with its SQLite code, under a one-line
+    /// message naming the file.
+    @Test func aFileThatIsNoDatabaseKeepsSQLitesReason() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("notes.sqlite").path
+        try Data(String(repeating: "not a database\n", count: 100).utf8).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: CatalogError.self) { try Catalog(path: path) }
+        #expect(error?.kind == .open && error?.sqliteCode == ResultCode.SQLITE_NOTADB.rawValue)
+        #expect(error?.cause is DatabaseError)
+        #expect("\(error!)".hasPrefix("\(path): cannot open the catalog: ") && !"\(error!)".contains("\n"))
+    }
+
+    /// Stored vectors of the wrong size are a damaged catalog, named with the image, never
+    /// floats made up from what is there.
+    @Test func storedVectorsOfTheWrongSizeAreRefused() throws {
+        #expect(try StoredVectors.floats(StoredVectors.data([1, 2, 3]), count: 3, image: 7, catalogPath: "/c.sqlite") == [1, 2, 3])
+        let error = #expect(throws: CatalogError.self) {
+            try StoredVectors.floats(StoredVectors.data([1, 2, 3]), count: 4, image: 7, catalogPath: "/c.sqlite")
+        }
+        #expect(error?.kind == .damaged && "\(error!)" == "/c.sqlite: image 7 has 12 bytes of vectors, expected 16")
+        var values: [Float] = [9]
+        try StoredVectors.append(StoredVectors.data([1, 2]), count: 2, image: 1, catalogPath: "/c.sqlite", to: &values)
+        #expect(values == [9, 1, 2])
     }
 
     @Test func identicalContentIsEmbeddedOnceAndServesEveryCopy() throws {
@@ -211,5 +234,29 @@ import Testing
         try await writes
         #expect(observed == observed.sorted(), "a reader saw the count go backwards")
         #expect(try reader.imageCount(modelId: model.id) == 200)
+    }
+}
+
+/// The filters' date forms and the great-circle test behind --near.
+@Suite struct PhotoFilterTests {
+    @Test func aDateNamesTheStartOfItsPeriod() {
+        #expect(PhotoFilter.periodStart("2024") == "2024-01-01 00:00:00")
+        #expect(PhotoFilter.periodStart("2024-06") == "2024-06-01 00:00:00")
+        #expect(PhotoFilter.periodStart(" 2024-06-30 ") == "2024-06-30 00:00:00")
+        #expect(PhotoFilter.periodStart("2024-06-30 18:30") == "2024-06-30 18:30:00")
+        #expect(PhotoFilter.periodStart("2024-06-30T18:30:05") == "2024-06-30 18:30:05")
+        for bad in ["", "24", "2024-6", "2024-13", "2024-06-32", "2024-06-30 24:00", "2024/06/30", "٢٠٢٤", "yesterday", "2024-06-30 18"] {
+            #expect(PhotoFilter.periodStart(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func placesContainWhatLiesWithinTheirRadius() throws {
+        let eiffel = try #require(Place("48.8584, 2.2945", kilometres: 5))
+        #expect(eiffel.contains(latitude: 48.8606, longitude: 2.3376))  // the Louvre, 3.2 km
+        #expect(!eiffel.contains(latitude: 48.8049, longitude: 2.1204))  // Versailles, 13.7 km
+        let fiji = try #require(Place("-17.8,179.99", kilometres: 50))  // across the antimeridian
+        #expect(fiji.contains(latitude: -17.8, longitude: -179.9) && fiji.boundingBox.longitudes == nil)
+        #expect(Place("91,0", kilometres: 1) == nil && Place("0,181", kilometres: 1) == nil)
+        #expect(Place("1,2,3", kilometres: 1) == nil && Place("1,2", kilometres: 0) == nil)
     }
 }

@@ -29,6 +29,20 @@ public enum Fixtures {
         return url
     }
 
+    /// A fresh temporary directory holding a `photos` folder with copies of fixture files
+    /// (paths relative to `Tests/Fixtures`, copied under their own names); the caller
+    /// removes the directory.
+    public static func photoFolder(copying files: [String]) throws -> (directory: URL, photos: URL) {
+        let directory = try temporaryDirectory()
+        let photos = directory.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        for file in files {
+            try FileManager.default.copyItem(at: root.appendingPathComponent(file),
+                                             to: photos.appendingPathComponent((file as NSString).lastPathComponent))
+        }
+        return (directory, photos)
+    }
+
     /// Copies a fixture model into a temporary directory the test may damage.
     public static func copyOfModel(_ name: String) throws -> URL {
         let directory = try temporaryDirectory()

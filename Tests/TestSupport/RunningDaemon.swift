@@ -56,6 +56,12 @@ public final class RunningDaemon {
         throw Timeout(description: "timed out waiting for \(what); counters: \(String(describing: counters))")
     }
 
+    /// A GET of `target` from the daemon's API.
+    public func get(_ target: String) throws -> RawHTTP.Reply {
+        let (host, port) = try server()
+        return try RawHTTP.get(host: host, port: port, target: target)
+    }
+
     /// The API's host and port, once the daemon has written them.
     public func server() throws -> (host: String, port: UInt16) {
         let counters = try waitFor("the HTTP server") { $0.serverURL != nil }

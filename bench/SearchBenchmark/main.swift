@@ -42,12 +42,16 @@ struct Options {
     /// Re-score from this catalog (filled by --fill-catalog with the same images) instead of
     /// from the generator: the real cost of reading candidates' fp32 vectors.
     var fp32Catalog: String?
+    /// Search under a filter keeping this share of the images (chosen by a hash of the id),
+    /// as `imgsearch query --after/--camera/…` does; recall is then against brute force over
+    /// the kept images.
+    var keep: Double?
 
     static let usage = """
         usage: SearchBenchmark --images N [--kind exact|approximate|FAISS-factory] [--queries N] [--limit K]
                                [--search text|unrelated|image] [--probes N] [--lists N] [--rescore N]
                                [--nprobe N] [--efSearch N] [--threads N] [--no-recall]
-                               [--fp32-catalog PATH] [--fill-catalog PATH]
+                               [--fp32-catalog PATH] [--fill-catalog PATH] [--keep SHARE]
         """
 
     init(_ arguments: [String]) {
@@ -71,6 +75,7 @@ struct Options {
             case "--search": search = SearchKind(rawValue: value) ?? { fatalError("--search is text, unrelated or image") }()
             case "--fill-catalog": fillCatalog = value
             case "--fp32-catalog": fp32Catalog = value
+            case "--keep": keep = Double(value)!
             case "--nprobe", "--efSearch", "--k_factor": parameters.append((String(flag.dropFirst(2)), Double(value)!))
             default: fatalError("unknown option \(flag)")
             }
@@ -119,9 +124,12 @@ if let path = options.fp32Catalog {
     let catalog = try Catalog(path: path)
     fp32 = { ids in
         let stored = try catalog.vectors(ofImages: ids.map { $0 + 1 })
-        return Dictionary(uniqueKeysWithValues: ids.compactMap { id in
-            stored[id + 1].map { data in (id, data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) }
-        })
+        var floats: [Int64: [Float]] = [:]
+        for id in ids {
+            guard let data = stored[id + 1] else { continue }
+            floats[id] = try StoredVectors.floats(data, count: queriesPerImage * dimension, image: id + 1, catalogPath: path)
+        }
+        return floats
     }
 } else {
     fp32 = { ids in
@@ -169,6 +177,15 @@ for first in Swift.stride(from: 0, to: options.images, by: chunk) {
 let buildSeconds = now() - start
 let memory = residentMegabytes() - baseline
 
+/// --keep: the images the filter keeps.
+let allowed: Set<Int64>? = options.keep.map { share in
+    Set((0..<options.images).filter { image in
+        var hash = UInt64(image) &* 0x9E37_79B9_7F4A_7C15
+        hash ^= hash >> 29
+        return Double(hash % 1_000_000) < share * 1_000_000
+    }.map(Int64.init))
+}
+
 // Query latency.
 var latencies: [Double] = []
 var results: [[Int64]] = []
@@ -177,9 +194,11 @@ for query in searches {
     start = now()
     let hits: [ScoredImage]
     if let exact = index as? QuantizedImageIndex {
-        let measured = try exact.searchMeasuringReads(query, limit: options.limit)
+        let measured = try exact.searchMeasuringReads(query, limit: options.limit, among: allowed.map(Array.init))
         hits = measured.hits
         imagesReadInFull += measured.imagesReadInFull
+    } else if let allowed {
+        hits = try index.search(query, limit: options.limit, among: allowed)
     } else {
         hits = try index.search(query, limit: options.limit)
     }
@@ -196,7 +215,13 @@ if options.recall {
         let range = first..<min(first + chunk, options.images)
         let exact = FaissImageIndex(vectors: try VectorIndex(dimension: dimension),
                                     queriesPerImage: queriesPerImage)
-        try exact.add(imageIDs: range.map { Int64($0) }, embeddings: data.images(range))
+        if let allowed {
+            let kept = range.filter { allowed.contains(Int64($0)) }
+            if kept.isEmpty { continue }
+            try exact.add(imageIDs: kept.map { Int64($0) }, embeddings: kept.flatMap { data.images($0..<($0 + 1)) })
+        } else {
+            try exact.add(imageIDs: range.map { Int64($0) }, embeddings: data.images(range))
+        }
         for q in 0..<options.queries {
             best[q] = Array((best[q] + (try exact.search(searches[q], limit: options.limit)))
                 .sorted { $0.score != $1.score ? $0.score > $1.score : $0.imageID < $1.imageID }.prefix(options.limit))
@@ -218,9 +243,13 @@ for (name, value) in options.parameters { report[name] = value }
 if options.rescore > 0 { report["rescore_candidates_per_result"] = options.rescore }
 if options.fp32Catalog != nil { report["fp32_from"] = "catalog" }
 report["search"] = options.search.rawValue
+if let allowed {
+    report["keep"] = options.keep
+    report["kept_images"] = allowed.count
+}
 if index is QuantizedImageIndex {
     // The share of images whose low 4 bits the scan read too (the rest: only the high 4 bits).
-    report["read_in_full"] = Double(imagesReadInFull) / Double(options.queries * options.images)
+    report["read_in_full"] = Double(imagesReadInFull) / Double(options.queries * (allowed?.count ?? options.images))
 }
 if case .approximate = options.kind {
     let partitioned = ((index as? RescoredImageIndex)?.base ?? index) as! PartitionedImageIndex

@@ -54,6 +54,13 @@ IMGDEC_HIDDEN imgdec_image *imgdec_internal_image_alloc(int64_t w, int64_t h,
 IMGDEC_HIDDEN int imgdec_internal_exif_orientation(const uint8_t *data, size_t size);
 
 /*
+ * The date taken, its UTC offset, camera make and model, orientation, GPS position and (for
+ * a TIFF file, whose IFD0 is the image's) the size, from an EXIF block as above, into the
+ * fields of `m` they fill. Malformed or absent tags leave their fields as they were.
+ */
+IMGDEC_HIDDEN void imgdec_internal_exif_metadata(const uint8_t *data, size_t size, imgdec_metadata *m);
+
+/*
  * Format decoders over an in-memory file (`data`, `size` > 0, already recognised by
  * its magic bytes). Each checks the declared size with imgdec_internal_check_size
  * before decoding, returns a complete image or NULL (err filled), and, when

@@ -1,5 +1,5 @@
 /*
- * EXIF orientation: reading the tag (libexif) and turning a decoded buffer upright the
+ * EXIF orientation: turning a decoded buffer upright (the tag is read in exif.c) the
  * way PIL's ImageOps.exif_transpose does:
  *   2 FLIP_LEFT_RIGHT   3 ROTATE_180   4 FLIP_TOP_BOTTOM   5 TRANSPOSE
  *   6 ROTATE_270 (90 deg clockwise)    7 TRANSVERSE        8 ROTATE_90 (counter-clockwise)
@@ -10,55 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libexif/exif-data.h>
-
 #include "imgdec_internal.h"
-
-static const uint8_t exif_header[6] = {'E', 'x', 'i', 'f', 0, 0};
-
-int imgdec_internal_exif_orientation(const uint8_t *data, size_t size) {
-    if (!data || size < 8 || size > 0x7fffffffu) {
-        return 0;
-    }
-    const uint8_t *block = data;
-    size_t block_size = size;
-    uint8_t *copy = NULL;
-    if (memcmp(data, exif_header, sizeof exif_header) != 0) {
-        /* a bare TIFF header (PNG eXIf, most WebP EXIF chunks): libexif wants "Exif\0\0" */
-        if (memcmp(data, "II*\0", 4) != 0 && memcmp(data, "MM\0*", 4) != 0) {
-            return 0;
-        }
-        copy = malloc(size + sizeof exif_header);
-        if (!copy) {
-            return 0;
-        }
-        memcpy(copy, exif_header, sizeof exif_header);
-        memcpy(copy + sizeof exif_header, data, size);
-        block = copy;
-        block_size = size + sizeof exif_header;
-    }
-
-    int orientation = 0;
-    ExifData *ed = exif_data_new();
-    if (ed) {
-        /* no "fixing" of the data to the specification after loading: we only read */
-        exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
-        exif_data_load_data(ed, block, (unsigned int)block_size);
-        ExifEntry *entry = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
-        if (entry && entry->data && entry->components == 1) {
-            const ExifByteOrder order = exif_data_get_byte_order(ed);
-            if (entry->format == EXIF_FORMAT_SHORT && entry->size >= 2) {
-                orientation = exif_get_short(entry->data, order);
-            } else if (entry->format == EXIF_FORMAT_LONG && entry->size >= 4) {
-                const ExifLong v = exif_get_long(entry->data, order);
-                orientation = v <= 8 ? (int)v : 0;
-            }
-        }
-        exif_data_unref(ed);
-    }
-    free(copy);
-    return (orientation >= 1 && orientation <= 8) ? orientation : 0;
-}
 
 /* ---- pixel transforms ----------------------------------------------------------------- */
 

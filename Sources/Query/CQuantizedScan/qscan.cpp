@@ -8,6 +8,26 @@
 
 using namespace qscan_detail;
 
+/// The slots to search: every item, or those of the `among` ids the store holds, each once.
+std::vector<size_t> qscan_detail::searched_slots(const qscan &s, const int64_t *among, int64_t among_count) {
+    std::vector<size_t> slots;
+    if (among == nullptr) {
+        slots.resize(s.ids.size());
+        for (size_t i = 0; i < slots.size(); ++i) slots[i] = i;
+        return slots;
+    }
+    std::vector<bool> taken(s.ids.size(), false);
+    for (int64_t n = 0; n < among_count; ++n) {
+        const auto found = s.slot_of.find(among[n]);
+        if (found != s.slot_of.end() && !taken[found->second]) {
+            taken[found->second] = true;
+            slots.push_back(found->second);
+        }
+    }
+    std::sort(slots.begin(), slots.end());  // storage order: the scan streams from memory
+    return slots;
+}
+
 extern "C" {
 
 qscan *qscan_create(int32_t dimension, int32_t vectors_per_item) {

@@ -314,10 +314,12 @@ std::vector<size_t> reaching(const Bounds *bounds, const std::vector<size_t> &it
 extern "C" {
 
 int qscan_candidates(const qscan *scan, const float *search, int32_t search_count, int64_t k,
+                     const int64_t *among, int64_t among_count,
                      int32_t threads, int64_t *ids, float *upper_bounds, int64_t capacity,
                      int64_t *count, int64_t *refined_count) {
     if (scan == nullptr || search == nullptr || search_count <= 0 || k <= 0 || count == nullptr ||
-        (capacity > 0 && (ids == nullptr || upper_bounds == nullptr))) {
+        (capacity > 0 && (ids == nullptr || upper_bounds == nullptr)) || among_count < 0 ||
+        (among_count > 0 && among == nullptr)) {
         return QSCAN_ERROR_INVALID_ARGUMENT;
     }
     // NaN or infinity would turn every bound into NaN (and the int8 rounding of the search
@@ -325,13 +327,15 @@ int qscan_candidates(const qscan *scan, const float *search, int32_t search_coun
     for (size_t i = 0; i < size_t(search_count) * size_t(scan->dimension); ++i) {
         if (!std::isfinite(search[i])) return QSCAN_ERROR_INVALID_ARGUMENT;
     }
-    const size_t items = scan->ids.size();
     *count = 0;
-    if (items == 0) return QSCAN_OK;
+    if (refined_count != nullptr) *refined_count = 0;
     try {
+        const std::vector<size_t> searched = searched_slots(*scan, among, among_count);
+        const size_t items = searched.size();
+        if (items == 0) return QSCAN_OK;
         const PreparedSearch prepared(*scan, search, search_count);
         const size_t workers = threads > 0 ? size_t(threads) : std::max(1u, std::thread::hardware_concurrency());
-        std::vector<Bounds> bounds(items, Bounds{-INFINITY, INFINITY});
+        std::vector<Bounds> bounds(scan->ids.size(), Bounds{-INFINITY, INFINITY});
         auto pass = [&](bool fine, const std::vector<size_t> &listed) {
             in_parallel(listed.size(), std::min(workers, std::max<size_t>(1, listed.size() / 64)),
                         [&](size_t first, size_t last) {
@@ -339,11 +343,8 @@ int qscan_candidates(const qscan *scan, const float *search, int32_t search_coun
                             else bound_items<false>(*scan, prepared, listed.data() + first, last - first, bounds.data());
                         });
         };
-        std::vector<size_t> all(items), sample, rest;
-        for (size_t i = 0; i < items; ++i) {
-            all[i] = i;
-            (i % kSamplePeriod < kSampleRun ? sample : rest).push_back(i);
-        }
+        std::vector<size_t> all = searched, sample, rest;
+        for (size_t n = 0; n < items; ++n) (n % kSamplePeriod < kSampleRun ? sample : rest).push_back(all[n]);
 
         // The coarse pass costs half a fine one, so it pays only when it rules out more than
         // half of the items; a coarse pass over the sample tells. The fine pass then reads

@@ -72,4 +72,12 @@ struct qscan {
     size_t padded_dimension() const { return plane_bytes * 2; }
 };
 
+namespace qscan_detail {
+
+/// The slots a search reads: every item, or those of the `among` ids the store holds, each
+/// once, in storage order.
+std::vector<size_t> searched_slots(const qscan &s, const int64_t *among, int64_t among_count);
+
+}  // namespace qscan_detail
+
 #endif

@@ -290,6 +290,38 @@ imgdec_status imgdec_encode_jpeg(const uint8_t *rgb, int32_t width, int32_t heig
 /** Release a buffer from imgdec_encode_jpeg. NULL-safe. */
 void imgdec_buffer_free(uint8_t *bytes);
 
+/** What a photo file says about itself. Strings are NUL-terminated printable ASCII (EXIF
+    text, trailing spaces dropped, other bytes as '?'); "" when absent. */
+typedef struct imgdec_metadata {
+    imgdec_format format;
+    /** The size as stored (HEIF: as displayed); 0 x 0 when the header gives none. */
+    int32_t width;
+    int32_t height;
+    /** EXIF orientation 1..8; 0 when none. */
+    int32_t orientation;
+    /** EXIF DateTimeOriginal as "YYYY-MM-DD HH:MM:SS" (the camera's local time); "" when
+        absent, malformed or a placeholder such as 0000:00:00. */
+    char date_taken[20];
+    /** EXIF OffsetTimeOriginal, "+HH:MM" or "-HH:MM"; "" when absent. */
+    char utc_offset[7];
+    char make[64];
+    char model[64];
+    /** GPS position in degrees, north and east positive, when the EXIF GPS block has both. */
+    bool has_location;
+    double latitude;
+    double longitude;
+} imgdec_metadata;
+
+/**
+ * Fill `metadata` from a file's bytes without decoding its pixels: the format by content,
+ * the stored size from the container, the rest from its EXIF block (JPEG APP1, PNG eXIf,
+ * WebP EXIF, HEIF/AVIF Exif item, TIFF directories). Malformed EXIF is ignored (its
+ * fields stay empty); only content that is no supported image is an error
+ * (IMGDEC_ERROR_UNSUPPORTED_FORMAT).
+ */
+imgdec_status imgdec_read_metadata(const uint8_t *data, size_t size, imgdec_metadata *metadata,
+                                   imgdec_error *err);
+
 /** "IMGDEC_OK", "IMGDEC_ERROR_IO", ... for logs; never NULL. */
 const char *imgdec_status_name(imgdec_status status);
 

@@ -23,7 +23,7 @@
  * Usage:
  *     qscan *scan = qscan_create(256, 32);
  *     qscan_add(scan, ids, vectors, count);                 // fp32 in, quantized inside
- *     int64_t n; qscan_candidates(scan, text, 1, 10, 0, ids_out, upper_out, capacity, &n, NULL);
+ *     int64_t n; qscan_candidates(scan, text, 1, 10, NULL, 0, 0, ids_out, upper_out, capacity, &n, NULL);
  *     qscan_free(scan);
  *
  * Thread safety: concurrent qscan_candidates calls are safe; add/remove need exclusive access.
@@ -73,14 +73,16 @@ int qscan_remove(qscan *scan, const int64_t *ids, int64_t count, int64_t *remove
 /**
  * The candidates for the top `k` items for `search_count` search vectors ([search_count,
  * dimension] float32), scanned on `threads` threads (0: all cores): their ids and upper
- * bounds, in no particular order. Returns QSCAN_ERROR_CAPACITY with *count set when
+ * bounds, in no particular order. With `among` (`among_count` ids; NULL: every item), only
+ * those items are searched (ids the store lacks are skipped), so the candidates are those
+ * of the top k among them, and only their codes are read. Returns QSCAN_ERROR_CAPACITY with *count set when
  * `capacity` is too small, QSCAN_ERROR_INVALID_ARGUMENT for a search value that is NaN or
  * infinite. `refined_count` (may be NULL) gets how many items the fine pass
  * read.
  */
 int qscan_candidates(const qscan *scan, const float *search, int32_t search_count, int64_t k,
-                     int32_t threads, int64_t *ids, float *upper_bounds, int64_t capacity,
-                     int64_t *count, int64_t *refined_count);
+                     const int64_t *among, int64_t among_count, int32_t threads, int64_t *ids,
+                     float *upper_bounds, int64_t capacity, int64_t *count, int64_t *refined_count);
 
 /**
  * Writes the store to `path` (replaced atomically: written to `path`.tmp, then renamed),

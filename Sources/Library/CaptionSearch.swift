@@ -1,0 +1,71 @@
+import Query
+import Store
+
+/// A photo content found through its caption, alone or fused with the semantic ranking:
+/// its files and score, and its image id when the search was for one model's images.
+public struct ContentHit: Sendable, Equatable {
+    public let contentHash: String
+    public let imageID: Int64?
+    public let paths: [String]
+    public let score: Float
+}
+
+extension PhotoLibrary {
+    /// Contents whose caption holds every word of `text` (whole words, case and accents
+    /// ignored), best first, score −BM25. With `roots`, only files under them count; with
+    /// `modelID`, only contents that model embedded; with `contents` (a filter), only those.
+    /// Contents left with no file are left out.
+    public func keywordSearch(_ text: String, limit: Int, under roots: [String]? = nil,
+                              embeddedBy modelID: String? = nil, among contents: Set<String>? = nil) throws -> [ContentHit] {
+        let hits = try Self.keywordHits(catalog, text, limit: limit, among: contents)
+        let hashes = hits.map(\.contentHash)
+        let ids = try modelID.map { try catalog.imageIDs(ofContents: hashes, modelId: $0) }
+        let paths = try paths(ofContents: hashes, under: roots)
+        return hits.compactMap { hit in
+            guard let found = paths[hit.contentHash], !found.isEmpty else { return nil }
+            let id = ids?[hit.contentHash]
+            if ids != nil && id == nil { return nil }
+            return ContentHit(contentHash: hit.contentHash, imageID: id, paths: found, score: Float(-hit.bm25))
+        }
+    }
+
+    /// The `semantic` ranking of `text` fused with its keyword ranking (`keywordSearch`, same
+    /// `roots` and `modelID`, read `ReciprocalRankFusion.depth` deep) by reciprocal rank:
+    /// score Σ 1/(60 + rank), the best `limit`.
+    public func hybridSearch(_ text: String, semantic: [SearchResult], limit: Int, under roots: [String]? = nil,
+                             embeddedBy modelID: String? = nil, among contents: Set<String>? = nil) throws -> [ContentHit] {
+        let semanticHashes = try catalog.contentHashes(ofImages: semantic.map(\.imageID))
+        let keyword = try keywordSearch(text, limit: ReciprocalRankFusion.depth(forLimit: limit), under: roots,
+                                        embeddedBy: modelID, among: contents)
+        var ids: [String: Int64] = [:]
+        for result in semantic { if let hash = semanticHashes[result.imageID] { ids[hash] = result.imageID } }
+        for hit in keyword { if let id = hit.imageID { ids[hit.contentHash] = id } }
+        let fused = ReciprocalRankFusion.fuse([semantic.compactMap { semanticHashes[$0.imageID] }, keyword.map(\.contentHash)])
+            .prefix(limit)
+        let paths = try paths(ofContents: fused.map(\.item), under: roots)
+        return fused.compactMap { hit in
+            guard let found = paths[hit.item], !found.isEmpty else { return nil }
+            return ContentHit(contentHash: hit.item, imageID: ids[hit.item], paths: found, score: Float(hit.score))
+        }
+    }
+
+    /// The best `limit` caption hits among `contents` (all when nil): a filter asks FTS5 for
+    /// more until enough pass it or the hits run out.
+    private static func keywordHits(_ catalog: Catalog, _ text: String, limit: Int, among contents: Set<String>?) throws -> [KeywordHit] {
+        guard let contents else { return try catalog.keywordSearch(text, limit: limit) }
+        var asked = limit
+        while true {
+            let hits = try catalog.keywordSearch(text, limit: asked)
+            let kept = hits.filter { contents.contains($0.contentHash) }
+            if kept.count >= limit || hits.count < asked { return Array(kept.prefix(limit)) }
+            asked *= 4
+        }
+    }
+
+    /// The indexed, online files of each content, sorted by path; with `roots`, under them.
+    private func paths(ofContents hashes: [String], under roots: [String]?) throws -> [String: [String]] {
+        let paths = try catalog.paths(ofContents: hashes)
+        guard let roots else { return paths }
+        return paths.mapValues { $0.filter { path in roots.contains { Catalog.path(path, isUnder: $0) } } }
+    }
+}
