@@ -158,6 +158,16 @@ public final class LibraryService: Sendable {
         }
     }
 
+    /// What each image's content says about itself (date taken, camera, …), by image id.
+    public func metadata(ofImages ids: [Int64]) throws -> [Int64: PhotoMetadata] {
+        try catalog.metadata(ofImages: ids)
+    }
+
+    /// The folders under the roots that hold photos, with how many each holds directly.
+    public func folders() throws -> [String: Int] {
+        try catalog.folders(under: roots)
+    }
+
     /// The newest caption of each image's content (`index --captions`), by image id.
     public func captions(ofImages ids: [Int64]) throws -> [Int64: String] {
         let hashes = try catalog.contentHashes(ofImages: ids)

@@ -95,10 +95,11 @@ public struct APIServer: Sendable {
             } catch {
                 throw APIError(.badRequest, "\(error)")
             }
+            let sortByDate = try parameters.choice("sort", among: ["score", "date"], default: "score") == "date"
             let rerank = try parameters.integer("rerank", in: 0...Self.maxRerank, default: 0)
             guard rerank == 0 || mode == .semantic else { throw APIError(.badRequest, "rerank re-scores a semantic search") }
             let started = DispatchTime.now()
-            let (results, captions, probabilities) = try await offload {
+            let (results, captions, probabilities, taken) = try await offload {
                 var results = try service.search(text: text, mode: mode, negatives: negatives, negativeWeight: weight,
                                                  limit: max(limit, rerank), minScore: minScore, filter: filter)
                 var probabilities: [Int64: Float] = [:]
@@ -107,10 +108,17 @@ public struct APIServer: Sendable {
                     results = reranked.map(\.candidate)
                     for (result, itm) in reranked { probabilities[result.imageID] = itm }
                 }
-                return (results, try service.captions(ofImages: results.map(\.imageID)), probabilities)
+                let taken = try service.metadata(ofImages: results.map(\.imageID)).mapValues(\.takenAt)
+                if sortByDate {  // newest first, undated last; by score otherwise
+                    results = results.enumerated().sorted { a, b in
+                        let (first, second) = (taken[a.element.imageID] ?? "", taken[b.element.imageID] ?? "")
+                        return first != second ? first > second : a.offset < b.offset
+                    }.map(\.element)
+                }
+                return (results, try service.captions(ofImages: results.map(\.imageID)), probabilities, taken)
             }
-            return try SearchResponse(results, captions: captions, matchProbabilities: probabilities, service: service,
-                                      since: started).response()
+            return try SearchResponse(results, captions: captions, matchProbabilities: probabilities, taken: taken,
+                                      service: service, since: started).response()
         }
 
         router.get("/api/images/{id}") { _, context -> Response in
@@ -175,6 +183,12 @@ public struct APIServer: Sendable {
                             headers: [.contentType: original.mediaType, .cacheControl: "private, no-cache",
                                       .xContentTypeOptions: "nosniff"],
                             body: .init(byteBuffer: ByteBuffer(bytes: original.data)))
+        }
+
+        router.get("/api/folders") { _, _ -> Response in
+            let folders = try await offload { try service.folders() }
+            return try JSONBody(FoldersResponse(folders: folders.sorted { $0.key < $1.key }.map { .init(path: $0.key, photos: $0.value) }))
+                .response()
         }
 
         router.get("/api/status") { _, _ -> Response in

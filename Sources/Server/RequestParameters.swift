@@ -47,6 +47,15 @@ struct RequestParameters {
         return number
     }
 
+    /// One of `choices`, or `default` when absent.
+    func choice(_ name: String, among choices: [String], default value: String) throws -> String {
+        guard let text = string(name) else { return value }
+        guard choices.contains(text) else {
+            throw RequestParameterError(message: "\(name) must be \(choices.joined(separator: " or ")), not \(text)")
+        }
+        return text
+    }
+
     /// A finite number in `range`, or nil when absent.
     func number(_ name: String, in range: ClosedRange<Float>) throws -> Float? {
         guard let text = string(name) else { return nil }

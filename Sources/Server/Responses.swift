@@ -31,6 +31,8 @@ struct SearchResponse: Encodable {
         let caption: String?
         /// Its ITM match probability, when re-ranked (`rerank=N`).
         let itm: Float?
+        /// When it was taken ("YYYY-MM-DD HH:MM:SS": EXIF, else its file's time), when known.
+        let taken: String?
     }
 
     let results: [Hit]
@@ -41,10 +43,11 @@ struct SearchResponse: Encodable {
     let milliseconds: Double
 
     init(_ results: [SearchResult], captions: [Int64: String], matchProbabilities: [Int64: Float] = [:],
-         service: LibraryService, since start: DispatchTime) {
+         taken: [Int64: String] = [:], service: LibraryService, since start: DispatchTime) {
         self.results = results.map {
             Hit(id: $0.imageID, score: $0.score, paths: $0.paths, thumbnail: "/api/images/\($0.imageID)/thumbnail",
-                file: "/api/images/\($0.imageID)/file", caption: captions[$0.imageID], itm: matchProbabilities[$0.imageID])
+                file: "/api/images/\($0.imageID)/file", caption: captions[$0.imageID], itm: matchProbabilities[$0.imageID],
+                taken: taken[$0.imageID])
         }
         model = service.modelID
         catalog = service.catalogID
@@ -53,6 +56,17 @@ struct SearchResponse: Encodable {
     }
 
     func response() throws -> Response { try JSONBody(self).response() }
+}
+
+/// `GET /api/folders`: where the photos are, for the page's folder chooser.
+struct FoldersResponse: Encodable {
+    struct Folder: Encodable {
+        let path: String
+        /// Photos directly in it.
+        let photos: Int
+    }
+
+    let folders: [Folder]
 }
 
 /// `GET /api/images/{id}`.

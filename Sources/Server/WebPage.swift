@@ -1,7 +1,8 @@
 import Hummingbird
 
-/// The single web page the daemon serves: a search box, a grid of thumbnails with scores,
-/// a viewer with the path, the original and "more like this", and the indexing progress.
+/// The single web page the daemon serves: a search box with filters (dates, folder) and a
+/// sort switch, a grid of thumbnails with scores, a viewer with the path, the original and
+/// "more like this", and the indexing progress.
 /// Plain HTML, CSS and JavaScript, served from the binary: no build step, no CDN.
 enum WebPage {
     static func register(on router: Router<BasicRequestContext>) {
@@ -39,6 +40,15 @@ enum WebPage {
             </select>
             <button type="submit">Search</button>
           </form>
+          <div id="filters">
+            <label>from <input id="after" type="date"></label>
+            <label>to <input id="before" type="date"></label>
+            <select id="under" aria-label="Folder"><option value="">all folders</option></select>
+            <select id="sort" aria-label="Order">
+              <option value="score">best first</option>
+              <option value="date">newest first</option>
+            </select>
+          </div>
           <div id="status" aria-live="polite"></div>
         </header>
         <main>
@@ -78,6 +88,8 @@ enum WebPage {
         #q { flex: 3; } #not { flex: 1; }
         input, button { font: inherit; padding: .4rem .6rem; }
         #status { font-size: .85rem; opacity: .8; }
+        #filters { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; font-size: .9rem; }
+        #under { max-width: 24rem; }
         main { padding: 1rem; }
         #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .75rem; }
         .hit { margin: 0; cursor: pointer; border-radius: 6px; overflow: hidden; background: #8881; }
@@ -137,7 +149,7 @@ enum WebPage {
             score.className = "score";
             score.textContent = hit.score.toFixed(3);
             caption.append(score, hit.paths[0].split("/").pop());
-            caption.title = (hit.caption ? hit.caption + "\\n" : "") + hit.paths.join("\\n");
+            caption.title = (hit.caption ? hit.caption + "\\n" : "") + (hit.taken ? hit.taken + "\\n" : "") + hit.paths.join("\\n");
             figure.append(img, caption);
             figure.addEventListener("click", () => open(hit));
             grid.append(figure);
@@ -148,7 +160,9 @@ enum WebPage {
           $("message").textContent = "Searching…";
           try {
             const mode = $("mode").value;
-            const body = await getJSON(api("/api/search", { q: text, not: mode === "keyword" ? "" : not, mode, limit: 60 }));
+            const body = await getJSON(api("/api/search", {
+              q: text, not: mode === "keyword" ? "" : not, mode, limit: 60, sort: $("sort").value,
+              after: $("after").value, before: dayAfter($("before").value), under: $("under").value }));
             show(body.results, `${body.results.length} results for “${text}” in ${body.milliseconds.toFixed(0)} ms`);
           } catch (error) {
             $("grid").replaceChildren();
@@ -167,6 +181,28 @@ enum WebPage {
           }
         }
 
+        // "to" includes its day: the API's `before` excludes the date it is given.
+        function dayAfter(date) {
+          if (!date) return "";
+          const next = new Date(`${date}T00:00:00Z`);
+          next.setUTCDate(next.getUTCDate() + 1);
+          return next.toISOString().slice(0, 10);
+        }
+
+        async function loadFolders() {
+          try {
+            const body = await getJSON(api("/api/folders"));
+            for (const folder of body.folders) {
+              const option = document.createElement("option");
+              option.value = folder.path;
+              option.textContent = `${folder.path} (${folder.photos})`;
+              $("under").append(option);
+            }
+          } catch (error) {
+            $("status").textContent = error.message;
+          }
+        }
+
         let current = null;
         function open(hit) {
           current = hit;
@@ -175,7 +211,7 @@ enum WebPage {
           $("viewer-caption").textContent = hit.caption || "";
           $("ask-answer").textContent = "";
           $("viewer-path").textContent = hit.paths.join("\\n");
-          $("viewer-score").textContent = `score ${hit.score.toFixed(3)}`;
+          $("viewer-score").textContent = `score ${hit.score.toFixed(3)}` + (hit.taken ? ` · taken ${hit.taken}` : "");
           $("viewer-original").href = withToken(hit.file);
           $("viewer").showModal();
         }
@@ -224,6 +260,7 @@ enum WebPage {
 
         const initial = new URLSearchParams(location.search).get("q");
         if (initial) { $("q").value = initial; search(initial, ""); }
+        loadFolders();
         refreshStatus();
         setInterval(refreshStatus, 3000);
         """

@@ -106,6 +106,27 @@ extension Catalog {
         }
     }
 
+    /// The metadata of each image's content, by image id.
+    public func metadata(ofImages ids: [Int64]) throws -> [Int64: PhotoMetadata] {
+        try rows(for: ids) { """
+            SELECT image.id AS imageId, metadata.* FROM image JOIN metadata ON metadata.contentHash = image.contentHash
+            WHERE image.id IN (\($0))
+            """ }.reduce(into: [:]) { found, row in found[row["imageId"]] = try PhotoMetadata(row: row) }
+    }
+
+    /// The folders under `roots` that directly hold indexed, online files, with how many.
+    public func folders(under roots: [String]) throws -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            let paths = try String.fetchCursor(db, sql: "SELECT path FROM file WHERE state = 'indexed' AND offlineSince IS NULL")
+            while let path = try paths.next() {
+                guard roots.contains(where: { Self.path(path, isUnder: $0) }) else { continue }
+                counts[(path as NSString).deletingLastPathComponent, default: 0] += 1
+            }
+            return counts
+        }
+    }
+
     /// The metadata of the content of each of these files, by path.
     public func metadata(ofPaths paths: [String]) throws -> [String: PhotoMetadata] {
         try rows(for: paths) { """

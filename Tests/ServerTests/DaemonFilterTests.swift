@@ -37,4 +37,15 @@ import Testing
         #expect(bad.status == 400 && bad.text.contains("after yesterday: not a date"))
         #expect(try daemon.get("/api/search?q=a&within=3").status == 400)
     }
+
+    @Test func foldersAndNewestFirst() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folders = try daemon.get("/api/folders").json()["folders"] as? [[String: Any]] ?? []
+        #expect(folders.count == 1 && folders.first?["photos"] as? Int == 4
+                && (folders.first?["path"] as? String)?.hasSuffix("/photos") == true)
+        let hits = try daemon.get("/api/search?q=a+photo&sort=date").json()["results"] as? [[String: Any]] ?? []
+        #expect(hits.compactMap { $0["taken"] as? String }
+            == ["2024-01-02 03:04:05", "2023-07-14 18:30:05", "2022-12-31 23:59:59", "2014-04-29 14:25:26"])
+        #expect(try daemon.get("/api/search?q=a&sort=name").status == 400)
+    }
 }

@@ -3,92 +3,97 @@ import TestSupport
 import Testing
 
 /// The web page in a real browser (headless Chromium through Selenium): typing a query shows
-/// the thumbnails, in the API's order. The screenshot is kept in .build/test-artifacts/.
+/// the thumbnails, in the API's order. The screenshots are kept in .build/test-artifacts/.
 @Suite struct WebPageTests {
-    @Test func typingAQueryShowsThumbnails() throws {
-        let directory = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let folder = directory.appendingPathComponent("photos")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in ["astronaut.png", "chelsea.png", "coffee.png", "cmyk.jpg"] {
-            try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/\(name)"),
-                                             to: folder.appendingPathComponent(name))
-        }
-        let daemon = try RunningDaemon(folder: folder, directory: directory)
-        try daemon.waitFor("the first pass") { $0.embedded == 4 }
+    /// Runs Tests/Browser/search_page.py against `daemon` (see its usage) and returns what it printed.
+    func drivePage(_ daemon: RunningDaemon, query: String, screenshot name: String, _ extra: [String] = []) throws -> [String: Any] {
         let (host, port) = try daemon.server()
-
         let artifacts = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(".build/test-artifacts")
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        let screenshot = artifacts.appendingPathComponent("web-search.png")
+        let screenshot = artifacts.appendingPathComponent(name)
         try? FileManager.default.removeItem(at: screenshot)
-
         let browser = Process()
         browser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         browser.arguments = [Fixtures.root.deletingLastPathComponent().appendingPathComponent("Browser/search_page.py").path,
-                             "http://\(host):\(port)", "a cup of coffee", screenshot.path]
+                             "http://\(host):\(port)", query, screenshot.path] + extra
         let output = Pipe()
         browser.standardOutput = output
         try browser.run()
         let printed = output.fileHandleForReading.readDataToEndOfFile()
         browser.waitUntilExit()
         #expect(browser.terminationStatus == 0, "search_page.py failed: \(String(decoding: printed, as: UTF8.self))")
+        let image = try Data(contentsOf: screenshot)
+        #expect(image.starts(with: [0x89, 0x50, 0x4E, 0x47]) && image.count > 10_000)
+        return try #require(try JSONSerialization.jsonObject(with: printed) as? [String: Any])
+    }
 
-        let page = try #require(try JSONSerialization.jsonObject(with: printed) as? [String: Any])
+    @Test func typingAQueryShowsThumbnails() throws {
+        let (directory, folder) = try Fixtures.photoFolder(copying: ["astronaut.png", "chelsea.png", "coffee.png", "cmyk.jpg"]
+            .map { "images/\($0)" })
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let daemon = try RunningDaemon(folder: folder, directory: directory)
+        try daemon.waitFor("the first pass") { $0.embedded == 4 }
+
+        let page = try drivePage(daemon, query: "a cup of coffee", screenshot: "web-search.png")
         #expect(page["results"] as? Int == 4)
         #expect(page["loaded"] as? Int == 4)
-        let api = try RawHTTP.get(host: host, port: port, target: "/api/search?q=a+cup+of+coffee&limit=60").json()
+        let api = try daemon.get("/api/search?q=a+cup+of+coffee&limit=60").json()
         let firstPath = try #require(((api["results"] as? [[String: Any]])?.first?["paths"] as? [String])?.first)
         let captions = page["captions"] as? [String] ?? []
         #expect(captions.first?.hasSuffix((firstPath as NSString).lastPathComponent) == true, "\(captions)")
-        let image = try Data(contentsOf: screenshot)
-        #expect(image.starts(with: [0x89, 0x50, 0x4E, 0x47]))
-        #expect(image.count > 10_000)
+    }
+
+    /// The date fields, the folder chooser and the sort switch narrow and order the grid.
+    @Test func datesFolderAndSortNarrowTheGrid() throws {
+        let (directory, folder) = try Fixtures.photoFolder(copying: [])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, album) in [("exif.jpg", "trip"), ("exif.heic", "trip"), ("exif.webp", "trip"), ("exif.png", "home"),
+                              ("colorful-cups.jpg", "trip")] {
+            let target = folder.appendingPathComponent(album)
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("metadata/\(name)"),
+                                             to: target.appendingPathComponent(name))
+        }
+        let daemon = try RunningDaemon(folder: folder, directory: directory)
+        try daemon.waitFor("the first pass") { $0.embedded == 5 }
+
+        // 2022-06-01 to 2024-01-01, in trip/, newest first: the HEIC (2024-01-02) is a day late.
+        let page = try drivePage(daemon, query: "a photo", screenshot: "web-filters.png",
+                                 ["--after", "2022-06-01", "--before", "2024-01-01", "--folder", "/trip", "--sort", "date"])
+        let photos = ["exif.jpg", "exif.heic", "exif.webp", "exif.png", "colorful-cups.jpg"]
+        let named = { (page: [String: Any]) in (page["captions"] as? [String] ?? []).map { caption in photos.first { caption.hasSuffix($0) } ?? caption } }
+        let names = named(page)
+        #expect(names == ["exif.jpg", "exif.webp"], "\(page)")
+        let all = try drivePage(daemon, query: "a photo", screenshot: "web-filters-all.png",
+                                ["--after", "2022-06-01", "--before", "2024-01-02", "--sort", "date"])
+        let allNames = named(all)
+        #expect(allNames == ["exif.heic", "exif.jpg", "exif.png", "exif.webp"] || allNames == ["exif.heic", "exif.png", "exif.jpg", "exif.webp"],
+                "\(all)")
     }
 
     /// With a captioning daemon: thumbnails carry their captions as alt text, the viewer
     /// shows the caption, and "Ask about this photo" prints the API's answer.
     @Test func theViewerShowsTheCaptionAndAnswersAQuestion() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let (directory, folder) = try Fixtures.photoFolder(copying: ["images/astronaut.png", "images/chelsea.png"])
         defer { try? FileManager.default.removeItem(at: directory) }
-        let folder = directory.appendingPathComponent("photos")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in ["astronaut.png", "chelsea.png"] {
-            try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("images/\(name)"),
-                                             to: folder.appendingPathComponent(name))
-        }
         let daemon = try RunningDaemon(folder: folder, directory: directory,
                                        arguments: ["--captions", Fixtures.generationModel("opt-legacy").path])
         try daemon.waitFor("the first pass") { $0.embedded == 2 }
-        let (host, port) = try daemon.server()
         var api: [[String: Any]] = []
         for _ in 0..<100 {
-            api = try RawHTTP.get(host: host, port: port, target: "/api/search?q=a+photo&limit=60").json()["results"] as? [[String: Any]] ?? []
+            api = try daemon.get("/api/search?q=a+photo&limit=60").json()["results"] as? [[String: Any]] ?? []
             if api.count == 2 && api.allSatisfy({ $0["caption"] != nil }) { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
         let apiCaptions = api.compactMap { $0["caption"] as? String }
         #expect(apiCaptions.count == 2)
 
-        let artifacts = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/test-artifacts")
-        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        let browser = Process()
-        browser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        browser.arguments = [Fixtures.root.deletingLastPathComponent().appendingPathComponent("Browser/search_page.py").path,
-                             "http://\(host):\(port)", "a photo", artifacts.appendingPathComponent("web-caption.png").path,
-                             "What is this?"]
-        let output = Pipe()
-        browser.standardOutput = output
-        try browser.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        browser.waitUntilExit()
-        #expect(browser.terminationStatus == 0, "search_page.py failed: \(String(decoding: printed, as: UTF8.self))")
-        let page = try #require(try JSONSerialization.jsonObject(with: printed) as? [String: Any])
+        let page = try drivePage(daemon, query: "a photo", screenshot: "web-caption.png", ["What is this?"])
         #expect(page["alts"] as? [String] == apiCaptions)
         #expect(page["viewer_caption"] as? String == apiCaptions.first)
         let answer = try #require(page["answer"] as? String)
+        let (host, port) = try daemon.server()
         let ask = try RawHTTP.request("POST", host: host, port: port, target: "/api/images/\(api[0]["id"] as? Int ?? 0)/ask",
                                       body: Data(#"{"question": "What is this?"}"#.utf8)).json()
         #expect(answer.hasPrefix((ask["answer"] as? String ?? "?") + " ("), "\(answer) vs \(ask)")
