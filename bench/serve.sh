@@ -51,6 +51,12 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 [ -n "$URL" ] || { echo "the daemon did not start; see $OUT/daemon.log" >&2; exit 1; }
+# Measure serving, not the start-up pass over the catalog's files: wait until it is done.
+for _ in $(seq 1 600); do
+  PASSES=$(python3 -c "import json; print(json.load(open('$DB.daemon.json')).get('passes', 0))" 2>/dev/null || echo 0)
+  [ "$PASSES" -ge 1 ] && break
+  sleep 0.5
+done
 curl -sf "$URL/api/search?q=warm+up" >/dev/null
 RSS_MB=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' /proc/$DAEMON/status)
 

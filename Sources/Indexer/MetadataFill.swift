@@ -9,21 +9,24 @@ import Store
 enum MetadataFill {
     /// Returns how many contents got metadata.
     static func run(on catalog: Catalog, batchSize: Int = 256, shouldStop: () -> Bool) throws -> Int {
-        let candidates = try catalog.contentsWithoutMetadata()
         var stored = 0
-        for start in stride(from: 0, to: candidates.count, by: batchSize) {
-            if shouldStop() { break }
-            let rows = candidates[start..<min(start + batchSize, candidates.count)].compactMap(metadata)
+        var last: String?
+        while !shouldStop() {
+            let batch = try catalog.contentsWithoutMetadata(after: last, limit: batchSize)
+            guard let end = batch.last else { break }
+            let rows = batch.map(metadata)
             try catalog.write { tx in try tx.store(rows) }
             stored += rows.count
+            last = end.contentHash
         }
         return stored
     }
 
-    /// The content's metadata, read from `candidate`'s file; nil when it cannot be read (it
-    /// is tried again on the next pass).
-    static func metadata(of candidate: MetadataCandidate) -> PhotoMetadata? {
-        guard let read = try? ImageMetadata.read(path: candidate.path) else { return nil }
+    /// The content's metadata, read from `candidate`'s file. A file whose container cannot be
+    /// read (it changed since it was indexed) gets format "unknown" and its file's date, so
+    /// that it is not read again on every pass; a new version of it is a new content.
+    static func metadata(of candidate: MetadataCandidate) -> PhotoMetadata {
+        let read = (try? ImageMetadata.read(path: candidate.path)) ?? ImageMetadata(format: "unknown")
         let modified = Date(timeIntervalSince1970: Double(candidate.modifiedNanoseconds) / 1e9)
         return PhotoMetadata(
             contentHash: candidate.contentHash, format: read.format, width: read.width, height: read.height,

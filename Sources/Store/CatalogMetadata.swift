@@ -81,16 +81,19 @@ extension CatalogTransaction {
 }
 
 extension Catalog {
-    /// Indexed, online contents without metadata, each with one of its files, in path order.
-    public func contentsWithoutMetadata() throws -> [MetadataCandidate] {
+    /// Up to `limit` indexed, online contents without metadata whose hash sorts after
+    /// `hash` (nil: from the start), in hash order, each with one of its files: a pass pages
+    /// through them without holding a large library's list in memory.
+    public func contentsWithoutMetadata(after hash: String?, limit: Int) throws -> [MetadataCandidate] {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT file.contentHash AS contentHash, MIN(file.path) AS path, file.modifiedNanoseconds AS modified
                 FROM file
-                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL
+                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash > ?
                   AND NOT EXISTS (SELECT 1 FROM metadata WHERE metadata.contentHash = file.contentHash)
-                GROUP BY file.contentHash ORDER BY MIN(file.path)
-                """).map { MetadataCandidate(contentHash: $0["contentHash"], path: $0["path"], modifiedNanoseconds: $0["modified"]) }
+                GROUP BY file.contentHash ORDER BY file.contentHash LIMIT ?
+                """, arguments: [hash ?? "", limit])
+                .map { MetadataCandidate(contentHash: $0["contentHash"], path: $0["path"], modifiedNanoseconds: $0["modified"]) }
         }
     }
 

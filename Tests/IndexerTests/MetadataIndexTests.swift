@@ -44,5 +44,18 @@ import Testing
         #expect(again.embedded == 0 && again.unchanged == 4 && again.described == 3)
         #expect(try catalog.metadata(ofContents: hashes) == stored)
         #expect(try catalog.metadataSummary().cameras == ["Canon EOS R6": 1, "Apple iPhone 15": 1])  // per content
+
+        // A file that no longer reads as an image (changed since it was indexed) is dated by
+        // its file and marked "unknown", once: it is not read again on every pass.
+        let heic = photos.appendingPathComponent("exif.heic").path
+        let heicHash = try #require(try catalog.file(path: heic)?.contentHash)
+        try Data().write(to: URL(fileURLWithPath: heic))
+        let emptied = try DatabaseQueue(path: catalog.path)
+        try emptied.write { db in try db.execute(sql: "DELETE FROM metadata WHERE contentHash = ?", arguments: [heicHash]) }
+        try emptied.close()
+        #expect(try MetadataFill.run(on: catalog, batchSize: 1, shouldStop: { false }) == 1)
+        let unknown = try #require(try catalog.metadata(ofContents: [heicHash])[heicHash])
+        #expect(unknown.format == "unknown" && unknown.takenAtSource == .mtime && unknown.camera == nil)
+        #expect(try MetadataFill.run(on: catalog, shouldStop: { false }) == 0)
     }
 }

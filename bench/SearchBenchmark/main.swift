@@ -228,7 +228,8 @@ if options.recall {
         }
     }
     let found = zip(results, best).map { Set($0).intersection($1.map(\.imageID)).count }.reduce(0, +)
-    recall = Double(found) / Double(options.queries * options.limit)
+    // Of the true top K, or of every image when fewer are kept (a filter keeping 5 has 5 to find).
+    recall = Double(found) / Double(best.map(\.count).reduce(0, +))
 }
 
 var report: [String: Any] = [
