@@ -92,9 +92,12 @@ public final class LibraryService: Sendable {
     }
 
     /// Images like `imageID`, best first, itself left out.
-    public func similar(toImage imageID: Int64, limit: Int, minScore: Float?) throws -> [SearchResult] {
+    public func similar(toImage imageID: Int64, limit: Int, minScore: Float?,
+                        filter: PhotoFilter = PhotoFilter()) throws -> [SearchResult] {
         _ = try paths(ofImage: imageID)  // not found unless a file under the roots holds it
-        guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots) else {
+        let allowed = filter.isEmpty ? nil : try catalog.imageIDs(modelId: modelID, matching: filter)
+        guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots,
+                                               among: allowed) else {
             throw LibraryError(.notFound, "no image \(imageID)")
         }
         return results

@@ -113,13 +113,15 @@ public final class LiveCatalogSearch: Sendable {
 
     /// Images like `imageID` (max over both images' query vectors), itself left out; nil
     /// when the catalog has no such image for this model. `roots`: as in `CatalogSearch.search`.
+    /// `allowed`: a filter, as in `CatalogSearch.search`.
     public func similar(toImage imageID: Int64, limit: Int, minScore: Float?,
-                        under roots: [String]? = nil) throws -> [SearchResult]? {
+                        under roots: [String]? = nil, among allowed: Set<Int64>? = nil) throws -> [SearchResult]? {
         let (search, known) = state.withLock { ($0.search, $0.indexed.contains(imageID)) }
         guard known, let data = try search.catalog.vectors(ofImages: [imageID])[imageID] else { return nil }
         let vectors = try StoredVectors.floats(data, count: search.model.queryCount * search.model.dimension, image: imageID,
                                                catalogPath: search.catalog.path)
-        let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore), under: roots)
+        let results = try search.search(SearchRequest(vectors: vectors, limit: limit + 1, minScore: minScore), under: roots,
+                                        among: allowed)
         return Array(results.filter { $0.imageID != imageID }.prefix(limit))
     }
 

@@ -86,15 +86,7 @@ public struct APIServer: Sendable {
             guard let mode = SearchMode(rawValue: modeName) else {
                 throw APIError(.badRequest, "mode must be semantic, keyword or hybrid, not \(modeName)")
             }
-            let filter: PhotoFilter
-            do {
-                filter = try PhotoFilter(after: parameters.string("after"), before: parameters.string("before"),
-                                         under: parameters.string("under"), camera: parameters.string("camera"),
-                                         formats: parameters.all("format"), near: parameters.string("near"),
-                                         within: try parameters.number("within", in: 0...20_000).map(Double.init))
-            } catch {
-                throw APIError(.badRequest, "\(error)")
-            }
+            let filter = try photoFilter(parameters)
             let sortByDate = try parameters.choice("sort", among: ["score", "date"], default: "score") == "date"
             let rerank = try parameters.integer("rerank", in: 0...Self.maxRerank, default: 0)
             guard rerank == 0 || mode == .semantic else { throw APIError(.badRequest, "rerank re-scores a semantic search") }
@@ -159,9 +151,10 @@ public struct APIServer: Sendable {
             let parameters = try RequestParameters(query: request.uri.query)
             let limit = try parameters.integer("limit", in: 1...Self.maxLimit, default: 20)
             let minScore = try parameters.number("min_score", in: -1...1)
+            let filter = try photoFilter(parameters)
             let started = DispatchTime.now()
             let (results, captions) = try await offload {
-                let results = try service.similar(toImage: id, limit: limit, minScore: minScore)
+                let results = try service.similar(toImage: id, limit: limit, minScore: minScore, filter: filter)
                 return (results, try service.captions(ofImages: results.map(\.imageID)))
             }
             return try SearchResponse(results, captions: captions, service: service, since: started).response()
@@ -216,6 +209,19 @@ private struct ListeningService<Wrapped: Service>: Service {
 public struct ServerError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// The filter parameters of a search (`after`, `before`, `under`, `camera`, `format`,
+/// `near`, `within`); a bad value is a 400 naming it.
+private func photoFilter(_ parameters: RequestParameters) throws -> PhotoFilter {
+    do {
+        return try PhotoFilter(after: parameters.string("after"), before: parameters.string("before"),
+                               under: parameters.string("under"), camera: parameters.string("camera"),
+                               formats: parameters.all("format"), near: parameters.string("near"),
+                               within: try parameters.number("within", in: 0...20_000).map(Double.init))
+    } catch {
+        throw APIError(.badRequest, "\(error)")
+    }
 }
 
 /// The `{id}` path parameter as an image id; anything else is a 400.

@@ -108,24 +108,27 @@ struct Demo: AsyncParsableCommand {
     }
 }
 
-/// The files installed beside the executable (SwiftPM's resource bundle), or the source tree's.
+/// The files installed beside the executable: SwiftPM's resource bundle, which the build
+/// folder and the Debian package (`/usr/lib/imgsearch/`) both place next to the binary.
 struct BundledResources {
     let toyModel: URL
     let toyCaptioner: URL
     let demoImages: URL
 
     static func locate() throws -> BundledResources {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            executable.deletingLastPathComponent().appendingPathComponent("imgsearch_imgsearch.resources/Resources"),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"),
-        ]
-        for folder in candidates where FileManager.default.fileExists(atPath: folder.appendingPathComponent("toy-model/config.json").path) {
-            return BundledResources(toyModel: folder.appendingPathComponent("toy-model"),
-                                    toyCaptioner: folder.appendingPathComponent("toy-captioner"),
-                                    demoImages: folder.appendingPathComponent("demo-images"))
+        // The running binary's own path: argv[0] is only "imgsearch" when it was found on PATH.
+        guard let resolved = realpath("/proc/self/exe", nil) else {
+            throw CommandError("the demo files are missing: cannot find this program's own path (/proc/self/exe)")
         }
-        throw CommandError("the demo files are missing (looked in \(candidates.map(\.path).joined(separator: ", ")))")
+        defer { free(resolved) }
+        let executable = URL(fileURLWithPath: String(cString: resolved))
+        let folder = executable.deletingLastPathComponent().appendingPathComponent("imgsearch_imgsearch.resources/Resources")
+        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("toy-model/config.json").path) else {
+            throw CommandError("the demo files are missing: no \(folder.path)/toy-model beside \(executable.path)")
+        }
+        return BundledResources(toyModel: folder.appendingPathComponent("toy-model"),
+                                toyCaptioner: folder.appendingPathComponent("toy-captioner"),
+                                demoImages: folder.appendingPathComponent("demo-images"))
     }
 }
 

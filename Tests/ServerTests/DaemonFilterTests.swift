@@ -47,5 +47,11 @@ import Testing
         #expect(hits.compactMap { $0["taken"] as? String }
             == ["2024-01-02 03:04:05", "2023-07-14 18:30:05", "2022-12-31 23:59:59", "2014-04-29 14:25:26"])
         #expect(try daemon.get("/api/search?q=a&sort=name").status == 400)
+
+        // "More like this" takes the same filters.
+        let jpeg = try #require(hits.first { ($0["paths"] as? [String])?.first?.hasSuffix("exif.jpg") == true }?["id"] as? Int)
+        let similar = try daemon.get("/api/images/\(jpeg)/similar?camera=sony&limit=5").json()["results"] as? [[String: Any]] ?? []
+        #expect(similar.compactMap { ($0["paths"] as? [String])?.first.map { ($0 as NSString).lastPathComponent } } == ["colorful-cups.jpg"])
+        #expect(try daemon.get("/api/images/\(jpeg)/similar?before=yesterday").status == 400)
     }
 }

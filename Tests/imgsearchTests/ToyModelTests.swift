@@ -191,4 +191,21 @@ import Testing
         #expect(lines.count == 4 && lines.last?.contains("what colour is the shape?") == true, "\(described)")
         #expect(lines.filter { $0.contains("✓") }.count >= 3, "\(described)")
     }
+
+    /// Found on PATH through a symbolic link (as /usr/bin/imgsearch is in the Debian package),
+    /// the binary finds the resource bundle beside its real path, never the source tree.
+    @Test func theDemoRunsFromPATHWithTheBundleBesideTheBinary() throws {
+        let home = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: home) }
+        let bin = home.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let binary = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
+        try FileManager.default.createSymbolicLink(at: bin.appendingPathComponent("imgsearch"), withDestinationURL: binary)
+        let demo = try CommandRunner.run(["/usr/bin/env", "imgsearch", "demo", "--limit", "1"],
+                                         environment: ["HF_HOME": home.path, "HOME": home.path, "PATH": bin.path + ":/usr/bin:/bin"])
+        #expect(demo.status == 0, "\(demo.standardError)")
+        let bundle = binary.resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("imgsearch_imgsearch.resources/Resources/demo-images").path
+        #expect(demo.standardOutput.contains("demo pictures from \(bundle)"), "\(demo.standardOutput.prefix(300))")
+    }
 }
