@@ -161,8 +161,7 @@ enum WebPage {
           try {
             const mode = $("mode").value;
             const body = await getJSON(api("/api/search", {
-              q: text, not: mode === "keyword" ? "" : not, mode, limit: 60, sort: $("sort").value,
-              after: $("after").value, before: dayAfter($("before").value), under: $("under").value }));
+              q: text, not: mode === "keyword" ? "" : not, mode, limit: 60, sort: $("sort").value, ...filters() }));
             show(body.results, `${body.results.length} results for “${text}” in ${body.milliseconds.toFixed(0)} ms`);
           } catch (error) {
             $("grid").replaceChildren();
@@ -174,11 +173,16 @@ enum WebPage {
           $("viewer").close();
           $("message").textContent = "Searching…";
           try {
-            const body = await getJSON(api(`/api/images/${hit.id}/similar`, { limit: 60 }));
+            const body = await getJSON(api(`/api/images/${hit.id}/similar`, { limit: 60, ...filters() }));
             show(body.results, `${body.results.length} images like ${hit.paths[0].split("/").pop()}`);
           } catch (error) {
             $("message").textContent = error.message;
           }
+        }
+
+        // The date fields and the folder chooser, as the API's filter parameters.
+        function filters() {
+          return { after: $("after").value, before: dayAfter($("before").value), under: $("under").value };
         }
 
         // "to" includes its day: the API's `before` excludes the date it is given.

@@ -3,14 +3,15 @@
 the search box, presses Enter, waits until the thumbnails have loaded, saves a screenshot.
 
     search_page.py BASE_URL QUERY SCREENSHOT.png [QUESTION] [--after YYYY-MM-DD] [--before YYYY-MM-DD]
-                   [--folder SUFFIX] [--sort date]
+                   [--folder SUFFIX] [--sort date] [--similar]
 
 Prints one JSON object: {"results": N, "loaded": N, "captions": [...], "alts": [...], "message": "..."}.
 With QUESTION it then opens the first photo, types the question in "Ask about this photo",
 waits for the answer and adds {"viewer_caption": "...", "answer": "..."} (screenshot of the
 viewer in SCREENSHOT with "-ask" before its extension). The filter options set the page's
 date fields, choose the first folder in the folder chooser whose path ends with SUFFIX, and
-set the sort switch, before the query is typed.
+set the sort switch, before the query is typed. With --similar it then opens the first photo,
+presses "More like this" and adds {"similar": [captions of the new grid]}.
 Exits non-zero if the page shows no loaded thumbnail within 30 s. Needs Debian's chromium,
 chromium-driver and python3-selenium.
 """
@@ -32,6 +33,7 @@ def main() -> int:
     parser.add_argument("question", nargs="?")
     for name in ("--after", "--before", "--folder", "--sort"):
         parser.add_argument(name)
+    parser.add_argument("--similar", action="store_true")
     arguments = parser.parse_args()
     base_url, query, screenshot = arguments.base_url, arguments.query, arguments.screenshot
     options = webdriver.ChromeOptions()
@@ -70,6 +72,13 @@ def main() -> int:
             "alts": [image.get_attribute("alt") for image in driver.find_elements(By.CSS_SELECTOR, "#grid .hit img")],
             "message": driver.find_element(By.ID, "message").text,
         }
+        if arguments.similar:
+            driver.find_elements(By.CSS_SELECTOR, "#grid .hit")[0].click()
+            WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "viewer").get_attribute("open") is not None)
+            driver.find_element(By.ID, "viewer-similar").click()
+            WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "message").text.startswith(
+                tuple(str(n) for n in range(10))) and " images like " in d.find_element(By.ID, "message").text)
+            report["similar"] = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#grid .hit figcaption")]
         if arguments.question:
             driver.find_elements(By.CSS_SELECTOR, "#grid .hit")[0].click()
             WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "viewer").get_attribute("open") is not None)

@@ -60,11 +60,14 @@ import Testing
 
         // 2022-06-01 to 2024-01-01, in trip/, newest first: the HEIC (2024-01-02) is a day late.
         let page = try drivePage(daemon, query: "a photo", screenshot: "web-filters.png",
-                                 ["--after", "2022-06-01", "--before", "2024-01-01", "--folder", "/trip", "--sort", "date"])
+                                 ["--after", "2022-06-01", "--before", "2024-01-01", "--folder", "/trip", "--sort", "date", "--similar"])
         let photos = ["exif.jpg", "exif.heic", "exif.webp", "exif.png", "colorful-cups.jpg"]
-        let named = { (page: [String: Any]) in (page["captions"] as? [String] ?? []).map { caption in photos.first { caption.hasSuffix($0) } ?? caption } }
+        let name = { (caption: String) in photos.first { caption.hasSuffix($0) } ?? caption }
+        let named = { (page: [String: Any]) in (page["captions"] as? [String] ?? []).map(name) }
         let names = named(page)
         #expect(names == ["exif.jpg", "exif.webp"], "\(page)")
+        // "More like this" keeps the filters: the other photo the dates and the folder allow.
+        #expect((page["similar"] as? [String] ?? []).map(name) == ["exif.webp"], "\(page)")
         let all = try drivePage(daemon, query: "a photo", screenshot: "web-filters-all.png",
                                 ["--after", "2022-06-01", "--before", "2024-01-02", "--sort", "date"])
         let allNames = named(all)
