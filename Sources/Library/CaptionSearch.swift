@@ -66,6 +66,6 @@ extension PhotoLibrary {
     private func paths(ofContents hashes: [String], under roots: [String]?) throws -> [String: [String]] {
         let paths = try catalog.paths(ofContents: hashes)
         guard let roots else { return paths }
-        return paths.mapValues { $0.filter { path in roots.contains { Catalog.path(path, isUnder: $0) } } }
+        return paths.mapValues { $0.filter { Catalog.path($0, isUnderAnyOf: roots) } }
     }
 }

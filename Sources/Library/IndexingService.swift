@@ -1,7 +1,7 @@
+import Embeddings
 import Indexer
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// The daemon's indexing loop as a service of the daemon's `ServiceGroup`. The loop blocks
 /// (model, disk), so it runs on a thread pool of its own; when the group shuts down
@@ -17,7 +17,7 @@ public struct IndexingService: Service {
     }
 
     public func run() async throws {
-        let stop = StopRequest()
+        let stop = Cancellation()
         let thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
         var failure: (any Error)?
@@ -25,13 +25,13 @@ public struct IndexingService: Service {
             try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
                     try await thread.runIfActive { [daemon, log] in
-                        try daemon.run(shouldStop: { stop.isRequested }, log: log)
+                        try daemon.run(shouldStop: { stop.isCancelled }, log: log)
                     }
                 } onCancel: {
-                    stop.request()
+                    stop.cancel()
                 }
             } onGracefulShutdown: {
-                stop.request()
+                stop.cancel()
             }
         } catch {
             failure = error
@@ -39,13 +39,4 @@ public struct IndexingService: Service {
         try await thread.shutdownGracefully()
         if let failure { throw failure }
     }
-}
-
-/// Set once the loop is asked to stop; read by the loop between batches.
-private final class StopRequest: Sendable {
-    private let requested = Atomic<Bool>(false)
-
-    var isRequested: Bool { requested.load(ordering: .relaxed) }
-
-    func request() { requested.store(true, ordering: .relaxed) }
 }

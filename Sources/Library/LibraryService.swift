@@ -27,7 +27,7 @@ public final class LibraryService: Sendable {
     public let captioner: Blip2Generator?
     /// The caption or answer being computed, if any: one at a time (each takes the CPU for
     /// seconds), and `cancelDescription()` stops it.
-    private let currentDescription = Mutex<GenerationCancellation?>(nil)
+    private let currentDescription = Mutex<Cancellation?>(nil)
 
     public init(library: PhotoLibrary, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
                 activity: DaemonActivity?, captioner: Blip2Generator? = nil) throws {
@@ -116,7 +116,7 @@ public final class LibraryService: Sendable {
     }
 
     private func describe(path: String, question: String?, with captioner: Blip2Generator,
-                          cancellation: GenerationCancellation) throws -> (text: String, seconds: Double) {
+                          cancellation: Cancellation) throws -> (text: String, seconds: Double) {
         let start = DispatchTime.now().uptimeNanoseconds
         let prompt = question.map(VisualQuestion.prompt) ?? ""
         let options = question == nil ? GenerationOptions.caption : .answer(for: captioner.config.language.family)
@@ -140,8 +140,8 @@ public final class LibraryService: Sendable {
     }
 
     /// Runs `body` unless another caption, answer or re-ranking is running (429 "busy").
-    private func exclusively<T>(_ body: (GenerationCancellation) throws -> T) throws -> T {
-        let cancellation = GenerationCancellation()
+    private func exclusively<T>(_ body: (Cancellation) throws -> T) throws -> T {
+        let cancellation = Cancellation()
         guard currentDescription.withLock({ current in
             if current != nil { return false }
             current = cancellation

@@ -101,12 +101,7 @@ public struct APIServer: Sendable {
                     for (result, itm) in reranked { probabilities[result.imageID] = itm }
                 }
                 let taken = try service.metadata(ofImages: results.map(\.imageID)).mapValues(\.takenAt)
-                if sortByDate {  // newest first, undated last; by score otherwise
-                    results = results.enumerated().sorted { a, b in
-                        let (first, second) = (taken[a.element.imageID] ?? "", taken[b.element.imageID] ?? "")
-                        return first != second ? first > second : a.offset < b.offset
-                    }.map(\.element)
-                }
+                if sortByDate { results = PhotoMetadata.newestFirst(results) { taken[$0.imageID] } }
                 return (results, try service.captions(ofImages: results.map(\.imageID)), probabilities, taken)
             }
             return try SearchResponse(results, captions: captions, matchProbabilities: probabilities, taken: taken,

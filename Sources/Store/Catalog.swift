@@ -239,7 +239,7 @@ public final class Catalog: Sendable {
                     """, arguments: StatementArguments(slice))
                 while let row = try rows.next() {
                     let path: String = row["path"]
-                    if let roots, !roots.contains(where: { Self.path(path, isUnder: $0) }) { continue }
+                    if let roots, !Self.path(path, isUnderAnyOf: roots) { continue }
                     paths[row["imageId"], default: []].append(path)
                 }
             }
@@ -251,6 +251,11 @@ public final class Catalog: Sendable {
     public static func path(_ path: String, isUnder folder: String) -> Bool {
         let prefix = folder.hasSuffix("/") ? folder : folder + "/"
         return path.utf8.starts(with: prefix.utf8)
+    }
+
+    /// Whether `path` lies inside one of `folders`.
+    public static func path(_ path: String, isUnderAnyOf folders: [String]) -> Bool {
+        folders.contains { Self.path(path, isUnder: $0) }
     }
 
     /// The file system each root was on when last indexed, by path.

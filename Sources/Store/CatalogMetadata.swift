@@ -45,6 +45,15 @@ public struct PhotoMetadata: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.longitude = longitude
     }
 
+    /// `items` newest first by the date `taken` gives each (undated ones last), in their
+    /// order otherwise: `--sort date` and `sort=date`.
+    public static func newestFirst<Item>(_ items: [Item], taken: (Item) -> String?) -> [Item] {
+        items.enumerated().sorted { a, b in
+            let (first, second) = (taken(a.element) ?? "", taken(b.element) ?? "")
+            return first != second ? first > second : a.offset < b.offset
+        }.map(\.element)
+    }
+
     /// "Make Model", without the make repeated when the model starts with it ("Canon Canon EOS").
     public var camera: String? {
         switch (cameraMake, cameraModel) {
@@ -99,14 +108,8 @@ extension Catalog {
 
     /// The metadata of each content that has some.
     public func metadata(ofContents hashes: [String]) throws -> [String: PhotoMetadata] {
-        guard !hashes.isEmpty else { return [:] }
-        return try read { db in
-            var found: [String: PhotoMetadata] = [:]
-            for slice in hashes.parameterBatches {
-                for row in try PhotoMetadata.fetchAll(db, keys: slice) { found[row.contentHash] = row }
-            }
-            return found
-        }
+        try rows(for: hashes) { "SELECT * FROM metadata WHERE contentHash IN (\($0))" }
+            .reduce(into: [:]) { found, row in found[row["contentHash"]] = try PhotoMetadata(row: row) }
     }
 
     /// The metadata of each image's content, by image id.
@@ -123,7 +126,7 @@ extension Catalog {
             var counts: [String: Int] = [:]
             let paths = try String.fetchCursor(db, sql: "SELECT path FROM file WHERE state = 'indexed' AND offlineSince IS NULL")
             while let path = try paths.next() {
-                guard roots.contains(where: { Self.path(path, isUnder: $0) }) else { continue }
+                guard Self.path(path, isUnderAnyOf: roots) else { continue }
                 counts[(path as NSString).deletingLastPathComponent, default: 0] += 1
             }
             return counts

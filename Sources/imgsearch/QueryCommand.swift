@@ -110,34 +110,35 @@ struct Search: AsyncParsableCommand {
         let library = try catalogOptions.library(config)
         let catalog = library.catalog
         let filter = try filters.filter()
-        let contents = filter.isEmpty ? nil : try catalog.contentHashes(matching: filter)
         let folders = filter.folder.map { [$0] }
+        // The contents the filter keeps, for the caption searches.
+        func contents() throws -> Set<String>? { filter.isEmpty ? nil : try catalog.contentHashes(matching: filter) }
         switch mode {
         case .semantic where rerank != nil:
-            try printReranked(library: library, config: config)
+            try printReranked(library: library, config: config, filter: filter)
         case .semantic:
             if filter.isEmpty, let hits = try await searchThroughDaemon(library: library, config: config) {
                 try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
                 return
             }
-            let results = try semanticSearch(library: library, config: config, limit: limit)
+            let results = try semanticSearch(library: library, config: config, limit: limit, filter: filter)
             try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: catalog)
         case .keyword:
-            let hits = try library.keywordSearch(text ?? "", limit: limit, under: folders, among: contents)
+            let hits = try library.keywordSearch(text ?? "", limit: limit, under: folders, among: try contents())
             try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
         case .hybrid:
             let depth = ReciprocalRankFusion.depth(forLimit: limit)
-            let semantic = try semanticSearch(library: library, config: config, limit: min(depth, Self.maxLimit))
-            let fused = try library.hybridSearch(text ?? "", semantic: semantic, limit: limit, under: folders, among: contents)
+            let semantic = try semanticSearch(library: library, config: config, limit: min(depth, Self.maxLimit), filter: filter)
+            let fused = try library.hybridSearch(text ?? "", semantic: semantic, limit: limit, under: folders, among: try contents())
             try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
         }
     }
 
     /// The semantic ranking with its top --rerank re-ordered by ITM, both scores printed.
-    private func printReranked(library: PhotoLibrary, config: Configuration) throws {
+    private func printReranked(library: PhotoLibrary, config: Configuration, filter: PhotoFilter) throws {
         guard let rerank, let text else { return }
         let model = try modelOptions.load(parts: .all, config: config)
-        let results = try semanticSearch(library: library, config: config, limit: max(limit, rerank), model: model)
+        let results = try semanticSearch(library: library, config: config, limit: max(limit, rerank), filter: filter, model: model)
         let started = Date()
         let reranker = MatchRerank(model: model, count: rerank)
         let reranked = try reranker.rerank(results, text: text, paths: \.paths) { path, error in
@@ -149,13 +150,13 @@ struct Search: AsyncParsableCommand {
         }, catalog: library.catalog)
     }
 
-    /// The exact (or --index) BLIP-2 ranking, searched in this process (with `model` when
-    /// one is loaded already).
-    private func semanticSearch(library: PhotoLibrary, config: Configuration, limit: Int, model: Blip2Model? = nil) throws -> [SearchResult] {
+    /// The exact (or --index) BLIP-2 ranking among the photos `filter` keeps, searched in this
+    /// process (with `model` when one is loaded already).
+    private func semanticSearch(library: PhotoLibrary, config: Configuration, limit: Int, filter: PhotoFilter,
+                                model: Blip2Model? = nil) throws -> [SearchResult] {
         let model = try model ?? modelOptions.load(parts: image == nil ? .text : .image, config: config)
         let record = try library.record(of: model)
         let search = try library.search(model: record, kind: IndexKind(index ?? config.index ?? "exact"))
-        let filter = try filters.filter()
         let allowed = filter.isEmpty ? nil : try library.catalog.imageIDs(modelId: record.id, matching: filter)
         return try search.search(try subject.request(with: model, limit: limit, minScore: minScore),
                                  under: filter.folder.map { [$0] }, among: allowed)
@@ -190,14 +191,8 @@ struct Search: AsyncParsableCommand {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let captions = json ? try catalog.captions(ofPaths: lines.map(\.path)) : [:]
         let metadata = json || filters.sort == .date ? try catalog.metadata(ofPaths: lines.map(\.path)) : [:]
-        var lines = lines
-        if filters.sort == .date {  // newest first, undated last; stable otherwise
-            lines = lines.enumerated().sorted { a, b in
-                let (first, second) = (metadata[a.element.path]?.takenAt ?? "", metadata[b.element.path]?.takenAt ?? "")
-                return first != second ? first > second : a.offset < b.offset
-            }.map(\.element)
-        }
-        for var line in lines {
+        let ordered = filters.sort == .date ? PhotoMetadata.newestFirst(lines) { metadata[$0.path]?.takenAt } : lines
+        for var line in ordered {
             line.caption = captions[line.path]
             line.taken = metadata[line.path]?.takenAt
             if json {

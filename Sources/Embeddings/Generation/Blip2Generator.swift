@@ -41,7 +41,7 @@ public final class Blip2Generator: @unchecked Sendable {
     /// New token ids for each of `count` images with its prompt row (`prompts[i]`, e.g.
     /// from `snapshot.promptIDs`); a row ends with its EOS when one was generated.
     public func generate(pixels: [Float], count: Int, prompts: [[Int32]], options: GenerationOptions,
-                         cancellation: GenerationCancellation? = nil) throws(ModelError) -> [[Int32]] {
+                         cancellation: Cancellation? = nil) throws(ModelError) -> [[Int32]] {
         try checkPixelBatch(pixels, count: count, pixelsPerImage: pixelsPerImage)
         return try generate(count: count, prompts: prompts, options: options, cancellation: cancellation) { ids, mask, length, params, tokens, lengths, error in
             blip2_generate(handle, pixels, Int64(count), ids, mask, length, &params, tokens, lengths, &error)
@@ -51,7 +51,7 @@ public final class Blip2Generator: @unchecked Sendable {
     /// As `generate(pixels:…)`, from a vision pass shared with a retrieval model whose
     /// `visionFingerprint()` equals this model's (`Blip2Model.encodeImages`).
     public func generate(encoded: EncodedImages, prompts: [[Int32]], options: GenerationOptions,
-                         cancellation: GenerationCancellation? = nil) throws(ModelError) -> [[Int32]] {
+                         cancellation: Cancellation? = nil) throws(ModelError) -> [[Int32]] {
         try generate(count: encoded.count, prompts: prompts, options: options, cancellation: cancellation) { ids, mask, length, params, tokens, lengths, error in
             blip2_generate_from_encoded(handle, encoded.states, Int64(encoded.count), ids, mask, length, &params, tokens,
                                         lengths, &error)
@@ -89,13 +89,13 @@ public final class Blip2Generator: @unchecked Sendable {
                                         _ lengths: UnsafeMutablePointer<Int64>, _ error: inout blip2_error) -> Int32
 
     private func generate(count: Int, prompts: [[Int32]], options: GenerationOptions,
-                          cancellation: GenerationCancellation?, native: NativeGenerate) throws(ModelError) -> [[Int32]] {
+                          cancellation: Cancellation?, native: NativeGenerate) throws(ModelError) -> [[Int32]] {
         try options.validate()
         let batch = try PromptBatch(prompts, count: count, language: config.language)
         var params = options.native(language: config.language)
         if let cancellation {
             params.should_stop = { context in
-                Unmanaged<GenerationCancellation>.fromOpaque(context!).takeUnretainedValue().isCancelled ? 1 : 0
+                Unmanaged<Cancellation>.fromOpaque(context!).takeUnretainedValue().isCancelled ? 1 : 0
             }
             params.should_stop_context = Unmanaged.passUnretained(cancellation).toOpaque()
         }
@@ -123,7 +123,7 @@ public final class Blip2Generator: @unchecked Sendable {
     /// The text of each image file, generated in one batch from `prompt`; a file that cannot
     /// be read or decoded gets its error instead, and the others are still described.
     public func texts(ofImagesAt paths: [String], prompt: String, options: GenerationOptions,
-                      cancellation: GenerationCancellation? = nil) throws(ModelError) -> [(path: String, text: Result<String, ImageError>)] {
+                      cancellation: Cancellation? = nil) throws(ModelError) -> [(path: String, text: Result<String, ImageError>)] {
         let preprocessor = ImagePreprocessor(size: config.visual.imageSize)
         var pixels: [Float] = []
         var readable: [String] = []

@@ -1,17 +1,4 @@
 internal import CBlip2
-import Synchronization
-
-/// Stops a running generation from another thread: the call throws `ModelError.cancelled`
-/// before its next token (the vision pass and the prompt, once begun, run to their end).
-public final class GenerationCancellation: Sendable {
-    private let cancelled = Atomic<Bool>(false)
-
-    public init() {}
-
-    public func cancel() { cancelled.store(true, ordering: .relaxed) }
-
-    public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
-}
 
 /// How tokens are chosen; transformers' `generate` semantics (4.46), so that the same
 /// options give the same ids.

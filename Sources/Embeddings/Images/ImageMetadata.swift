@@ -48,27 +48,23 @@ public struct ImageMetadata: Sendable, Equatable {
         }
         guard status == IMGDEC_OK else {
             throw ImageError(path: path, kind: status == IMGDEC_ERROR_UNSUPPORTED_FORMAT ? .unsupportedFormat : .corrupt,
-                             reason: Self.text(&failure.message))
+                             reason: failure.text)
         }
         return ImageMetadata(
             format: String(cString: imgdec_format_name(metadata.format)),
             width: metadata.width > 0 ? Int(metadata.width) : nil,
             height: metadata.height > 0 ? Int(metadata.height) : nil,
-            dateTaken: nonEmpty(&metadata.date_taken),
-            utcOffset: nonEmpty(&metadata.utc_offset),
-            cameraMake: nonEmpty(&metadata.make),
-            cameraModel: nonEmpty(&metadata.model),
+            dateTaken: nonEmpty(metadata.date_taken),
+            utcOffset: nonEmpty(metadata.utc_offset),
+            cameraMake: nonEmpty(metadata.make),
+            cameraModel: nonEmpty(metadata.model),
             latitude: metadata.has_location ? metadata.latitude : nil,
             longitude: metadata.has_location ? metadata.longitude : nil)
     }
 
-    /// A C string field (a fixed-size tuple of CChar) as text, nil when empty.
-    private static func nonEmpty<Field>(_ field: inout Field) -> String? {
-        let text = Self.text(&field)
+    /// A C string field as text, nil when empty.
+    private static func nonEmpty<Field>(_ field: Field) -> String? {
+        let text = fixedCString(field)
         return text.isEmpty ? nil : text
-    }
-
-    private static func text<Field>(_ field: inout Field) -> String {
-        withUnsafeBytes(of: &field) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }

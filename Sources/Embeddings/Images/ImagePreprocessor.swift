@@ -80,9 +80,5 @@ public struct ImagePreprocessor: Sendable {
 }
 
 extension imgdec_error {
-    var text: String {
-        withUnsafeBytes(of: message) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
+    var text: String { fixedCString(message) }
 }

@@ -176,9 +176,5 @@ private struct PaddedTokens {
 
 extension blip2_error {
     /// The engine's message as a Swift string.
-    var text: String {
-        withUnsafeBytes(of: message) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
+    var text: String { fixedCString(message) }
 }

@@ -13,7 +13,7 @@ public enum ModelError: Error, CustomStringConvertible {
     case invalidOption(name: String, value: String, reason: String)
     /// The text could not be tokenized.
     case tokenizer(TokenizerError)
-    /// A `GenerationCancellation` stopped the generation.
+    /// A `Cancellation` stopped the generation.
     case cancelled
 
     public var description: String {
