@@ -158,6 +158,11 @@ let package = Package(
             path: "bench/CaptionBenchmark"
         ),
         .executableTarget(
+            name: "DuplicatesBenchmark",
+            dependencies: ["Library", "Store"],
+            path: "bench/DuplicatesBenchmark"
+        ),
+        .executableTarget(
             name: "SearchBenchmark",
             dependencies: ["Query", "Store"],
             path: "bench/SearchBenchmark"
@@ -168,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EmbeddingsTests",
-            dependencies: ["Embeddings", "TestSupport"]
+            dependencies: ["Embeddings", "Store", "TestSupport"]
         ),
         .executableTarget(
             name: "CatalogWriterFixture",

@@ -171,6 +171,25 @@ public final class LibraryService: Sendable {
         try catalog.folders(under: roots)
     }
 
+    /// The groups of duplicate photos under the roots (`DuplicateFinder`; the scene level
+    /// with this daemon's model when `sceneThreshold` is given), each photo with its image id.
+    public func duplicates(threshold: Int, sceneThreshold: Float?, under folder: String?) throws -> [DuplicateGroup] {
+        let scope = try folder.map { folder in
+            guard Catalog.path(folder, isUnderAnyOf: roots) else { throw LibraryError(.forbidden, "\(folder) is not under the served folders") }
+            return [folder]
+        } ?? roots
+        let groups = try DuplicateFinder(threshold: threshold, sceneThreshold: sceneThreshold)
+            .groups(in: catalog, under: scope, modelId: modelID)
+        let ids = try catalog.imageIDs(ofContents: Array(Set(groups.flatMap { $0.photos.map(\.picture.contentHash) })), modelId: modelID)
+        return groups.map { group in
+            DuplicateGroup(photos: group.photos.map { photo in
+                var listed = photo
+                listed.imageID = ids[photo.picture.contentHash]
+                return listed
+            })
+        }
+    }
+
     /// The newest caption of each image's content (`index --captions`), by image id.
     public func captions(ofImages ids: [Int64]) throws -> [Int64: String] {
         let hashes = try catalog.contentHashes(ofImages: ids)

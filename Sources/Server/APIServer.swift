@@ -179,6 +179,17 @@ public struct APIServer: Sendable {
                 .response()
         }
 
+        router.get("/api/duplicates") { request, _ -> Response in
+            let parameters = try RequestParameters(query: request.uri.query)
+            let threshold = try parameters.integer("threshold", in: 0...63, default: PerceptualSignature.defaultThreshold)
+            let scene = try parameters.number("scene_threshold", in: -1...1)
+                ?? (parameters.string("scene") == "1" ? DuplicateFinder.defaultSceneThreshold : nil)
+            let under = parameters.string("under")
+            let started = DispatchTime.now()
+            let groups = try await offload { try service.duplicates(threshold: threshold, sceneThreshold: scene, under: under) }
+            return try JSONBody(DuplicatesResponse(groups: groups, since: started)).response()
+        }
+
         router.get("/api/status") { _, _ -> Response in
             try JSONBody(try await offload { try service.status() }).response()
         }

@@ -59,6 +59,17 @@ struct SearchResponse: Encodable {
 }
 
 /// `GET /api/folders`: where the photos are, for the page's folder chooser.
+/// `GET /api/duplicates`: the groups, best photo first in each, and how long it took.
+struct DuplicatesResponse: Encodable {
+    let groups: [DuplicateGroup]
+    let milliseconds: Double
+
+    init(groups: [DuplicateGroup], since started: DispatchTime) {
+        self.groups = groups
+        milliseconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
+    }
+}
+
 struct FoldersResponse: Encodable {
     struct Folder: Encodable {
         let path: String

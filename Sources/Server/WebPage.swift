@@ -2,7 +2,7 @@ import Hummingbird
 
 /// The single web page the daemon serves: a search box with filters (dates, folder) and a
 /// sort switch, a grid of thumbnails with scores, a viewer with the path, the original and
-/// "more like this", and the indexing progress.
+/// "more like this", a duplicates view (groups, best photo first), and the indexing progress.
 /// Plain HTML, CSS and JavaScript, served from the binary: no build step, no CDN.
 enum WebPage {
     static func register(on router: Router<BasicRequestContext>) {
@@ -48,6 +48,8 @@ enum WebPage {
               <option value="score">best first</option>
               <option value="date">newest first</option>
             </select>
+            <button id="duplicates" type="button" title="Copies, re-encodes, resizes, crops and edits of one photo, grouped, best first">Duplicates</button>
+            <label title="Also group photos of the same scene by their BLIP-2 embeddings (provisional threshold)"><input id="scene" type="checkbox"> same scene</label>
           </div>
           <div id="status" aria-live="polite"></div>
         </header>
@@ -95,6 +97,10 @@ enum WebPage {
         .hit { margin: 0; cursor: pointer; border-radius: 6px; overflow: hidden; background: #8881; }
         .hit img { display: block; width: 100%; aspect-ratio: 1; object-fit: cover; }
         .hit figcaption { font-size: .8rem; padding: .25rem .4rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+        .group { grid-column: 1 / -1; margin: 0 0 .5rem; }
+        .group h2 { font-size: .95rem; margin: 0 0 .4rem; }
+        .group .photos { display: grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap: .5rem; }
+        .group .hit.keep { outline: 3px solid #2a2; }
         .score { font-variant-numeric: tabular-nums; font-weight: 600; margin-right: .4rem; }
         dialog { max-width: 95vw; max-height: 95vh; padding: .5rem; }
         dialog img { max-width: 90vw; max-height: 80vh; display: block; margin: auto; }
@@ -180,6 +186,54 @@ enum WebPage {
           }
         }
 
+        // Groups of duplicates under the chosen folder, best photo first, each labelled with
+        // how it matches the first.
+        async function duplicates() {
+          $("message").textContent = "Looking for duplicates…";
+          $("grid").replaceChildren();
+          try {
+            const body = await getJSON(api("/api/duplicates", { under: $("under").value, scene: $("scene").checked ? 1 : "" }));
+            const spare = body.groups.reduce((sum, group) => sum + group.photos.length - 1, 0);
+            $("message").textContent = `${body.groups.length} groups of duplicates (${spare} photos could go) in ${body.milliseconds.toFixed(0)} ms`;
+            for (const group of body.groups) {
+              const section = document.createElement("section");
+              section.className = "group";
+              const heading = document.createElement("h2");
+              heading.textContent = `${group.photos.length} photos`;
+              const row = document.createElement("div");
+              row.className = "photos";
+              for (const photo of group.photos) row.append(duplicateFigure(photo));
+              section.append(heading, row);
+              $("grid").append(section);
+            }
+          } catch (error) {
+            $("message").textContent = error.message;
+          }
+        }
+        function duplicateFigure(photo) {
+          const figure = document.createElement("figure");
+          figure.className = photo.match === "best" ? "hit keep" : "hit";
+          const label = { best: "keep", identical: "identical copy", perceptual: `distance ${photo.distance}`,
+                          scene: `same scene ${photo.similarity?.toFixed(3)}` }[photo.match];
+          const caption = document.createElement("figcaption");
+          const tag = document.createElement("span");
+          tag.className = "score";
+          tag.textContent = label;
+          caption.append(tag, photo.path.split("/").pop());
+          caption.title = [photo.path, photo.width ? `${photo.width}×${photo.height}` : "", photo.taken || ""].filter(Boolean).join("\\n");
+          if (photo.image) {
+            const img = document.createElement("img");
+            img.loading = "lazy";
+            img.alt = photo.path;
+            img.src = withToken(`/api/images/${photo.image}/thumbnail?size=320`);
+            figure.append(img);
+            const hit = { id: photo.image, paths: [photo.path], thumbnail: `/api/images/${photo.image}/thumbnail`,
+                          file: `/api/images/${photo.image}/file`, taken: photo.taken };
+            figure.addEventListener("click", () => open(hit));
+          }
+          figure.append(caption);
+          return figure;
+        }
         // The date fields and the folder chooser, as the API's filter parameters.
         function filters() {
           return { after: $("after").value, before: dayAfter($("before").value), under: $("under").value };
@@ -215,7 +269,8 @@ enum WebPage {
           $("viewer-caption").textContent = hit.caption || "";
           $("ask-answer").textContent = "";
           $("viewer-path").textContent = hit.paths.join("\\n");
-          $("viewer-score").textContent = `score ${hit.score.toFixed(3)}` + (hit.taken ? ` · taken ${hit.taken}` : "");
+          $("viewer-score").textContent = [hit.score != null ? `score ${hit.score.toFixed(3)}` : "", hit.taken ? `taken ${hit.taken}` : ""]
+            .filter(Boolean).join(" · ");
           $("viewer-original").href = withToken(hit.file);
           $("viewer").showModal();
         }
@@ -245,6 +300,7 @@ enum WebPage {
         $("ask-stop").addEventListener("click", stopAsking);
         $("viewer-close").addEventListener("click", () => { stopAsking(); $("viewer").close(); });
         $("viewer-similar").addEventListener("click", () => current && similar(current));
+        $("duplicates").addEventListener("click", duplicates);
         $("ask").addEventListener("submit", async (event) => {
           event.preventDefault();
           const question = $("ask-question").value.trim();

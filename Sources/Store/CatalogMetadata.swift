@@ -28,10 +28,14 @@ public struct PhotoMetadata: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var cameraModel: String?
     public var latitude: Double?
     public var longitude: Double?
+    /// `PerceptualSignature.data`; empty when the picture has none (flat, or no longer
+    /// decodable); nil when it was not read yet (a catalog from before signatures).
+    public var signature: Data?
 
     public init(contentHash: String, format: String, width: Int?, height: Int?, takenAt: String,
                 takenAtSource: DateSource, utcOffset: String? = nil, cameraMake: String? = nil,
-                cameraModel: String? = nil, latitude: Double? = nil, longitude: Double? = nil) {
+                cameraModel: String? = nil, latitude: Double? = nil, longitude: Double? = nil,
+                signature: Data? = nil) {
         self.contentHash = contentHash
         self.format = format
         self.width = width
@@ -43,7 +47,11 @@ public struct PhotoMetadata: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.cameraModel = cameraModel
         self.latitude = latitude
         self.longitude = longitude
+        self.signature = signature
     }
+
+    /// The perceptual signature, when the picture has one.
+    public var perceptualSignature: PerceptualSignature? { signature.flatMap(PerceptualSignature.init(data:)) }
 
     /// `items` newest first by the date `taken` gives each (undated ones last), in their
     /// order otherwise: `--sort date` and `sort=date`.
@@ -65,7 +73,7 @@ public struct PhotoMetadata: Codable, Sendable, Equatable, FetchableRecord, Pers
     }
 }
 
-/// An indexed, online file whose content has no metadata yet.
+/// An indexed, online file whose content has no metadata yet (or no signature).
 public struct MetadataCandidate: Sendable, Equatable {
     public let contentHash: String
     public let path: String
@@ -90,7 +98,8 @@ extension CatalogTransaction {
 }
 
 extension Catalog {
-    /// Up to `limit` indexed, online contents without metadata whose hash sorts after
+    /// Up to `limit` indexed, online contents without metadata (or whose metadata has no
+    /// signature yet: a catalog from before signatures) whose hash sorts after
     /// `hash` (nil: from the start), in hash order, each with one of its files: a pass pages
     /// through them without holding a large library's list in memory.
     public func contentsWithoutMetadata(after hash: String?, limit: Int) throws -> [MetadataCandidate] {
@@ -99,7 +108,8 @@ extension Catalog {
                 SELECT file.contentHash AS contentHash, MIN(file.path) AS path, file.modifiedNanoseconds AS modified
                 FROM file
                 WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash > ?
-                  AND NOT EXISTS (SELECT 1 FROM metadata WHERE metadata.contentHash = file.contentHash)
+                  AND NOT EXISTS (SELECT 1 FROM metadata WHERE metadata.contentHash = file.contentHash
+                                  AND metadata.signature IS NOT NULL)
                 GROUP BY file.contentHash ORDER BY file.contentHash LIMIT ?
                 """, arguments: [hash ?? "", limit])
                 .map { MetadataCandidate(contentHash: $0["contentHash"], path: $0["path"], modifiedNanoseconds: $0["modified"]) }

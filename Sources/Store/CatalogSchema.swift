@@ -120,6 +120,11 @@ enum CatalogSchema {
                 CREATE INDEX metadata_taken ON metadata(takenAt);
                 """)
         }
+        migrator.registerMigration("v5: perceptual signatures") { db in
+            // PerceptualSignature.data of each content (empty: none); NULL until the next
+            // pass reads it, without re-embedding.
+            try db.execute(sql: "ALTER TABLE metadata ADD COLUMN signature BLOB")
+        }
         return migrator
     }
 

@@ -6,7 +6,7 @@ struct IMGSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imgsearch",
         abstract: "Local natural-language image search with BLIP-2.",
-        subcommands: [Index.self, Search.self, Daemon.self, Status.self, Prune.self, Embed.self, Match.self, Caption.self, Ask.self, Model.self, Demo.self])
+        subcommands: [Index.self, Search.self, Duplicates.self, Daemon.self, Status.self, Prune.self, Embed.self, Match.self, Caption.self, Ask.self, Model.self, Demo.self])
 }
 
 /// Sets up logging to standard error before any command runs.

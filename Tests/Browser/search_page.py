@@ -3,7 +3,7 @@
 the search box, presses Enter, waits until the thumbnails have loaded, saves a screenshot.
 
     search_page.py BASE_URL QUERY SCREENSHOT.png [QUESTION] [--after YYYY-MM-DD] [--before YYYY-MM-DD]
-                   [--folder SUFFIX] [--sort date] [--similar]
+                   [--folder SUFFIX] [--sort date] [--similar] [--duplicates]
 
 Prints one JSON object: {"results": N, "loaded": N, "captions": [...], "alts": [...], "message": "..."}.
 With QUESTION it then opens the first photo, types the question in "Ask about this photo",
@@ -11,7 +11,9 @@ waits for the answer and adds {"viewer_caption": "...", "answer": "..."} (screen
 viewer in SCREENSHOT with "-ask" before its extension). The filter options set the page's
 date fields, choose the first folder in the folder chooser whose path ends with SUFFIX, and
 set the sort switch, before the query is typed. With --similar it then opens the first photo,
-presses "More like this" and adds {"similar": [captions of the new grid]}.
+presses "More like this" and adds {"similar": [captions of the new grid]}. With --duplicates it
+then presses "Duplicates" and adds {"duplicates": [[captions of each group, in order]]} and
+"duplicates_loaded" (thumbnails shown), with a second screenshot (-duplicates.png).
 Exits non-zero if the page shows no loaded thumbnail within 30 s. Needs Debian's chromium,
 chromium-driver and python3-selenium.
 """
@@ -34,6 +36,7 @@ def main() -> int:
     for name in ("--after", "--before", "--folder", "--sort"):
         parser.add_argument(name)
     parser.add_argument("--similar", action="store_true")
+    parser.add_argument("--duplicates", action="store_true")
     arguments = parser.parse_args()
     base_url, query, screenshot = arguments.base_url, arguments.query, arguments.screenshot
     options = webdriver.ChromeOptions()
@@ -79,6 +82,16 @@ def main() -> int:
             WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "message").text.startswith(
                 tuple(str(n) for n in range(10))) and " images like " in d.find_element(By.ID, "message").text)
             report["similar"] = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#grid .hit figcaption")]
+        if arguments.duplicates:
+            driver.find_element(By.ID, "duplicates").click()
+            WebDriverWait(driver, 30).until(lambda d: "groups of duplicates" in d.find_element(By.ID, "message").text)
+            WebDriverWait(driver, 30).until(
+                lambda d: d.execute_script(loaded) == len(d.find_elements(By.CSS_SELECTOR, "#grid .hit img")))
+            report["duplicates"] = [[caption.text for caption in group.find_elements(By.CSS_SELECTOR, "figcaption")]
+                                    for group in driver.find_elements(By.CSS_SELECTOR, "#grid .group")]
+            report["duplicates_loaded"] = driver.execute_script(loaded)
+            report["duplicates_message"] = driver.find_element(By.ID, "message").text
+            driver.save_screenshot(screenshot.replace(".png", "-duplicates.png"))
         if arguments.question:
             driver.find_elements(By.CSS_SELECTOR, "#grid .hit")[0].click()
             WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "viewer").get_attribute("open") is not None)

@@ -35,6 +35,14 @@ import Testing
         #expect(malformed.takenAtSource == .mtime && malformed.camera == nil)
 
         #expect(try run.run(crawler).described == 0)  // read once
+        #expect(stored.values.allSatisfy { $0.perceptualSignature != nil })
+
+        // A catalog from before signatures: the next pass reads them, and only them.
+        let older = try DatabaseQueue(path: catalog.path)
+        try older.write { db in try db.execute(sql: "UPDATE metadata SET signature = NULL") }
+        try older.close()
+        #expect(try run.run(crawler).described == 3)
+        #expect(try catalog.metadata(ofContents: hashes) == stored)
 
         // A catalog from before metadata: the next pass reads it, embedding nothing.
         let queue = try DatabaseQueue(path: catalog.path)
@@ -56,6 +64,7 @@ import Testing
         #expect(try MetadataFill.run(on: catalog, batchSize: 1, shouldStop: { false }) == 1)
         let unknown = try #require(try catalog.metadata(ofContents: [heicHash])[heicHash])
         #expect(unknown.format == "unknown" && unknown.takenAtSource == .mtime && unknown.camera == nil)
+        #expect(unknown.signature == Data() && unknown.perceptualSignature == nil)  // none, and not read again
         #expect(try MetadataFill.run(on: catalog, shouldStop: { false }) == 0)
     }
 }

@@ -75,6 +75,39 @@ import Testing
                 "\(all)")
     }
 
+    /// "Duplicates" shows the groups the API gives, best photo first: a picture stored turned
+    /// (EXIF orientation) with its upright original, a byte-identical copy with its original.
+    @Test func theDuplicatesViewShowsTheGroups() throws {
+        let (directory, folder) = try Fixtures.photoFolder(copying: ["orient_1.jpg", "orient_6.jpg", "coffee.png", "astronaut.png"]
+            .map { "images/\($0)" })
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("coffee.png"), to: folder.appendingPathComponent("coffee-copy.png"))
+        let daemon = try RunningDaemon(folder: folder, directory: directory)
+        try daemon.waitFor("the first pass") { $0.embedded == 4 }
+        // The signatures are read at the end of the pass.
+        var groups: [[String: Any]] = []
+        for _ in 0..<50 where groups.count < 2 {
+            groups = try daemon.get("/api/duplicates").json()["groups"] as? [[String: Any]] ?? []
+            if groups.count < 2 { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        let listed = groups.map { ($0["photos"] as? [[String: Any]] ?? []) }
+        let names = listed.map { $0.map { (($0["path"] as? String ?? "") as NSString).lastPathComponent }.sorted() }
+        #expect(Set(names) == [["coffee-copy.png", "coffee.png"], ["orient_1.jpg", "orient_6.jpg"]], "\(groups)")
+        #expect(listed.allSatisfy { $0.allSatisfy { ($0["image"] as? Int ?? 0) > 0 } })
+        #expect(listed.flatMap { $0.map { $0["match"] as? String ?? "" } }.sorted() == ["best", "best", "identical", "perceptual"])
+        #expect(try daemon.get("/api/duplicates?threshold=64").status == 400)
+        #expect(try daemon.get("/api/duplicates?under=/etc").status == 403)
+        let scene = try daemon.get("/api/duplicates?scene_threshold=-1").json()["groups"] as? [[String: Any]] ?? []
+        #expect(scene.count == 1 && (scene.first?["photos"] as? [Any])?.count == 5)
+
+        let page = try drivePage(daemon, query: "a photo", screenshot: "web-duplicates.png", ["--duplicates"])
+        let shown = (page["duplicates"] as? [[String]] ?? []).map { $0.map { caption in
+            ["coffee-copy.png", "coffee.png", "orient_1.jpg", "orient_6.jpg"].first { caption.hasSuffix($0) } ?? caption } }
+        #expect(Set(shown.map { $0.sorted() }) == Set(names), "\(page)")
+        #expect(page["duplicates_loaded"] as? Int == 4)
+        #expect((page["duplicates"] as? [[String]] ?? []).allSatisfy { $0.first?.hasPrefix("keep") == true })
+    }
+
     /// With a captioning daemon: thumbnails carry their captions as alt text, the viewer
     /// shows the caption, and "Ask about this photo" prints the API's answer.
     @Test func theViewerShowsTheCaptionAndAnswersAQuestion() throws {

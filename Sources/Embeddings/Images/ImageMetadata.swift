@@ -35,12 +35,20 @@ public struct ImageMetadata: Sendable, Equatable {
     /// Reads the metadata of the file at `path`; an unreadable file, or content that is no
     /// image the decoders read, is an `ImageError`. Malformed EXIF leaves its fields nil.
     public static func read(path: String) throws(ImageError) -> ImageMetadata {
-        let data: Data
+        try read(data: contents(ofFile: path), path: path)
+    }
+
+    /// The bytes of the file at `path`, memory-mapped where that is safe.
+    public static func contents(ofFile path: String) throws(ImageError) -> Data {
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
             throw ImageError(path: path, kind: .unreadable, reason: "cannot read: \((error as NSError).localizedDescription)")
         }
+    }
+
+    /// As `read(path:)`, from the file's bytes; `path` names it in errors.
+    public static func read(data: Data, path: String) throws(ImageError) -> ImageMetadata {
         var metadata = imgdec_metadata()
         var failure = imgdec_error()
         let status = data.withUnsafeBytes { raw in

@@ -3,11 +3,17 @@
 #include "vindex.h"
 #include "guarded.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
 #include <memory>
 #include <string>
 
 #include <faiss/AutoTune.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
@@ -128,6 +134,53 @@ vindex *vindex_load(const char *path, vindex_error *err) {
 
 void vindex_set_threads(int32_t threads) {
     if (threads > 0) omp_set_num_threads(threads);
+}
+
+int vindex_similar_pairs(const float *vectors, int64_t count, int32_t dimension, float threshold, int64_t **pairs,
+                         float **products, int64_t *pair_count, vindex_error *err) {
+    if (pairs != nullptr) *pairs = nullptr;
+    if (products != nullptr) *products = nullptr;
+    if (pair_count != nullptr) *pair_count = 0;
+    return guarded(err, [&] {
+        require(vectors != nullptr && pairs != nullptr && products != nullptr && pair_count != nullptr,
+                "vectors and result pointers are required");
+        require(count >= 0 && dimension > 0, "count must not be negative and dimension must be positive");
+        if (count < 2) return;
+        faiss::IndexFlatIP flat(dimension);
+        flat.add(count, vectors);
+        faiss::RangeSearchResult found(count);
+        flat.range_search(count, vectors, threshold, &found);
+        std::vector<int64_t> kept_pairs;
+        std::vector<float> kept_products;
+        for (int64_t i = 0; i < count; ++i) {
+            for (size_t r = found.lims[i]; r < found.lims[i + 1]; ++r) {
+                if (found.labels[r] <= i) continue;  // each pair once, and not a vector with itself
+                kept_pairs.push_back(i);
+                kept_pairs.push_back(found.labels[r]);
+                kept_products.push_back(found.distances[r]);
+            }
+        }
+        const size_t n = kept_products.size();
+        *pairs = static_cast<int64_t *>(std::malloc(std::max<size_t>(1, 2 * n) * sizeof(int64_t)));
+        *products = static_cast<float *>(std::malloc(std::max<size_t>(1, n) * sizeof(float)));
+        if (*pairs == nullptr || *products == nullptr) {
+            std::free(*pairs);
+            std::free(*products);
+            *pairs = nullptr;
+            *products = nullptr;
+            throw std::bad_alloc();
+        }
+        if (n > 0) {
+            std::memcpy(*pairs, kept_pairs.data(), 2 * n * sizeof(int64_t));
+            std::memcpy(*products, kept_products.data(), n * sizeof(float));
+        }
+        *pair_count = int64_t(n);
+    });
+}
+
+void vindex_free_pairs(int64_t *pairs, float *products) {
+    std::free(pairs);
+    std::free(products);
 }
 
 }  // extern "C"

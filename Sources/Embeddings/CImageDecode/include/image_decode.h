@@ -322,6 +322,32 @@ typedef struct imgdec_metadata {
 imgdec_status imgdec_read_metadata(const uint8_t *data, size_t size, imgdec_metadata *metadata,
                                    imgdec_error *err);
 
+/** Below this standard deviation of luma (0..255) over the 32 x 32 grid a picture is flat. */
+#define IMGDEC_SIGNATURE_FLAT_SPREAD 2.0f
+
+/**
+ * A picture's perceptual signature, for finding re-encodes, resizes and small edits of it:
+ * the upright picture (EXIF orientation applied) as luma, averaged into a 32 x 32 grid, its
+ * 2-D DCT, and one bit for each of the 63 lowest frequencies above the 8 x 8 block's DC
+ * (bit set: above their median). `whole` hashes the whole picture, `center` its central
+ * 90 % (5 % off each edge), so that a picture cropped by 10 % matches through it. Two
+ * pictures are near-duplicates when the Hamming distance of whole/whole, whole/center or
+ * center/whole is small (bench/duplicates: 10 of 63). A flat picture (one colour, or
+ * nearly: see IMGDEC_SIGNATURE_FLAT_SPREAD) has no structure to compare: `flat` is set.
+ */
+typedef struct imgdec_signature {
+    uint64_t whole;
+    uint64_t center;
+    bool flat;
+} imgdec_signature;
+
+/**
+ * The signature of the image in `size` bytes at `data`, decoded as imgdec_decode_memory
+ * does (JPEG at a DCT scale of at least 256 px a side). Errors as imgdec_decode_memory.
+ */
+imgdec_status imgdec_perceptual_signature(const uint8_t *data, size_t size, imgdec_signature *signature,
+                                          imgdec_error *err);
+
 /** "IMGDEC_OK", "IMGDEC_ERROR_IO", ... for logs; never NULL. */
 const char *imgdec_status_name(imgdec_status status);
 

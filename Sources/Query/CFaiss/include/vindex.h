@@ -85,6 +85,19 @@ vindex *vindex_load(const char *path, vindex_error *err);
 /** FAISS's OpenMP thread count (process-wide). */
 void vindex_set_threads(int32_t threads);
 
+/**
+ * Every pair (i < j) of the `count` vectors ([count, dimension] float32) whose inner product
+ * is at least `threshold`: exact (FAISS's range search over a flat inner-product index, its
+ * products in blocks through BLAS, on all cores). The pairs are written to a new buffer
+ * *pairs (2 indexes a pair) and their products to *products; free both with vindex_free_pairs.
+ * A threshold low enough to match most pairs costs memory in proportion to them.
+ */
+int vindex_similar_pairs(const float *vectors, int64_t count, int32_t dimension, float threshold, int64_t **pairs,
+                         float **products, int64_t *pair_count, vindex_error *err);
+
+/** Frees what vindex_similar_pairs returned. NULL-safe. */
+void vindex_free_pairs(int64_t *pairs, float *products);
+
 #ifdef __cplusplus
 }
 #endif
