@@ -63,12 +63,39 @@ func checkSearchVectors(_ vectors: [Float], dimension: Int) throws {
 
 /// The exact max-over-queries score of one image's vectors (row-major) for search vectors.
 func maxOverQueries(_ image: UnsafeBufferPointer<Float>, _ search: [Float], dimension: Int) -> Float {
+    if dimension % 32 == 0 { return search.withUnsafeBufferPointer { maxOverQueriesInBlocks(image, $0, dimension: dimension) } }
     var best = -Float.infinity
     for row in Swift.stride(from: 0, to: image.count, by: dimension) {
         for start in Swift.stride(from: 0, to: search.count, by: dimension) {
             var dot: Float = 0
             for i in 0..<dimension { dot += image[row + i] * search[start + i] }
             best = max(best, dot)
+        }
+    }
+    return best
+}
+
+/// maxOverQueries for a dimension that is a multiple of 32, in four 8-lane sums: the same
+/// products added in another order (within float rounding of the sequential sum), several
+/// times faster, which matters for an image's 32 search vectors (1,024 products a candidate).
+private func maxOverQueriesInBlocks(_ image: UnsafeBufferPointer<Float>, _ search: UnsafeBufferPointer<Float>,
+                                    dimension: Int) -> Float {
+    guard let rows = UnsafeRawPointer(image.baseAddress), let searches = UnsafeRawPointer(search.baseAddress) else { return -.infinity }
+    let stride = MemoryLayout<Float>.stride
+    @inline(__always) func lanes(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        base.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
+    }
+    var best = -Float.infinity
+    for row in Swift.stride(from: 0, to: image.count, by: dimension) {
+        for start in Swift.stride(from: 0, to: search.count, by: dimension) {
+            var sums = (SIMD8<Float>.zero, SIMD8<Float>.zero, SIMD8<Float>.zero, SIMD8<Float>.zero)
+            for i in Swift.stride(from: 0, to: dimension, by: 32) {
+                sums.0 += lanes(rows, row + i) * lanes(searches, start + i)
+                sums.1 += lanes(rows, row + i + 8) * lanes(searches, start + i + 8)
+                sums.2 += lanes(rows, row + i + 16) * lanes(searches, start + i + 16)
+                sums.3 += lanes(rows, row + i + 24) * lanes(searches, start + i + 24)
+            }
+            best = max(best, ((sums.0 + sums.1) + (sums.2 + sums.3)).sum())
         }
     }
     return best

@@ -225,6 +225,45 @@ func quantizedIndex(queries: Int, dimension: Int, ids: [Int64], images: [Float])
         #expect(found.imagesReadInFull == images)
     }
 
+    /// "More like this": an image's 32 vectors. Each image's summary (a reference point and a
+    /// radius) bounds what it can score, so images of other topics are ruled out before any of
+    /// their vectors is compared with the 32; the result is still brute force's, also under a filter.
+    @Test func anImagesVectorsRuleOutOtherTopicsByTheirSummaries() throws {
+        var generator = SeededGenerator(state: 77)
+        let (images, queries, dimension, topics) = (1000, 32, 256, 20)
+        let data = Self.clustered(images: images, topics: topics, queries: queries, dimension: dimension, generator: &generator)
+        let ids = (0..<images).map { Int64($0 * 5 + 2) }
+        let index = try Self.index(ids, data.vectors, queries: queries, dimension: dimension)
+        for topic in [2, 11, 19] {
+            // A new image of this topic: its 50 images score ~0.7, the others below ~0.4.
+            var search: [Float] = []
+            for _ in 0..<queries {
+                let noise = normalizedVectors(1, dimension: dimension, generator: &generator)
+                let mixed = (0..<dimension).map { data.topicVectors[topic * dimension + $0] + 0.8 * noise[$0] }
+                let norm = sqrt(mixed.reduce(0) { $0 + $1 * $1 })
+                search += mixed.map { $0 / norm }
+            }
+            let found = try index.searchMeasuringReads(search, limit: 10)
+            let ranking = bruteForce(images: data.vectors, ids: ids, queriesPerImage: queries, dimension: dimension,
+                                     search: search, limit: images)
+            let expected = Array(ranking.prefix(10))
+            #expect(found.hits.map(\.imageID) == expected.map(\.id), "topic \(topic)")
+            #expect(zip(found.hits, expected).allSatisfy { abs(Double($0.score) - $1.score) < 1e-5 })
+            #expect(found.imagesReadInFull <= images / topics, "topic \(topic): \(found.imagesReadInFull) read in full")
+            // Under a filter keeping every third image.
+            let allowed = Set(ids.enumerated().filter { $0.offset % 3 == 0 }.map(\.element))
+            let filtered = try index.search(search, limit: 10, among: allowed)
+            #expect(filtered.map(\.imageID) == ranking.filter { allowed.contains($0.id) }.prefix(10).map(\.id), "topic \(topic), filtered")
+        }
+        // 32 vectors near no topic and far apart: the summaries rule out nothing, and the
+        // result is still exact.
+        let scattered = normalizedVectors(queries, dimension: dimension, generator: &generator)
+        let found = try index.search(scattered, limit: 10)
+        let expected = bruteForce(images: data.vectors, ids: ids, queriesPerImage: queries, dimension: dimension,
+                                  search: scattered, limit: 10)
+        #expect(zip(found, expected).allSatisfy { abs(Double($0.score) - $1.score) < 1e-5 } && found.count == 10)
+    }
+
     @Test func differencesFinerThanTheCodesAreRankedByTheFP32Vectors() throws {
         // 120 images that differ from each other by 0.001 in score, far below the int8 step
         // (~0.01 here): neither pass can order them, so all reach the fp32 re-scoring.

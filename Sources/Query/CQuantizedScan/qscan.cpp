@@ -28,6 +28,32 @@ std::vector<size_t> qscan_detail::searched_slots(const qscan &s, const int64_t *
     return slots;
 }
 
+/// Appends the summary of one item's `vectors_per_item` fp32 vectors: their mean as int8
+/// codes, and the largest distance of a vector from that quantised mean, rounded up.
+void qscan_detail::add_summary(qscan &s, const float *vectors) {
+    const size_t d = size_t(s.dimension), q = size_t(s.vectors_per_item);
+    std::vector<double> mean(d, 0.0);
+    for (size_t v = 0; v < q; ++v)
+        for (size_t j = 0; j < d; ++j) mean[j] += vectors[v * d + j];
+    double largest = 0;
+    for (size_t j = 0; j < d; ++j) largest = std::max(largest, std::fabs(mean[j] /= double(q)));
+    const float scale = largest > 0 ? float(largest / 127.0) : 1.0f;
+    std::vector<int8_t> codes(s.padded_dimension(), 0);
+    for (size_t j = 0; j < d; ++j) codes[j] = int8_t(std::clamp(std::lrint(mean[j] / scale), -127L, 127L));
+    double radius = 0;
+    for (size_t v = 0; v < q; ++v) {
+        double squares = 0;
+        for (size_t j = 0; j < d; ++j) {
+            const double gap = double(vectors[v * d + j]) - double(scale) * double(codes[j]);
+            squares += gap * gap;
+        }
+        radius = std::max(radius, std::sqrt(squares));
+    }
+    s.reference_codes.insert(s.reference_codes.end(), codes.begin(), codes.end());
+    s.reference_scales.push_back(scale);
+    s.radii.push_back(float(radius * (1 + 1e-6) + 1e-7));
+}
+
 extern "C" {
 
 qscan *qscan_create(int32_t dimension, int32_t vectors_per_item) {
@@ -52,7 +78,7 @@ int qscan_add(qscan *scan, const int64_t *ids, const float *vectors, int64_t cou
     for (size_t j = 0; j < size_t(count) * q * d; ++j) {
         if (!std::isfinite(vectors[j])) return QSCAN_ERROR_INVALID_ARGUMENT;
     }
-    const size_t old_items = scan->ids.size(), old_rows = scan->scales.size();
+    const size_t old_items = scan->ids.size(), old_rows = scan->scales.size(), pd = scan->padded_dimension();
     try {
         std::unordered_set<int64_t> batch;
         for (int64_t i = 0; i < count; ++i) {
@@ -82,6 +108,7 @@ int qscan_add(qscan *scan, const int64_t *ids, const float *vectors, int64_t cou
                 }
             }
         }
+        for (int64_t i = 0; i < count; ++i) add_summary(*scan, vectors + size_t(i) * q * d);
         for (int64_t i = 0; i < count; ++i) {
             scan->ids.push_back(ids[i]);
             scan->slot_of.emplace(ids[i], old_items + size_t(i));
@@ -96,6 +123,9 @@ int qscan_add(qscan *scan, const int64_t *ids, const float *vectors, int64_t cou
         scan->code_l1.resize(old_rows);
         scan->high.resize(old_rows * pb);
         scan->low.resize(old_rows * pb);
+        scan->reference_codes.resize(old_items * pd);
+        scan->reference_scales.resize(old_items);
+        scan->radii.resize(old_items);
         return QSCAN_ERROR_OUT_OF_MEMORY;
     }
     return QSCAN_OK;
@@ -118,12 +148,19 @@ int qscan_remove(qscan *scan, const int64_t *ids, int64_t count, int64_t *remove
             std::memcpy(&scan->low[slot * item_bytes], &scan->low[last * item_bytes], item_bytes);
             std::memcpy(&scan->scales[slot * q], &scan->scales[last * q], q * sizeof(float));
             std::memcpy(&scan->code_l1[slot * q], &scan->code_l1[last * q], q * sizeof(float));
+            const size_t pd = scan->padded_dimension();
+            std::memcpy(&scan->reference_codes[slot * pd], &scan->reference_codes[last * pd], pd);
+            scan->reference_scales[slot] = scan->reference_scales[last];
+            scan->radii[slot] = scan->radii[last];
         }
         scan->ids.pop_back();
         scan->high.resize(scan->ids.size() * item_bytes);
         scan->low.resize(scan->ids.size() * item_bytes);
         scan->scales.resize(scan->ids.size() * q);
         scan->code_l1.resize(scan->ids.size() * q);
+        scan->reference_codes.resize(scan->ids.size() * scan->padded_dimension());
+        scan->reference_scales.resize(scan->ids.size());
+        scan->radii.resize(scan->ids.size());
         ++gone;
     }
     if (removed != nullptr) *removed = gone;

@@ -12,7 +12,7 @@
 namespace {
 
 // Version 3: the body is followed by its XXH3-64 checksum, so a damaged cache is rebuilt.
-constexpr char kMagic[8] = {'I', 'M', 'G', 'Q', 'S', 'C', 'N', '3'};
+constexpr char kMagic[8] = {'I', 'M', 'G', 'Q', 'S', 'C', 'N', '4'};
 
 struct FileCloser {
     void operator()(FILE *file) const { if (file) std::fclose(file); }
@@ -64,7 +64,9 @@ int qscan_save(const qscan *scan, const char *path) {
                   std::fwrite(header, sizeof(int64_t), 3, file.get()) == 3 &&
                   write_all(file.get(), scan->ids, checksum.get()) && write_all(file.get(), scan->scales, checksum.get()) &&
                   write_all(file.get(), scan->code_l1, checksum.get()) && write_all(file.get(), scan->high, checksum.get()) &&
-                  write_all(file.get(), scan->low, checksum.get());
+                  write_all(file.get(), scan->low, checksum.get()) &&
+                  write_all(file.get(), scan->reference_codes, checksum.get()) &&
+                  write_all(file.get(), scan->reference_scales, checksum.get()) && write_all(file.get(), scan->radii, checksum.get());
         const uint64_t digest = XXH3_64bits_digest(checksum.get());
         ok = ok && std::fwrite(&digest, sizeof(digest), 1, file.get()) == 1 && std::fflush(file.get()) == 0;
         if (!ok) {
@@ -107,6 +109,8 @@ qscan *qscan_load(const char *path, int32_t dimension, int32_t vectors_per_item)
             !read_all(file.get(), scan->code_l1, rows, sum) ||
             !read_all(file.get(), scan->high, rows * scan->plane_bytes, sum) ||
             !read_all(file.get(), scan->low, rows * scan->plane_bytes, sum) ||
+            !read_all(file.get(), scan->reference_codes, items * scan->padded_dimension(), sum) ||
+            !read_all(file.get(), scan->reference_scales, items, sum) || !read_all(file.get(), scan->radii, items, sum) ||
             std::fread(&digest, sizeof(digest), 1, file.get()) != 1 || digest != XXH3_64bits_digest(sum) ||
             std::fgetc(file.get()) != EOF) {
             return nullptr;

@@ -309,6 +309,198 @@ std::vector<size_t> reaching(const Bounds *bounds, const std::vector<size_t> &it
     return kept;
 }
 
+/*
+ * The summary bound, for searches with many vectors ("more like this": an image's 32). With
+ * m the mean of the search vectors t and a_t = t − m, and an item's reference point r and
+ * radius ρ (every vector x_j of the item lies within ρ of r: qscan_store.hpp),
+ *     t·x_j = m·x_j + a_t·r + a_t·(x_j − r) ≤ max_j m·x_j + a_t·r + ‖a_t‖ρ.
+ * So one pass with the single search vector m, plus a dot product of each a_t with the
+ * item's reference point, bounds what the item can score, at about a thirtieth of the cost
+ * of bounding every pair of vectors. Items whose bound falls below the k-th best lower bound
+ * of a few likely items cannot be in the top k and are not scanned further.
+ */
+struct SummarySearch {
+    std::vector<float> mean;                  // m, [dimension]
+    std::vector<float> spreads;               // a_t, [count, padded], zero-padded
+    std::vector<float> spread_norms;          // ‖a_t‖, rounded up
+    std::vector<float> rounding;              // float rounding of scale × (a_t · codes), per unit of scale
+    std::vector<int16_t> rounded;             // a_t / step_t rounded, [count, padded]: the AVX2 path's
+    std::vector<float> steps;                 // step_t
+
+    SummarySearch(const qscan &s, const float *search, size_t count)
+        : mean(size_t(s.dimension), 0.0f), spreads(count * s.padded_dimension(), 0.0f) {
+        const size_t d = size_t(s.dimension), pd = s.padded_dimension();
+        std::vector<double> sum(d, 0.0);
+        for (size_t t = 0; t < count; ++t)
+            for (size_t j = 0; j < d; ++j) sum[j] += search[t * d + j];
+        for (size_t j = 0; j < d; ++j) mean[j] = float(sum[j] / double(count));
+        for (size_t t = 0; t < count; ++t) {
+            double squares = 0, l1 = 0;
+            for (size_t j = 0; j < d; ++j) {
+                // a_t as the search vector minus the float m the mean pass uses: exact decomposition.
+                const double a = double(search[t * d + j]) - double(mean[j]);
+                spreads[t * pd + j] = float(a);
+                squares += a * a;
+                l1 += std::fabs(a);
+            }
+            // The float a_t differs from t − m by at most half an ulp a component; ‖·‖ rounded up covers it.
+            spread_norms.push_back(float(std::sqrt(squares) * (1 + 1e-5) + 1e-7));
+            rounding.push_back(float(l1 * 127.0 * double(pd) * 1.2e-7 * 1.001 + 1e-7));
+        }
+        // int16 copies: |code| ≤ 127 times |q| ≤ 32767, summed over pd ≤ 512 dimensions, fits in int32
+        // (larger dimensions narrow the range as PreparedSearch does).
+        const float range = float(std::min<size_t>(32767, size_t(INT32_MAX) / (127 * pd)));
+        rounded.assign(count * pd, 0);
+        for (size_t t = 0; t < count; ++t) {
+            float largest = 0;
+            for (size_t j = 0; j < d; ++j) largest = std::max(largest, std::fabs(spreads[t * pd + j]));
+            const float step = largest > 0 ? largest / range : 1.0f;
+            steps.push_back(step);
+            for (size_t j = 0; j < d; ++j)
+                rounded[t * pd + j] = int16_t(std::lrint(std::clamp(spreads[t * pd + j] / step, -range, range)));
+        }
+    }
+};
+
+/// The bound of one search vector from a_t · codes (`dot`): scale × dot plus its rounding, plus ‖a_t‖ρ.
+inline float summary_value(const SummarySearch &p, size_t t, float dot, float scale, float radius) {
+    return scale * dot + scale * p.rounding[t] + p.spread_norms[t] * radius * 1.00001f + 1e-6f;
+}
+
+/// max_t (a_t · r + ‖a_t‖ρ) of one item, with its float rounding (which the bound allows for in
+/// any order of summation), portably.
+float summary_term_baseline(const qscan &s, const SummarySearch &p, size_t item) {
+    const size_t pd = s.padded_dimension(), count = p.spread_norms.size();
+    const int8_t *codes = s.reference_codes.data() + item * pd;
+    float best = -INFINITY;
+    for (size_t t = 0; t < count; ++t) {
+        const float *a = p.spreads.data() + t * pd;
+        float dot = 0;
+        for (size_t j = 0; j < pd; ++j) dot += a[j] * float(codes[j]);
+        best = std::max(best, summary_value(p, t, dot, s.reference_scales[item], s.radii[item]));
+    }
+    return best;
+}
+
+/// The summary terms of the listed items into `terms` (by slot) in AVX2, eight items at a time:
+/// a_t rounded to int16 (a_t = step × q_t + e, |e_j| ≤ step/2, so a_t·r lies within
+/// scale × step/2 × ‖c‖₁ of scale × step × (q_t·c)), each loaded once for the eight items,
+/// whose codes are widened to int16 once; the integer sums are exact.
+__attribute__((target("avx2,fma"))) void summary_terms_avx2(const qscan &s, const SummarySearch &p, const size_t *items,
+                                                             size_t count, float *terms) {
+    const size_t pd = s.padded_dimension(), searches = p.spread_norms.size();
+    thread_local std::vector<int16_t> widened;
+    widened.assign(8 * pd, 0);
+    int16_t *const references = widened.data();
+    float code_l1[8];
+    for (size_t first = 0; first < count; first += 8) {
+        const size_t block = std::min<size_t>(8, count - first);
+        for (size_t i = 0; i < 8; ++i) {
+            int16_t *reference = references + i * pd;
+            code_l1[i] = 0;
+            if (i >= block) {
+                std::fill(reference, reference + pd, int16_t(0));
+                continue;
+            }
+            const int8_t *codes = s.reference_codes.data() + items[first + i] * pd;
+            int32_t l1 = 0;
+            for (size_t j = 0; j < pd; ++j) {
+                reference[j] = codes[j];
+                l1 += std::abs(int32_t(codes[j]));
+            }
+            code_l1[i] = float(l1);
+        }
+        float best[8];
+        std::fill(best, best + 8, -INFINITY);
+        for (size_t t = 0; t < searches; ++t) {
+            const int16_t *q = p.rounded.data() + t * pd;
+            __m256i sums[8];
+            for (size_t i = 0; i < 8; ++i) sums[i] = _mm256_setzero_si256();
+            for (size_t j = 0; j < pd; j += 16) {
+                const __m256i spread = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + j));
+                for (size_t i = 0; i < 8; ++i)
+                    sums[i] = _mm256_add_epi32(sums[i], _mm256_madd_epi16(spread, _mm256_loadu_si256(
+                                                                              reinterpret_cast<const __m256i *>(references + i * pd + j))));
+            }
+            alignas(32) int32_t dots[8];
+            _mm256_store_si256(reinterpret_cast<__m256i *>(dots), horizontal_sums(sums));
+            const float step = p.steps[t];
+            for (size_t i = 0; i < block; ++i) {
+                const size_t item = items[first + i];
+                const float scale = s.reference_scales[item];
+                const float estimate = scale * step * float(dots[i]);
+                const float value = estimate + scale * step * 0.5f * code_l1[i] * 1.001f + std::fabs(estimate) * 1e-6f +
+                                    p.spread_norms[t] * s.radii[item] * 1.00001f + 1e-6f;
+                best[i] = std::max(best[i], value);
+            }
+        }
+        for (size_t i = 0; i < block; ++i) terms[items[first + i]] = best[i];
+    }
+}
+
+/// The summary terms of the listed items into `terms` (by slot), on the best code path this CPU has.
+void summary_terms(const qscan &s, const SummarySearch &p, const size_t *items, size_t count, float *terms) {
+    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (avx2) {
+        summary_terms_avx2(s, p, items, count, terms);
+        return;
+    }
+    for (size_t n = 0; n < count; ++n) terms[items[n]] = summary_term_baseline(s, p, items[n]);
+}
+
+/// Items a summary-filter step handles at a time (both of its parts, back to back).
+constexpr size_t kSummaryChunk = 256;
+
+/// Searches with at least this many vectors use the summary bound.
+constexpr int32_t kSummaryMinimumSearch = 4;
+
+/// How many likely items the summary filter scores in full to find its threshold, per result.
+constexpr size_t kLikelyPerResult = 4;
+
+/**
+ * The items of `items` (storage order) that the summary bound cannot rule out of the top k
+ * for `search` (`count` vectors), in storage order. `full` is the search prepared for the
+ * full passes.
+ */
+std::vector<size_t> summary_survivors(const qscan &s, const float *search, size_t count, const PreparedSearch &full,
+                                      size_t k, const std::vector<size_t> &items, size_t workers) {
+    const SummarySearch summary(s, search, count);
+    const PreparedSearch mean_search(s, summary.mean.data(), 1);
+    std::vector<Bounds> mean_bounds(s.ids.size(), Bounds{-INFINITY, INFINITY});
+    std::vector<float> term(s.ids.size(), INFINITY), bound(s.ids.size(), INFINITY);
+    const auto threads = [&](size_t n) { return std::min(workers, std::max<size_t>(1, n / 64)); };
+    // Coarse bounds of max_j m·x_j for every item, plus the summary term.
+    // In chunks, so that the memory-bound pass and the compute-bound terms overlap.
+    in_parallel(items.size(), threads(items.size()), [&](size_t first, size_t last) {
+        for (size_t chunk = first; chunk < last; chunk += kSummaryChunk) {
+            const size_t end = std::min(last, chunk + kSummaryChunk);
+            bound_items<false>(s, mean_search, items.data() + chunk, end - chunk, mean_bounds.data());
+            summary_terms(s, summary, items.data() + chunk, end - chunk, term.data());
+        }
+        for (size_t n = first; n < last; ++n) bound[items[n]] = mean_bounds[items[n]].upper + term[items[n]];
+    });
+    // The threshold: the k-th best lower bound of the likeliest items, scanned in full.
+    std::vector<size_t> likely = items;
+    const size_t likely_count = std::min(likely.size(), k * kLikelyPerResult);
+    std::nth_element(likely.begin(), likely.begin() + ptrdiff_t(likely_count - 1), likely.end(),
+                     [&](size_t a, size_t b) { return bound[a] > bound[b]; });
+    likely.resize(likely_count);
+    std::vector<Bounds> likely_bounds(s.ids.size(), Bounds{-INFINITY, INFINITY});
+    bound_items<true>(s, full, likely.data(), likely.size(), likely_bounds.data());
+    const float threshold = kth_largest_lower(likely_bounds.data(), likely, k);
+    // Narrow the first term with the fine pass where the coarse one could not rule the item out.
+    std::vector<size_t> open;
+    for (size_t item : items) if (bound[item] >= threshold) open.push_back(item);
+    in_parallel(open.size(), threads(open.size()), [&](size_t first, size_t last) {
+        bound_items<true>(s, mean_search, open.data() + first, last - first, mean_bounds.data());
+    });
+    std::vector<size_t> kept;
+    for (size_t item : open) {
+        if (mean_bounds[item].upper + term[item] >= threshold) kept.push_back(item);
+    }
+    return kept;
+}
+
 }  // namespace
 
 extern "C" {
@@ -343,14 +535,18 @@ int qscan_candidates(const qscan *scan, const float *search, int32_t search_coun
                             else bound_items<false>(*scan, prepared, listed.data() + first, last - first, bounds.data());
                         });
         };
-        std::vector<size_t> all = searched, sample, rest;
-        for (size_t n = 0; n < items; ++n) (n % kSamplePeriod < kSampleRun ? sample : rest).push_back(all[n]);
+        // Many search vectors: the summary bound first rules out most items cheaply.
+        std::vector<size_t> all = search_count >= kSummaryMinimumSearch && items > size_t(k) * kLikelyPerResult
+                                      ? summary_survivors(*scan, search, size_t(search_count), prepared, size_t(k), searched, workers)
+                                      : searched;
+        std::vector<size_t> sample, rest;
+        for (size_t n = 0; n < all.size(); ++n) (n % kSamplePeriod < kSampleRun ? sample : rest).push_back(all[n]);
 
         // The coarse pass costs half a fine one, so it pays only when it rules out more than
         // half of the items; a coarse pass over the sample tells. The fine pass then reads
         // the items that the coarse bounds could not rule out, or all of them.
         pass(false, sample);
-        const size_t sample_k = std::max<size_t>(1, (size_t(k) * sample.size() + items - 1) / items);
+        const size_t sample_k = std::max<size_t>(1, (size_t(k) * sample.size() + all.size() - 1) / all.size());
         const size_t kept = reaching(bounds.data(), sample, kth_largest_lower(bounds.data(), sample, sample_k)).size();
         std::vector<size_t> refined;
         if (2 * kept >= sample.size()) {

@@ -66,6 +66,13 @@ struct qscan {
     Plane low;                     // [rows, plane_bytes]: code & 15
     std::vector<float> scales;     // [rows]: vector ≈ scale × code
     std::vector<float> code_l1;    // [rows]: Σ|code|
+    // Each item's summary, for searches with many vectors (an image's 32): a reference point
+    // r, stored as int8 codes and a scale (r = reference_scale × code), and the distance
+    // from r of the item's farthest vector (rounded up), which bound what the item can score
+    // without reading its vectors (qscan_search.cpp).
+    std::vector<int8_t> reference_codes;   // [items, padded dimension]
+    std::vector<float> reference_scales;   // [items]
+    std::vector<float> radii;              // [items]
     std::vector<int64_t> ids;      // [items]
     std::unordered_map<int64_t, size_t> slot_of;
 
@@ -77,6 +84,9 @@ namespace qscan_detail {
 /// The slots a search reads: every item, or those of the `among` ids the store holds, each
 /// once, in storage order.
 std::vector<size_t> searched_slots(const qscan &s, const int64_t *among, int64_t among_count);
+
+/// Appends the summary (reference point and radius) of one item's fp32 vectors.
+void add_summary(qscan &s, const float *vectors);
 
 }  // namespace qscan_detail
 

@@ -20,6 +20,13 @@
  * of the images (a coarse scan of one eighth of them tells), the fine pass reads them all.
  * qscan_search.cpp derives both bounds, rounding included.
  *
+ * Many search vectors (an image's 32, "more like this"): bounding every pair of vectors costs
+ * 32 times a text search. Each item also keeps a summary, a reference point r (int8) and the
+ * radius ρ within which all its vectors lie, so with m the search vectors' mean and a_t = t − m,
+ * an item scores at most max_j m·x_j + max_t (a_t·r + ‖a_t‖ρ): one pass with m plus 32 short
+ * dot products an item. Items whose bound is below the k-th best lower bound of a few likely
+ * items (scanned in full) are dropped before the passes above; the result is unchanged.
+ *
  * Usage:
  *     qscan *scan = qscan_create(256, 32);
  *     qscan_add(scan, ids, vectors, count);                 // fp32 in, quantized inside
@@ -53,7 +60,8 @@ typedef struct qscan qscan;
 /**
  * An empty store of items (images) of `vectors_per_item` vectors of `dimension`; NULL on bad
  * sizes (dimension above 65536 included). Memory: the dimension rounded up to 64, plus 8
- * bytes, a vector, in huge pages where the system allows.
+ * bytes, a vector, in huge pages where the system allows; and as much again plus 8 bytes an
+ * item for its summary.
  */
 qscan *qscan_create(int32_t dimension, int32_t vectors_per_item);
 
