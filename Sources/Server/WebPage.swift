@@ -143,23 +143,32 @@ enum WebPage {
           grid.replaceChildren();
           $("message").textContent = heading;
           for (const hit of results) {
-            const figure = document.createElement("figure");
-            figure.className = "hit";
+            const title = (hit.caption ? hit.caption + "\\n" : "") + (hit.taken ? hit.taken + "\\n" : "") + hit.paths.join("\\n");
+            grid.append(thumbnailFigure(hit, hit.score.toFixed(3), title, 360));
+          }
+        }
+        // A grid cell: `hit`'s thumbnail (when it has an image id), `label` in bold before the
+        // file's name, `title` on hover; a click opens the viewer.
+        function thumbnailFigure(hit, label, title, size) {
+          const figure = document.createElement("figure");
+          figure.className = "hit";
+          if (hit.id) {
             figure.dataset.id = hit.id;
             const img = document.createElement("img");
             img.loading = "lazy";
             img.alt = hit.caption || hit.paths[0];
-            img.src = withToken(`${hit.thumbnail}?size=360`);
-            const caption = document.createElement("figcaption");
-            const score = document.createElement("span");
-            score.className = "score";
-            score.textContent = hit.score.toFixed(3);
-            caption.append(score, hit.paths[0].split("/").pop());
-            caption.title = (hit.caption ? hit.caption + "\\n" : "") + (hit.taken ? hit.taken + "\\n" : "") + hit.paths.join("\\n");
-            figure.append(img, caption);
+            img.src = withToken(`${hit.thumbnail}?size=${size}`);
+            figure.append(img);
             figure.addEventListener("click", () => open(hit));
-            grid.append(figure);
           }
+          const caption = document.createElement("figcaption");
+          const tag = document.createElement("span");
+          tag.className = "score";
+          tag.textContent = label;
+          caption.append(tag, hit.paths[0].split("/").pop());
+          caption.title = title;
+          figure.append(caption);
+          return figure;
         }
 
         async function search(text, not) {
@@ -211,27 +220,13 @@ enum WebPage {
           }
         }
         function duplicateFigure(photo) {
-          const figure = document.createElement("figure");
-          figure.className = photo.match === "best" ? "hit keep" : "hit";
           const label = { best: "keep", identical: "identical copy", perceptual: `distance ${photo.distance}`,
                           scene: `same scene ${photo.similarity?.toFixed(3)}` }[photo.match];
-          const caption = document.createElement("figcaption");
-          const tag = document.createElement("span");
-          tag.className = "score";
-          tag.textContent = label;
-          caption.append(tag, photo.path.split("/").pop());
-          caption.title = [photo.path, photo.width ? `${photo.width}×${photo.height}` : "", photo.taken || ""].filter(Boolean).join("\\n");
-          if (photo.image) {
-            const img = document.createElement("img");
-            img.loading = "lazy";
-            img.alt = photo.path;
-            img.src = withToken(`/api/images/${photo.image}/thumbnail?size=320`);
-            figure.append(img);
-            const hit = { id: photo.image, paths: [photo.path], thumbnail: `/api/images/${photo.image}/thumbnail`,
-                          file: `/api/images/${photo.image}/file`, taken: photo.taken };
-            figure.addEventListener("click", () => open(hit));
-          }
-          figure.append(caption);
+          const title = [photo.path, photo.width ? `${photo.width}×${photo.height}` : "", photo.taken || ""].filter(Boolean).join("\\n");
+          const hit = { id: photo.image, paths: [photo.path], thumbnail: `/api/images/${photo.image}/thumbnail`,
+                        file: `/api/images/${photo.image}/file`, taken: photo.taken };
+          const figure = thumbnailFigure(hit, label, title, 320);
+          if (photo.match === "best") figure.classList.add("keep");
           return figure;
         }
         // The date fields and the folder chooser, as the API's filter parameters.

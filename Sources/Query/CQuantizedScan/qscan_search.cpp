@@ -321,71 +321,71 @@ std::vector<size_t> reaching(const Bounds *bounds, const std::vector<size_t> &it
  */
 struct SummarySearch {
     std::vector<float> mean;                  // m, [dimension]
-    std::vector<float> spreads;               // a_t, [count, padded], zero-padded
+    std::vector<float> differences;           // a_t = t − m, [count, dimension]
     std::vector<float> spread_norms;          // ‖a_t‖, rounded up
-    std::vector<float> rounding;              // float rounding of scale × (a_t · codes), per unit of scale
-    std::vector<int16_t> rounded;             // a_t / step_t rounded, [count, padded]: the AVX2 path's
-    std::vector<float> steps;                 // step_t
+    PreparedSearch spreads;                   // a_t rounded to int16 as the fine pass rounds search vectors
 
     SummarySearch(const qscan &s, const float *search, size_t count)
-        : mean(size_t(s.dimension), 0.0f), spreads(count * s.padded_dimension(), 0.0f) {
-        const size_t d = size_t(s.dimension), pd = s.padded_dimension();
+        : mean(mean_of(search, count, size_t(s.dimension))),
+          differences(differences_from(search, mean, count)),
+          spreads(s, differences.data(), int32_t(count)) {
+        const size_t d = mean.size();
+        for (size_t t = 0; t < count; ++t) {
+            double squares = 0;
+            for (size_t j = 0; j < d; ++j) squares += double(differences[t * d + j]) * double(differences[t * d + j]);
+            // The float a_t differs from t − m by at most half an ulp a component; ‖·‖ rounded up covers it.
+            spread_norms.push_back(float(std::sqrt(squares) * (1 + 1e-5) + 1e-7));
+        }
+    }
+
+    static std::vector<float> mean_of(const float *search, size_t count, size_t d) {
         std::vector<double> sum(d, 0.0);
         for (size_t t = 0; t < count; ++t)
             for (size_t j = 0; j < d; ++j) sum[j] += search[t * d + j];
+        std::vector<float> mean(d);
         for (size_t j = 0; j < d; ++j) mean[j] = float(sum[j] / double(count));
-        for (size_t t = 0; t < count; ++t) {
-            double squares = 0, l1 = 0;
-            for (size_t j = 0; j < d; ++j) {
-                // a_t as the search vector minus the float m the mean pass uses: exact decomposition.
-                const double a = double(search[t * d + j]) - double(mean[j]);
-                spreads[t * pd + j] = float(a);
-                squares += a * a;
-                l1 += std::fabs(a);
-            }
-            // The float a_t differs from t − m by at most half an ulp a component; ‖·‖ rounded up covers it.
-            spread_norms.push_back(float(std::sqrt(squares) * (1 + 1e-5) + 1e-7));
-            rounding.push_back(float(l1 * 127.0 * double(pd) * 1.2e-7 * 1.001 + 1e-7));
-        }
-        // int16 copies: |code| ≤ 127 times |q| ≤ 32767, summed over pd ≤ 512 dimensions, fits in int32
-        // (larger dimensions narrow the range as PreparedSearch does).
-        const float range = float(std::min<size_t>(32767, size_t(INT32_MAX) / (127 * pd)));
-        rounded.assign(count * pd, 0);
-        for (size_t t = 0; t < count; ++t) {
-            float largest = 0;
-            for (size_t j = 0; j < d; ++j) largest = std::max(largest, std::fabs(spreads[t * pd + j]));
-            const float step = largest > 0 ? largest / range : 1.0f;
-            steps.push_back(step);
-            for (size_t j = 0; j < d; ++j)
-                rounded[t * pd + j] = int16_t(std::lrint(std::clamp(spreads[t * pd + j] / step, -range, range)));
-        }
+        return mean;
+    }
+
+    /// a_t as the search vector minus the float m the mean pass uses: an exact decomposition.
+    static std::vector<float> differences_from(const float *search, const std::vector<float> &mean, size_t count) {
+        const size_t d = mean.size();
+        std::vector<float> differences(count * d);
+        for (size_t t = 0; t < count; ++t)
+            for (size_t j = 0; j < d; ++j) differences[t * d + j] = float(double(search[t * d + j]) - double(mean[j]));
+        return differences;
     }
 };
 
-/// The bound of one search vector from a_t · codes (`dot`): scale × dot plus its rounding, plus ‖a_t‖ρ.
-inline float summary_value(const SummarySearch &p, size_t t, float dot, float scale, float radius) {
-    return scale * dot + scale * p.rounding[t] + p.spread_norms[t] * radius * 1.00001f + 1e-6f;
+/// The bound a_t·r + ‖a_t‖ρ of one item from the exact integer sum q_t·c of its reference
+/// codes c with a_t rounded to int16 (a_t = step × q_t + e, |e_j| ≤ step/2, so a_t·r lies within
+/// scale × step/2 × ‖c‖₁ of scale × step × (q_t·c)), float rounding included.
+inline float summary_bound(const SummarySearch &p, size_t t, int32_t sum, float scale, float code_l1, float radius) {
+    const float step = p.spreads.fine_terms[t].step;
+    const float estimate = scale * step * float(sum);
+    return estimate + scale * step * 0.5f * code_l1 * 1.001f + std::fabs(estimate) * 1e-6f +
+           p.spread_norms[t] * radius * 1.00001f + 1e-6f;
 }
 
-/// max_t (a_t · r + ‖a_t‖ρ) of one item, with its float rounding (which the bound allows for in
-/// any order of summation), portably.
+/// max_t (a_t · r + ‖a_t‖ρ) of one item, portably.
 float summary_term_baseline(const qscan &s, const SummarySearch &p, size_t item) {
     const size_t pd = s.padded_dimension(), count = p.spread_norms.size();
     const int8_t *codes = s.reference_codes.data() + item * pd;
+    int32_t l1 = 0;
+    for (size_t j = 0; j < pd; ++j) l1 += std::abs(int32_t(codes[j]));
     float best = -INFINITY;
     for (size_t t = 0; t < count; ++t) {
-        const float *a = p.spreads.data() + t * pd;
-        float dot = 0;
-        for (size_t j = 0; j < pd; ++j) dot += a[j] * float(codes[j]);
-        best = std::max(best, summary_value(p, t, dot, s.reference_scales[item], s.radii[item]));
+        const int16_t *q = p.spreads.fine.data() + t * p.spreads.padded;
+        int32_t sum = 0;
+        for (size_t j = 0; j < pd; ++j) sum += int32_t(q[j]) * int32_t(codes[j]);
+        best = std::max(best, summary_bound(p, t, sum, s.reference_scales[item], float(l1), s.radii[item]));
     }
     return best;
 }
 
 /// The summary terms of the listed items into `terms` (by slot) in AVX2, eight items at a time:
-/// a_t rounded to int16 (a_t = step × q_t + e, |e_j| ≤ step/2, so a_t·r lies within
-/// scale × step/2 × ‖c‖₁ of scale × step × (q_t·c)), each loaded once for the eight items,
-/// whose codes are widened to int16 once; the integer sums are exact.
+/// each rounded a_t is loaded once for the eight items, whose codes are widened to int16 once;
+/// the integer sums are exact, and summary_bound turns them into bounds.
 __attribute__((target("avx2,fma"))) void summary_terms_avx2(const qscan &s, const SummarySearch &p, const size_t *items,
                                                              size_t count, float *terms) {
     const size_t pd = s.padded_dimension(), searches = p.spread_norms.size();
@@ -413,7 +413,7 @@ __attribute__((target("avx2,fma"))) void summary_terms_avx2(const qscan &s, cons
         float best[8];
         std::fill(best, best + 8, -INFINITY);
         for (size_t t = 0; t < searches; ++t) {
-            const int16_t *q = p.rounded.data() + t * pd;
+            const int16_t *q = p.spreads.fine.data() + t * p.spreads.padded;
             __m256i sums[8];
             for (size_t i = 0; i < 8; ++i) sums[i] = _mm256_setzero_si256();
             for (size_t j = 0; j < pd; j += 16) {
@@ -424,14 +424,9 @@ __attribute__((target("avx2,fma"))) void summary_terms_avx2(const qscan &s, cons
             }
             alignas(32) int32_t dots[8];
             _mm256_store_si256(reinterpret_cast<__m256i *>(dots), horizontal_sums(sums));
-            const float step = p.steps[t];
             for (size_t i = 0; i < block; ++i) {
                 const size_t item = items[first + i];
-                const float scale = s.reference_scales[item];
-                const float estimate = scale * step * float(dots[i]);
-                const float value = estimate + scale * step * 0.5f * code_l1[i] * 1.001f + std::fabs(estimate) * 1e-6f +
-                                    p.spread_norms[t] * s.radii[item] * 1.00001f + 1e-6f;
-                best[i] = std::max(best[i], value);
+                best[i] = std::max(best[i], summary_bound(p, t, dots[i], s.reference_scales[item], code_l1[i], s.radii[item]));
             }
         }
         for (size_t i = 0; i < block; ++i) terms[items[first + i]] = best[i];
