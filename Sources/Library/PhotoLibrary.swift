@@ -25,6 +25,11 @@ public final class PhotoLibrary: Sendable {
     public func record(of model: Blip2Model) throws -> ModelRecord {
         let wanted = try ModelRecord(model: model)
         guard let record = try catalog.model(id: wanted.id) else {
+            if let other = try otherPrecision(of: wanted) {
+                throw LibraryError(.modelNotIndexed, "\(catalog.path) holds embeddings of \(model.snapshot.directory.path) made with "
+                    + "--precision \(other.precisionClass), not \(model.precision): pass --precision \(other.precisionClass) "
+                    + "(or set precision: \(other.precisionClass) in the config)")
+            }
             let known = try catalog.models().map { "\($0.id) (\($0.description))" }.joined(separator: ", ")
             throw LibraryError(.modelNotIndexed, "\(catalog.path) has no embeddings from \(model.snapshot.directory.path) (\(wanted.id))"
                 + (known.isEmpty ? "" : "; it has: \(known)") + ". Index with this model first.")
@@ -46,8 +51,19 @@ public final class PhotoLibrary: Sendable {
     /// pass; the model is registered in the catalog first.
     public func indexRun(model: Blip2Model, batchSize: Int) throws -> IndexRun {
         let record = try ModelRecord(model: model)
+        if try catalog.model(id: record.id) == nil, let other = try otherPrecision(of: record),
+           try catalog.imageCount(modelId: other.id) > 0 {
+            throw LibraryError(.modelNotIndexed, "\(catalog.path) holds embeddings of \(model.snapshot.directory.path) made with "
+                + "--precision \(other.precisionClass); \(model.precision) vectors are kept apart from them, so every photo would be "
+                + "embedded again. Index with --precision \(other.precisionClass) to add to them, or into another catalog (--db)")
+        }
         try catalog.write { try $0.register(record) }
         return IndexRun(catalog: catalog, model: model, modelRecord: record, batchSize: batchSize)
+    }
+
+    /// The catalog's record of the same snapshot in the other precision class, if any.
+    private func otherPrecision(of record: ModelRecord) throws -> ModelRecord? {
+        try catalog.models().first { $0.id != record.id && $0.snapshotIdentity == record.snapshotIdentity }
     }
 
     /// What the catalog holds: files per state, models, captions, cached indexes, failures.
@@ -83,10 +99,26 @@ public struct LibraryStatus: Sendable {
 }
 
 extension ModelRecord {
-    /// How the catalog records `model`: its identity (config and weights), where it was
-    /// loaded from, and the shape of its image embeddings.
+    /// How the catalog records `model`: its identity (config, weights, precision class),
+    /// where it was loaded from, and the shape of its image embeddings.
     public init(model: Blip2Model) throws {
-        self.init(id: try ModelIdentity(snapshot: model.snapshot).id, description: model.snapshot.directory.path,
+        self.init(id: Self.id(snapshotIdentity: try ModelIdentity(snapshot: model.snapshot).id, precision: model.precision),
+                  description: model.snapshot.directory.path,
                   queryCount: model.config.queryTokenCount, dimension: model.config.embeddingDimension)
     }
+
+    /// The id embeddings of a snapshot get at a precision. fp32, bf16 and fp16 agree to a
+    /// cosine of 0.9999 and share the snapshot's id; int8's differ by ~1 % and carry
+    /// "-int8", so the two are never searched together or mixed in one index.
+    public static func id(snapshotIdentity: String, precision: String) -> String {
+        precision == Precision.int8.rawValue ? snapshotIdentity + Self.int8Suffix : snapshotIdentity
+    }
+
+    private static let int8Suffix = "-int8"
+
+    /// The snapshot's identity, without the precision class.
+    var snapshotIdentity: String { id.hasSuffix(Self.int8Suffix) ? String(id.dropLast(Self.int8Suffix.count)) : id }
+
+    /// "int8", or "fp32" for the floating-point precisions that share an id.
+    public var precisionClass: String { id.hasSuffix(Self.int8Suffix) ? "int8" : "fp32" }
 }

@@ -66,7 +66,7 @@ struct Duplicates: AsyncParsableCommand {
     /// catalog's only one.
     private func sceneModel(_ catalog: Catalog, config: Configuration) throws -> String {
         if let directory = try modelOptions.directory(config) {
-            return try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
+            return try modelOptions.embeddingID(directory: directory, config: config)
         }
         let models = try catalog.models()
         guard models.count == 1 else {

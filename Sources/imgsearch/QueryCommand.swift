@@ -177,9 +177,7 @@ struct Search: AsyncParsableCommand {
         let catalog = library.catalog
         guard let client = DaemonClient(files: library.files, catalogID: try catalog.identity().id,
                                         catalogRoots: try catalog.fileRoots(), token: config.apiToken) else { return nil }
-        let modelID = try modelOptions.directory(config).map { directory in
-            try ModelIdentity(snapshot: ModelSnapshot(directory: URL(fileURLWithPath: directory))).id
-        }
+        let modelID = try modelOptions.directory(config).map { try modelOptions.embeddingID(directory: $0, config: config) }
         let hits = try await client.search(text: text, negatives: negatives, negativeWeight: notWeight, limit: limit,
                                      minScore: minScore, modelID: modelID)
         if hits != nil { log.debug("answered by the daemon at \(client.baseURL.absoluteString)") }

@@ -5,7 +5,7 @@ import Foundation
 public struct SafetensorsEditor {
     public let url: URL
     public var header: [String: Any]
-    private var payload: Data
+    var payload: Data
 
     public init(url: URL) throws {
         self.url = url
@@ -38,5 +38,19 @@ public struct SafetensorsEditor {
         data.append(json)
         data.append(payload)
         try data.write(to: url)
+    }
+}
+
+extension SafetensorsEditor {
+    /// Multiplies elements `channels` of the F32 vector `name` by `factor`, in the data.
+    public mutating func scale(_ name: String, channels: [Int], by factor: Float) {
+        let entry = header[name] as! [String: Any]
+        precondition(entry["dtype"] as? String == "F32", "\(name) is not F32")
+        let start = (entry["data_offsets"] as! [Int])[0]
+        for channel in channels {
+            let range = (start + 4 * channel)..<(start + 4 * channel + 4)
+            let value = payload.subdata(in: range).withUnsafeBytes { $0.loadUnaligned(as: Float.self) } * factor
+            payload.replaceSubrange(range, with: withUnsafeBytes(of: value) { Data($0) })
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Embeddings
 import Foundation
 import TestSupport
 import Testing
@@ -19,7 +20,10 @@ import Testing
         let queries: [String]
     }
 
-    @Test func colourAndShapeQueriesFindTheirPictures() throws {
+    /// In fp32 and in int8, whose embeddings are kept apart: a catalog indexed in int8 says
+    /// so to a search or an index run in another precision.
+    @Test(arguments: [Precision.fp32, .int8])
+    func colourAndShapeQueriesFindTheirPictures(precision: Precision) throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let images = Self.resources.appendingPathComponent("demo-images")
@@ -28,9 +32,16 @@ import Testing
         let captions = try JSONDecoder().decode(Captions.self, from: Data(contentsOf: images.appendingPathComponent("captions.json")))
         #expect(captions.queries.count >= 24)
 
-        let index = try CommandRunner.imgsearch(["index", "--db", database, "--model", model, images.path])
+        let chosen = ["--precision", precision.rawValue]
+        let index = try CommandRunner.imgsearch(["index", "--db", database, "--model", model, images.path] + chosen)
         #expect(index.status == 0, "\(index.standardError)")
         #expect(index.standardOutput.hasPrefix("\(captions.images.count) embedded"), "\(index.standardOutput)")
+        if precision == .int8 {
+            let search = try CommandRunner.imgsearch(["query", "a red circle", "--no-daemon", "--db", database, "--model", model])
+            #expect(search.status != 0 && search.standardError.contains("--precision int8"), "\(search.standardError)")
+            let reindex = try CommandRunner.imgsearch(["index", "--db", database, "--model", model, images.path])
+            #expect(reindex.status != 0 && reindex.standardError.contains("--precision int8"), "\(reindex.standardError)")
+        }
 
         var top1 = 0, top5 = 0
         var misses: [String] = []
@@ -39,7 +50,7 @@ import Testing
             let relevant = Set(captions.images.filter { words.contains($0.value.colour) && words.contains($0.value.shape) }.map(\.key))
             #expect(!relevant.isEmpty, "\(query) names no picture")
             let result = try CommandRunner.imgsearch(["query", query, "--json", "--limit", "5", "--no-daemon",
-                                                      "--db", database, "--model", model])
+                                                      "--db", database, "--model", model] + chosen)
             #expect(result.status == 0, "\(result.standardError)")
             let ranked = result.standardOutput.split(separator: "\n").compactMap { line -> String? in
                 let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -51,7 +62,7 @@ import Testing
         }
         let recallAt1 = Double(top1) / Double(captions.queries.count)
         let recallAt5 = Double(top5) / Double(captions.queries.count)
-        print("toy model on \(captions.images.count) held-out pictures, \(captions.queries.count) queries: "
+        print("toy model (\(precision)) on \(captions.images.count) held-out pictures, \(captions.queries.count) queries: "
             + "recall@1 \(recallAt1), recall@5 \(recallAt5); first-rank misses: \(misses)")
         #expect(recallAt1 >= 0.9)
         #expect(recallAt5 == 1.0)

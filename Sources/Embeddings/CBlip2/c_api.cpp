@@ -16,6 +16,7 @@ struct blip2_model {
     std::unique_ptr<blip2::Blip2Model> model;
     torch::Device device;
     torch::Dtype dtype;
+    const char *precision;
 };
 
 namespace {
@@ -91,12 +92,12 @@ blip2_model *blip2_model_load(const char *snapshot_dir, const blip2_config *conf
             throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "parts must be a mask of blip2_parts");
         }
         blip2::check_config(*config);
-        torch::Device device = blip2::resolve_device(chosen.device);
-        torch::Dtype dtype = blip2::resolve_dtype(chosen.dtype, device);
+        const blip2::Placement placement = blip2::resolve_placement(chosen);
         c10::InferenceMode inference;
-        blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), device, dtype);
+        blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), placement.device,
+                                   placement.compute, placement.format);
         auto model = std::make_unique<blip2::Blip2Model>(weights, *config, chosen.parts);
-        loaded = new blip2_model{std::move(model), device, dtype};
+        loaded = new blip2_model{std::move(model), placement.device, placement.compute, placement.precision};
     });
     return loaded;
 }
@@ -110,7 +111,7 @@ int blip2_model_describe(const blip2_model *model, char *device, size_t device_l
         std::snprintf(device, device_len, "%s", model->device.str().c_str());
     }
     if (dtype != nullptr && dtype_len > 0) {
-        std::snprintf(dtype, dtype_len, "%s", blip2::dtype_name(model->dtype));
+        std::snprintf(dtype, dtype_len, "%s", model->precision);
     }
     return BLIP2_OK;
 }

@@ -13,6 +13,7 @@ struct blip2_generator {
     std::unique_ptr<blip2::Blip2Generator> model;
     torch::Device device;
     torch::Dtype dtype;
+    const char *precision;
 };
 
 namespace {
@@ -112,17 +113,17 @@ blip2_generator *blip2_generator_load(const char *snapshot_dir, const blip2_conf
         const blip2_load_params chosen = params ? *params : blip2_default_load_params();
         blip2::check_config(*config);
         blip2::check_language_config(*language);
-        torch::Device device = blip2::resolve_device(chosen.device);
-        torch::Dtype dtype = blip2::resolve_dtype(chosen.dtype, device);
-        if (language->kind == BLIP2_LANGUAGE_T5 && dtype == torch::kFloat16) {
+        const blip2::Placement placement = blip2::resolve_placement(chosen);
+        if (language->kind == BLIP2_LANGUAGE_T5 && placement.compute == torch::kFloat16) {
             throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
                         "Flan-T5 overflows in fp16 (transformers keeps parts of it in fp32; LAVIS runs it in "
                         "bf16): use bf16 or fp32");
         }
         c10::InferenceMode inference;
-        blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), device, dtype);
+        blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), placement.device,
+                                   placement.compute, placement.format);
         auto model = std::make_unique<blip2::Blip2Generator>(weights, *config, *language);
-        loaded = new blip2_generator{std::move(model), device, dtype};
+        loaded = new blip2_generator{std::move(model), placement.device, placement.compute, placement.precision};
     });
     return loaded;
 }
@@ -133,7 +134,7 @@ int blip2_generator_describe(const blip2_generator *generator, char *device, siz
                              size_t dtype_len) {
     if (generator == nullptr) return BLIP2_ERROR_INVALID_ARGUMENT;
     if (device != nullptr && device_len > 0) std::snprintf(device, device_len, "%s", generator->device.str().c_str());
-    if (dtype != nullptr && dtype_len > 0) std::snprintf(dtype, dtype_len, "%s", blip2::dtype_name(generator->dtype));
+    if (dtype != nullptr && dtype_len > 0) std::snprintf(dtype, dtype_len, "%s", generator->precision);
     return BLIP2_OK;
 }
 

@@ -2,6 +2,9 @@
 
 namespace blip2 {
 
+namespace {
+
+/** "auto", "cpu", "cuda" or "cuda:N" to a device this libtorch has; throws Error otherwise. */
 torch::Device resolve_device(const char *requested) {
     std::string name = requested == nullptr ? "auto" : requested;
     if (name == "auto") {
@@ -35,18 +38,33 @@ torch::Device resolve_device(const char *requested) {
                 "invalid device \"" + name + "\": use auto, cpu, cuda or cuda:N");
 }
 
-torch::Dtype resolve_dtype(int32_t requested, const torch::Device &device) {
-    switch (requested) {
-        case BLIP2_DTYPE_AUTO: return device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
-        case BLIP2_DTYPE_FP32: return torch::kFloat32;
-        case BLIP2_DTYPE_BF16: return torch::kBFloat16;
+}  // namespace
+
+Placement resolve_placement(const blip2_load_params &params) {
+    const torch::Device device = resolve_device(params.device);
+    const bool cpu = device.is_cpu();
+    switch (params.dtype) {
+        case BLIP2_DTYPE_AUTO:
+            return cpu ? Placement{device, torch::kFloat32, WeightFormat::plain, "fp32"}
+                       : Placement{device, torch::kFloat16, WeightFormat::plain, "fp16"};
+        case BLIP2_DTYPE_FP32: return {device, torch::kFloat32, WeightFormat::plain, "fp32"};
+        case BLIP2_DTYPE_BF16:
+            return cpu ? Placement{device, torch::kFloat32, WeightFormat::bf16_linears, "bf16"}
+                       : Placement{device, torch::kBFloat16, WeightFormat::plain, "bf16"};
         case BLIP2_DTYPE_FP16:
-            if (device.is_cpu()) {
+            if (cpu) {
                 throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
-                            "fp16 is not supported on the CPU: use fp32 or bf16");
+                            "fp16 is not supported on the CPU: use fp32, bf16 or int8");
             }
-            return torch::kFloat16;
-        default: throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "unknown dtype " + std::to_string(requested));
+            return {device, torch::kFloat16, WeightFormat::plain, "fp16"};
+        case BLIP2_DTYPE_INT8:
+            if (!cpu) {
+                throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
+                            "int8 is for the CPU: on " + device.str() + " use fp16 or bf16");
+            }
+            return {device, torch::kFloat32, WeightFormat::int8_linears, "int8"};
+        default:
+            throw Error(BLIP2_ERROR_INVALID_ARGUMENT, "unknown dtype " + std::to_string(params.dtype));
     }
 }
 
@@ -86,10 +104,6 @@ void check_config(const blip2_config &c) {
         throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
                     "qformer_config.encoder_hidden_size differs from vision_config.hidden_size");
     }
-}
-
-const char *dtype_name(torch::Dtype dtype) {
-    return dtype == torch::kFloat16 ? "fp16" : dtype == torch::kBFloat16 ? "bf16" : "fp32";
 }
 
 }  // namespace blip2

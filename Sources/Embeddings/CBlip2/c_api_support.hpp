@@ -9,6 +9,7 @@
 
 #include "blip2.h"
 #include "blip2_error.hpp"
+#include "weights.hpp"
 
 namespace blip2 {
 
@@ -43,13 +44,20 @@ int guarded(blip2_error *err, Body body) {
     }
 }
 
-/** "auto", "cpu", "cuda" or "cuda:N" to a device this libtorch has; throws Error otherwise. */
-torch::Device resolve_device(const char *requested);
-/** A blip2_dtype to the compute dtype on `device` (fp32 on CPU, fp16 on CUDA for auto). */
-torch::Dtype resolve_dtype(int32_t requested, const torch::Device &device);
+/** Where and how a model runs, from its load parameters. */
+struct Placement {
+    torch::Device device;
+    /** The dtype activations are computed in. */
+    torch::Dtype compute;
+    /** How linear layers hold their weights. */
+    WeightFormat format;
+    /** "fp32", "fp16", "bf16" or "int8": what describe functions report. */
+    const char *precision;
+};
+
+/** The device (throws Error when this libtorch lacks it) and precision `params` ask for. */
+Placement resolve_placement(const blip2_load_params &params);
 /** Fails on a vision or Q-Former size the model cannot be built with. */
 void check_config(const blip2_config &config);
-/** The name of a compute dtype: "fp32", "fp16" or "bf16". */
-const char *dtype_name(torch::Dtype dtype);
 
 }  // namespace blip2

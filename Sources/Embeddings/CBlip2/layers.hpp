@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "quantized_linear.hpp"
 #include "weights.hpp"
 
 namespace blip2 {
@@ -18,31 +19,43 @@ namespace blip2 {
  */
 constexpr int64_t kMatrixVectorRows = 5;
 
-/** nn.Linear: `weight` [out, in], optional `bias` [out]. */
+/**
+ * nn.Linear: `weight` [out, in], optional `bias` [out]. The weight is in the compute dtype,
+ * or bf16 widened per call (WeightFormat::bf16_linears), or absent with `int8` holding it.
+ */
 struct Linear {
     torch::Tensor weight;
     torch::Tensor bias;
+    std::shared_ptr<const Int8Linear> int8 = nullptr;
 
     static Linear load(const WeightScope &scope, int64_t out_features, int64_t in_features,
                        bool with_bias = true) {
         Linear linear;
-        linear.weight = scope.tensor("weight", {out_features, in_features});
+        if (scope.quantized()) {
+            linear.int8 = scope.int8_weight("weight", {out_features, in_features});
+        } else {
+            linear.weight = scope.linear_weight("weight", {out_features, in_features});
+        }
         if (with_bias) linear.bias = scope.tensor("bias", {out_features});
         return linear;
     }
     torch::Tensor operator()(const torch::Tensor &x) const {
+        if (int8) return bias.defined() ? int8->forward(x).add_(bias) : int8->forward(x);
+        const torch::Tensor &w = weight.scalar_type() == x.scalar_type() ? weight : widen_bf16(weight);
         const int64_t rows = x.numel() / x.size(-1);
-        if (!x.is_cpu() || rows > kMatrixVectorRows) return torch::linear(x, weight, bias);
+        if (!x.is_cpu() || rows > kMatrixVectorRows) return torch::linear(x, w, bias);
         torch::Tensor flat = x.reshape({rows, x.size(-1)});
         std::vector<torch::Tensor> outputs;
         outputs.reserve(rows);
         for (int64_t row = 0; row < rows; ++row) {
-            outputs.push_back(bias.defined() ? torch::addmv(bias, weight, flat[row]) : torch::mv(weight, flat[row]));
+            outputs.push_back(bias.defined() ? torch::addmv(bias, w, flat[row]) : torch::mv(w, flat[row]));
         }
         std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-        shape.back() = weight.size(0);
+        shape.back() = w.size(0);
         return torch::stack(outputs).view(shape);
     }
+    /** What identifies the weights for a fingerprint: the weight, or an int8 layer's scales. */
+    const torch::Tensor &identity() const { return int8 ? int8->scales() : weight; }
 };
 
 /** nn.LayerNorm over the last dimension, with the config's epsilon. */

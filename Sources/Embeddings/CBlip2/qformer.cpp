@@ -93,7 +93,7 @@ QFormer::QFormer(const WeightScope &scope, const blip2_config &config, QFormerPa
                                  config.qformer_layer_norm_eps)) {
     layers_.reserve(config.qformer_num_layers);
     for (int64_t i = 0; i < config.qformer_num_layers; ++i) {
-        layers_.emplace_back(scope.scope("encoder.layer", i), config, i, paths);
+        layers_.emplace_back(scope.scope("encoder.layer", i).quantizable(), config, i, paths);
     }
 }
 

@@ -119,7 +119,7 @@ VisionTower::VisionTower(const WeightScope &scope, const blip2_config &config)
     patch_bias_ = embeddings.scope("patch_embedding").tensor("bias", {hidden});
     layers_.reserve(config.vision_num_layers);
     for (int64_t i = 0; i < config.vision_num_layers; ++i) {
-        layers_.emplace_back(scope.scope("encoder.layers", i), config);
+        layers_.emplace_back(scope.scope("encoder.layers", i).quantizable(), config);
     }
 }
 
@@ -134,12 +134,12 @@ torch::Tensor VisionTower::encode(const torch::Tensor &pixels) const {
 }
 
 void VisionAttention::append_weights(std::vector<torch::Tensor> &weights) const {
-    weights.insert(weights.end(), {qkv_.weight, qkv_.bias, projection_.weight, projection_.bias});
+    weights.insert(weights.end(), {qkv_.identity(), qkv_.bias, projection_.identity(), projection_.bias});
 }
 
 void VisionLayer::append_weights(std::vector<torch::Tensor> &weights) const {
     weights.insert(weights.end(), {layer_norm1_.weight, layer_norm1_.bias, layer_norm2_.weight, layer_norm2_.bias,
-                                   fc1_.weight, fc1_.bias, fc2_.weight, fc2_.bias});
+                                   fc1_.identity(), fc1_.bias, fc2_.identity(), fc2_.bias});
     attention_.append_weights(weights);
 }
 

@@ -88,11 +88,19 @@ typedef enum blip2_parts {
     BLIP2_PART_ALL = 7
 } blip2_parts;
 
+/*
+ * Precision. On CUDA fp16/bf16 compute in that dtype. On the CPU, bf16 keeps the linear
+ * layers' weights in bf16 (memory-mapped when stored so) and computes in fp32, for half
+ * the memory at fp32's accuracy; int8 (CPU only) holds the vision encoder's and Q-Former's
+ * linear weights in int8 per output channel and quantises their inputs per token at each
+ * call, with outlier channels computed exactly; everything else stays fp32.
+ */
 typedef enum blip2_dtype {
     BLIP2_DTYPE_AUTO = 0,   /* fp32 on CPU, fp16 on CUDA */
     BLIP2_DTYPE_FP32 = 1,
     BLIP2_DTYPE_FP16 = 2,
-    BLIP2_DTYPE_BF16 = 3
+    BLIP2_DTYPE_BF16 = 3,
+    BLIP2_DTYPE_INT8 = 4
 } blip2_dtype;
 
 typedef struct blip2_load_params {
@@ -112,7 +120,7 @@ blip2_model *blip2_model_load(const char *snapshot_dir, const blip2_config *conf
 /** NULL-safe. */
 void blip2_model_free(blip2_model *model);
 
-/** Writes the device the model runs on ("cpu", "cuda:0") and its compute dtype. */
+/** Writes the device the model runs on ("cpu", "cuda:0") and its precision ("fp32", "int8", ...). */
 int blip2_model_describe(const blip2_model *model, char *device, size_t device_len,
                          char *dtype, size_t dtype_len);
 
