@@ -24,7 +24,8 @@ struct Status: AsyncParsableCommand {
             schema: status.schemaVersion,
             files: status.filesByState,
             models: catalog.models.map { Report.Model(id: $0.id, source: $0.description, images: catalog.imagesByModel[$0.id] ?? 0,
-                                                      vectorsPerImage: $0.queryCount, dimension: $0.dimension) },
+                                                      vectorsPerImage: $0.queryCount, dimension: $0.dimension,
+                                                      precision: $0.precisionClass) },
             recentFailures: catalog.recentFailures.map { Report.Failure(path: $0.path, error: $0.lastError ?? "") },
             offline: catalog.offlineFilesByRoot,
             keptEmbeddings: catalog.keptEmbeddings,
@@ -42,7 +43,8 @@ struct Status: AsyncParsableCommand {
         print("catalog  \(report.catalog) (schema \(report.schema))")
         print("files    " + FileState.allCases.map { "\($0.rawValue) \(report.files[$0.rawValue] ?? 0)" }.joined(separator: ", "))
         for model in report.models {
-            print("model    \(model.id): \(model.images) images, \(model.vectorsPerImage)×\(model.dimension) vectors each (\(model.source))")
+            let precision = model.precision == "int8" ? "int8" : "fp32/bf16/fp16"
+            print("model    \(model.id): \(model.images) images, \(model.vectorsPerImage)×\(model.dimension) vectors each, \(precision) (\(model.source))")
         }
         for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
             print("offline  \(root): \(count) files kept while it is missing or empty (`imgsearch prune` forgets them)")
@@ -82,6 +84,8 @@ struct Status: AsyncParsableCommand {
             let images: Int
             let vectorsPerImage: Int
             let dimension: Int
+            /// "int8", or "fp32" for the fp32/bf16/fp16 embeddings that share an id.
+            let precision: String
         }
 
         struct Failure: Encodable {

@@ -40,7 +40,7 @@ struct Linear {
         return linear;
     }
     torch::Tensor operator()(const torch::Tensor &x) const {
-        if (int8) return bias.defined() ? int8->forward(x).add_(bias) : int8->forward(x);
+        if (int8) return int8->forward(x, bias);
         const torch::Tensor &w = weight.scalar_type() == x.scalar_type() ? weight : widen_bf16(weight);
         const int64_t rows = x.numel() / x.size(-1);
         if (!x.is_cpu() || rows > kMatrixVectorRows) return torch::linear(x, w, bias);

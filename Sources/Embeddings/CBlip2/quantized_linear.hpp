@@ -34,8 +34,8 @@ public:
     /** Quantises `weight` (fp32 [out, in] on the CPU); fails when no quantized engine exists. */
     static std::shared_ptr<const Int8Linear> quantize(const torch::Tensor &weight);
 
-    /** x [..., in] fp32 to x Wᵀ [..., out] fp32 (no bias). */
-    torch::Tensor forward(const torch::Tensor &x) const;
+    /** x [..., in] fp32 to x Wᵀ + bias [..., out] fp32; `bias` [out] may be undefined. */
+    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &bias) const;
 
     /** The per-channel weight scales: what identifies the weights (fingerprints). */
     const torch::Tensor &scales() const { return scales_; }
