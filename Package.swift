@@ -40,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         .target(
@@ -114,6 +115,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Query",
+                "Store",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "ModelHub",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -137,6 +148,7 @@ let package = Package(
                 "Library",
                 "ModelHub",
                 "Query",
+                "PostgresStore",
                 "Server",
                 "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -200,6 +212,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["PostgresStore", "Query", "Store", "TestSupport"]
         ),
         .testTarget(
             name: "ModelHubTests",

@@ -65,7 +65,7 @@ public struct IndexProgress: Codable, Sendable {
 /// until they are found again or `imgsearch prune` forgets them. Nor is a root that is on
 /// another file system than when it was indexed: files not found there go offline.
 public struct IndexRun: Sendable {
-    public let catalog: Catalog
+    public let catalog: any IndexingStore
     public let model: Blip2Model
     public let modelRecord: ModelRecord
     public let batchSize: Int
@@ -79,7 +79,7 @@ public struct IndexRun: Sendable {
     /// (see `shareVisionPass(with:)`); contents embedded earlier are left to a `CaptionRun`.
     public private(set) var sharedCaptions: CaptionRun?
 
-    public init(catalog: Catalog, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
+    public init(catalog: any IndexingStore, model: Blip2Model, modelRecord: ModelRecord, batchSize: Int) {
         self.catalog = catalog
         self.model = model
         self.modelRecord = modelRecord
@@ -99,7 +99,7 @@ public struct IndexRun: Sendable {
     public func run(_ crawler: Crawler, shouldStop: @Sendable () -> Bool = { false },
                     progress: (IndexProgress) -> Void = { _ in }) throws -> IndexSummary {
         var summary = IndexSummary()
-        try catalog.write { tx in try tx.register(modelRecord) }
+        try catalog.update { tx in try tx.register(modelRecord) }
         let crawl = timed("crawl", &summary) { crawler.scan() }
         summary.crawlProblems = crawl.problems
         let known = Dictionary(try catalog.files(inRoots: crawler.roots).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
@@ -107,7 +107,7 @@ public struct IndexRun: Sendable {
         let rootCheck = RootCheck(crawler: crawler, crawl: crawl, known: known, recorded: try catalog.indexedRoots())
         summary.offlineRoots = rootCheck.offline.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if !rootCheck.offline.isEmpty {
-            summary.wentOffline += try catalog.write { tx in
+            summary.wentOffline += try catalog.update { tx in
                 try rootCheck.offline.keys.reduce(0) { $0 + (try tx.markOffline(root: $1)) }
             }
         }
@@ -129,7 +129,7 @@ public struct IndexRun: Sendable {
             }
         }
         if !foundAgain.isEmpty {
-            summary.backOnline = try catalog.write { tx in try tx.markOnline(paths: foundAgain) }
+            summary.backOnline = try catalog.update { tx in try tx.markOnline(paths: foundAgain) }
         }
         let started = Date()
         var done = 0
@@ -137,6 +137,8 @@ public struct IndexRun: Sendable {
             Array(pending[$0..<min($0 + batchSize, pending.count)])
         }
         let preparer = DispatchQueue(label: "imgsearch.prepare")
+        // Files whose content another process sharing the store was embedding.
+        var heldElsewhere: [FoundFile] = []
         var next = batches.first.map { batch in PreparedAhead(on: preparer) { prepare(batch) } }
         for (number, batch) in batches.enumerated() {
             if shouldStop() {
@@ -147,11 +149,16 @@ public struct IndexRun: Sendable {
             let prepared = timed("prepare", &summary) { next!.wait() }
             next = number + 1 < batches.count
                 ? PreparedAhead(on: preparer) { [batch = batches[number + 1]] in prepare(batch) } : nil
-            try index(prepared, summary: &summary)
+            heldElsewhere += try index(prepared, waiting: false, summary: &summary)
             done += batch.count
             let elapsed = Date().timeIntervalSince(started)
             progress(IndexProgress(done: done, total: pending.count, failed: summary.failures.count,
                                    captioned: summary.captioned, imagesPerSecond: elapsed > 0 ? Double(done) / elapsed : 0))
+        }
+        // Their contents are committed by the other process by now, or left to this one if it died.
+        for start in stride(from: 0, to: heldElsewhere.count, by: batchSize) where !summary.stoppedEarly {
+            let batch = Array(heldElsewhere[start..<min(start + batchSize, heldElsewhere.count)])
+            _ = try index(timed("prepare", &summary) { prepare(batch) }, waiting: true, summary: &summary)
         }
         // After the new files are in: a moved file's content is then still referenced, so
         // its embedding survives the removal of the old path.
@@ -192,7 +199,7 @@ public struct IndexRun: Sendable {
         let keep = vanished.filter { rootCheck.movedDevice.contains($0.root) }.map(\.path)
         let remove = vanished.filter { !rootCheck.movedDevice.contains($0.root) }.map(\.path)
         let grace = vanishedGraceSeconds
-        try catalog.write { tx in
+        try catalog.update { tx in
             summary.removed = try tx.removeFiles(paths: remove)
             summary.wentOffline += try tx.markOffline(paths: keep)
             if changedFiles || !vanished.isEmpty {
@@ -206,27 +213,35 @@ public struct IndexRun: Sendable {
         }
     }
 
-    /// Embed and commit one prepared batch.
-    private func index(_ prepared: [PreparedFile], summary: inout IndexSummary) throws {
+    /// Embeds and commits one prepared batch; returns the files left out because another
+    /// process sharing the store holds the right to embed their content (none when `waiting`).
+    private func index(_ prepared: [PreparedFile], waiting: Bool, summary: inout IndexSummary) throws -> [FoundFile] {
         // Embed each new content once, even when the batch holds several copies of it.
-        var toEmbed: [(hash: String, pixels: [Float])] = []
+        var candidates: [(hash: String, pixels: [Float])] = []
         var seen: Set<String> = []
         for item in prepared {
             guard let hash = item.hash, let pixels = item.pixels, !seen.contains(hash) else { continue }
             seen.insert(hash)
-            toEmbed.append((hash, pixels))
+            candidates.append((hash, pixels))
         }
+        let claim = try catalog.claimEmbedding(of: candidates.map(\.hash), modelId: modelRecord.id, waiting: waiting)
+        let toEmbed = candidates.filter { claim.claimed.contains($0.hash) }
+        let isHeldElsewhere = { (item: PreparedFile) in item.hash.map(claim.heldElsewhere.contains) == true }
+        let (now, later) = (prepared.filter { !isHeldElsewhere($0) }, prepared.filter(isHeldElsewhere))
         let (embeddings, captions) = try embedAndCaption(toEmbed, summary: &summary)
         try timed("commit", &summary) {
-            try commit(prepared: prepared, embedded: Array(zip(toEmbed.map(\.hash), embeddings)), captions: captions)
+            try claim.commit { tx in
+                try commit(prepared: now, embedded: Array(zip(toEmbed.map(\.hash), embeddings)), captions: captions, in: tx)
+            }
         }
         summary.captioned += captions.count
         // Each embedded content stands for its first file; every other indexed file reused an embedding.
-        let indexed = prepared.filter { $0.failure == nil && $0.hash != nil }.count
+        let indexed = now.filter { $0.failure == nil && $0.hash != nil }.count
         summary.embedded += toEmbed.count
         summary.reused += indexed - toEmbed.count
-        summary.failures += prepared.compactMap { item in item.failure.map { (item.file.path, $0) } }
-        summary.skipped += prepared.filter(\.skipped).map(\.file.path)
+        summary.failures += now.compactMap { item in item.failure.map { (item.file.path, $0) } }
+        summary.skipped += now.filter(\.skipped).map(\.file.path)
+        return later.map(\.file)
     }
 
     /// The embeddings of `toEmbed`, and with `sharedCaptions` the captions of those not yet
@@ -256,29 +271,28 @@ public struct IndexRun: Sendable {
         return (embeddings, captions)
     }
 
-    /// One transaction: the new embeddings and captions, then every file of the batch as
-    /// indexed or failed.
-    private func commit(prepared: [PreparedFile], embedded: [(String, ImageEmbedding)], captions: [StoredCaption]) throws {
-        try catalog.write { tx in
-            for (hash, embedding) in embedded {
-                try tx.storeImage(StoredImage(contentHash: hash, modelId: modelRecord.id, vectors: embedding.values))
-            }
-            for item in prepared {
-                let file = item.file
-                var record = CatalogFile(root: file.root, path: file.path, device: file.device, inode: file.inode,
-                                         size: file.size, modifiedNanoseconds: file.modifiedNanoseconds,
-                                         contentHash: item.hash, state: .indexed)
-                if let failure = item.failure {
-                    record.state = .failed
-                    record.lastError = failure
-                } else if item.hash == nil {
-                    try tx.removeFiles(paths: [file.path])  // not an image (any more)
-                    continue
-                }
-                try tx.upsert(record)
-            }
-            try tx.store(captions: captions)
+    /// Within one transaction: the new embeddings and captions, then every file of the batch
+    /// as indexed or failed.
+    private func commit(prepared: [PreparedFile], embedded: [(String, ImageEmbedding)], captions: [StoredCaption],
+                        in tx: any CatalogUpdates) throws {
+        for (hash, embedding) in embedded {
+            try tx.storeImage(StoredImage(contentHash: hash, modelId: modelRecord.id, vectors: embedding.values))
         }
+        for item in prepared {
+            let file = item.file
+            var record = CatalogFile(root: file.root, path: file.path, device: file.device, inode: file.inode,
+                                     size: file.size, modifiedNanoseconds: file.modifiedNanoseconds,
+                                     contentHash: item.hash, state: .indexed)
+            if let failure = item.failure {
+                record.state = .failed
+                record.lastError = failure
+            } else if item.hash == nil {
+                try tx.removeFiles(paths: [file.path])  // not an image (any more)
+                continue
+            }
+            try tx.upsert(record)
+        }
+        try tx.store(captions: captions)
     }
 
     private struct PreparedFile: Sendable {

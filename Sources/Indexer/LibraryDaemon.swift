@@ -93,7 +93,7 @@ public final class LibraryDaemon: Sendable {
         self.captionRun = captionRun
         self.changeInterval = changeInterval
         self.followCatalog = followCatalog
-        activity = DaemonActivity(catalogPath: indexRun.catalog.path)
+        activity = DaemonActivity(catalogPath: indexRun.catalog.location)
     }
 
     /// Runs until `shouldStop` answers true (checked every second and between batches).

@@ -9,14 +9,14 @@ import Store
 /// its file's modification time, marked as such.
 enum MetadataFill {
     /// Returns how many contents got metadata.
-    static func run(on catalog: Catalog, batchSize: Int = 256, shouldStop: () -> Bool) throws -> Int {
+    static func run(on catalog: any IndexingStore, batchSize: Int = 256, shouldStop: () -> Bool) throws -> Int {
         var stored = 0
         var last: String?
         while !shouldStop() {
             let batch = try catalog.contentsWithoutMetadata(after: last, limit: batchSize)
             guard let end = batch.last else { break }
             let rows = batch.map(metadata)
-            try catalog.write { tx in try tx.store(rows) }
+            try catalog.update { tx in try tx.store(rows) }
             stored += rows.count
             last = end.contentHash
         }

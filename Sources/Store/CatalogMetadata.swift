@@ -78,6 +78,12 @@ public struct MetadataCandidate: Sendable, Equatable {
     public let contentHash: String
     public let path: String
     public let modifiedNanoseconds: Int64
+
+    public init(contentHash: String, path: String, modifiedNanoseconds: Int64) {
+        self.contentHash = contentHash
+        self.path = path
+        self.modifiedNanoseconds = modifiedNanoseconds
+    }
 }
 
 /// Date range and cameras of the searchable photos (`imgsearch status`).

@@ -23,6 +23,8 @@ struct Configuration: Decodable {
     var index: String?
     var allowedHosts: [String]?
     var keepVanishedDays: Double?
+    var store: String?
+    var storeShards: [String]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, device, precision, threads, database, roots, exclude, batch, listen, token, index
@@ -31,7 +33,8 @@ struct Configuration: Decodable {
         case allowedHosts = "allowed_hosts"
         case keepVanishedDays = "keep_vanished_days"
         case captionModel = "caption_model"
-        case captions
+        case captions, store
+        case storeShards = "store_shards"
     }
 
     /// How long the embedding of a file that vanished is kept (a file moved away and back is

@@ -33,6 +33,7 @@ struct Index: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup(title: "PostgreSQL store") var storeOptions: StoreOptions
     @OptionGroup var library: LibraryOptions
     @OptionGroup var configOption: ConfigOption
 
@@ -56,7 +57,10 @@ struct Index: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        var indexRun = try library.indexRun(in: catalogOptions.library(config, create: true), model: modelOptions, config: config)
+        let store = try storeOptions.postgres(config)
+        if store != nil, catalogOptions.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
+        var indexRun = try store.map { try library.indexRun(in: $0, model: modelOptions, config: config) }
+            ?? library.indexRun(in: catalogOptions.library(config, create: true), model: modelOptions, config: config)
         let crawler = try library.crawler(config)
         let captionModel = captions ?? config.captions
         let captionRun = try captionModel.map {

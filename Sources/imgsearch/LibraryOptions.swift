@@ -2,6 +2,7 @@ import ArgumentParser
 import Embeddings
 import Indexer
 import Library
+import Store
 
 /// The folders to index and how, shared by `index` and `daemon`.
 struct LibraryOptions: ParsableArguments {
@@ -48,8 +49,11 @@ struct LibraryOptions: ParsableArguments {
     /// vision encoders are the same (said in the log).
     func captionRun(named model: String, sharingWith indexRun: inout IndexRun, modelOptions: ModelOptions,
                     config: Configuration, adjust: (inout CaptionRun) throws -> Void = { _ in }) throws -> CaptionRun {
+        guard let catalog = indexRun.catalog as? Catalog else {
+            throw CommandError("captions are not kept in a PostgreSQL store yet: index with --captions into a SQLite catalog (--db)")
+        }
         let generator = try modelOptions.loadGenerator(named: model, config: config)
-        var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
+        var run = CaptionRun(catalog: catalog, generator: generator,
                              captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
         run.batchSize = batch ?? config.batch ?? 4
         try adjust(&run)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Embeddings
 import Foundation
 import Library
+import PostgresStore
 import Query
 import Store
 
@@ -51,6 +52,13 @@ struct Search: AsyncParsableCommand {
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var configOption: ConfigOption
     @OptionGroup(title: "Filters") var filters: FilterOptions
+    @OptionGroup(title: "PostgreSQL store") var storeOptions: StoreOptions
+
+    @Option(help: "With --store: approximate (each partition's HNSW index, candidates re-scored exactly; the default) or exact (every vector, grouped by image on each server).")
+    var storeSearch: PostgresSearchMode = .approximate
+
+    @Option(help: ArgumentHelp("With --store --store-search approximate: nearest vectors taken from each partition per search vector (default max(20 × limit, 200)); more is slower and finds more.", valueName: "n"))
+    var candidates: Int?
 
     @Argument(help: "What to look for, in words.")
     var text: String?
@@ -107,6 +115,10 @@ struct Search: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
+        if let store = try storeOptions.postgres(config) {
+            try searchStore(store, config: config)
+            return
+        }
         let library = try catalogOptions.library(config)
         let catalog = library.catalog
         let filter = try filters.filter()
@@ -132,6 +144,25 @@ struct Search: AsyncParsableCommand {
             let fused = try library.hybridSearch(text ?? "", semantic: semantic, limit: limit, under: folders, among: try contents())
             try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
         }
+    }
+
+    /// A semantic search of a PostgreSQL store (`--store`).
+    private func searchStore(_ store: PostgresCatalog, config: Configuration) throws {
+        defer { store.close() }
+        guard catalogOptions.db == nil else { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
+        guard mode == .semantic, rerank == nil, index == nil, try filters.filter().isEmpty, filters.sort == .score else {
+            throw ValidationError("with --store, searches are semantic, without filters, --sort, --rerank or --index (not yet built)")
+        }
+        if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1") }
+        let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
+        let record = try ModelRecord(model: model)
+        guard try store.model(id: record.id) != nil else {
+            throw CommandError("\(store.location) has no embeddings from \(model.snapshot.directory.path) (\(record.id)). Index with this model first.")
+        }
+        let request = try subject.request(with: model, limit: limit, minScore: minScore)
+        let results = try store.search(vectors: request.vectors, modelId: record.id, limit: limit, minScore: minScore,
+                                       mode: storeSearch, candidates: candidates)
+        try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: nil)
     }
 
     /// The semantic ranking with its top --rerank re-ordered by ITM, both scores printed.
@@ -184,11 +215,12 @@ struct Search: AsyncParsableCommand {
         return hits
     }
 
-    private func print(_ lines: [ResultLine], catalog: Catalog) throws {
+    /// Prints `lines`, with their captions and dates from `catalog` (none without one).
+    private func print(_ lines: [ResultLine], catalog: Catalog?) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let captions = json ? try catalog.captions(ofPaths: lines.map(\.path)) : [:]
-        let metadata = json || filters.sort == .date ? try catalog.metadata(ofPaths: lines.map(\.path)) : [:]
+        let captions = json ? try catalog?.captions(ofPaths: lines.map(\.path)) ?? [:] : [:]
+        let metadata = json || filters.sort == .date ? try catalog?.metadata(ofPaths: lines.map(\.path)) ?? [:] : [:]
         let ordered = filters.sort == .date ? PhotoMetadata.newestFirst(lines) { metadata[$0.path]?.takenAt } : lines
         for var line in ordered {
             line.caption = captions[line.path]

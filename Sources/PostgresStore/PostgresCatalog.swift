@@ -1,0 +1,214 @@
+import Foundation
+import PostgresNIO
+import Store
+import Synchronization
+
+/// The catalog kept in a PostgreSQL database with pgvector (`--store postgres://…`): the same
+/// files, embeddings per (content hash, model), roots, captions and metadata as the SQLite
+/// `Catalog`, written by any number of indexing processes at once. Each embedding is one row
+/// per query vector (`vector`, fp32: searches re-score exactly), with an HNSW index per model
+/// over the vectors rounded to `halfvec`.
+public final class PostgresCatalog: IndexingStore {
+    public let address: PostgresAddress
+    let sessions: PostgresSessions
+    /// Where the vectors' partitions are.
+    public let layout: PostgresShards
+    /// Connections to each shard, by partition number.
+    private let shardPools: [Int: PostgresSessions]
+    private let models = Mutex<[String: StoredModel]>([:])
+
+    /// A model as the store keys its vectors.
+    struct StoredModel: Sendable {
+        let key: Int
+        let queryCount: Int
+        let dimension: Int
+    }
+
+    /// Opens the store at `url`, creating its tables when the database has none; a new
+    /// store's vectors are partitioned over this server and `shards` (URLs of other servers).
+    public init(url: String, shards: [String] = []) throws {
+        address = try PostgresAddress(url)
+        sessions = PostgresSessions(address: address)
+        let shardAddresses = try shards.map { url throws(PostgresStoreError) in try PostgresAddress(url) }
+        try PostgresSchema.migrate(sessions, shards: shardAddresses)
+        layout = try sessions.with { try PostgresShards.read(on: $0) }
+        shardPools = Dictionary(uniqueKeysWithValues: layout.shards.map { ($0.number, PostgresSessions(address: $0.address)) })
+    }
+
+    /// The connections to shard `number`.
+    func shardSessions(_ number: Int) -> PostgresSessions {
+        shardPools[number]!
+    }
+
+    public var location: String { address.description }
+
+    // MARK: Models
+
+    /// Records `model` and makes its vector index on every partition (HNSW, inner product,
+    /// over the vectors as `halfvec`), unless there already.
+    public func register(_ model: ModelRecord) throws {
+        try update { try $0.register(model) }
+        let stored = try storedModel(model.id)
+        let index = Self.searchIndexStatement(model: stored)
+        try sessions.with { try $0.execute([index(0)], "cannot make the vector index of \(model.id)") }
+        for shard in layout.shards {
+            try shardSessions(shard.number).with { session in
+                try session.execute([index(shard.number)], "cannot make the vector index of \(model.id) on shard \(shard.number)")
+            }
+        }
+    }
+
+    /// The statement that makes `model`'s HNSW index on partition `number`.
+    static func searchIndexStatement(model: StoredModel) -> (Int) -> String {
+        { number in
+            """
+            CREATE INDEX IF NOT EXISTS image_vector_\(number)_model_\(model.key) ON image_vector_\(number)
+              USING hnsw ((v::halfvec(\(model.dimension))) halfvec_ip_ops) WHERE model_key = \(model.key)
+            """
+        }
+    }
+
+    public func model(id: String) throws -> ModelRecord? {
+        try sessions.with { session in
+            try session.query("""
+                SELECT id, description, query_count, dimension, registered_at FROM model WHERE id = \(id)
+                """, "cannot read the models").first.map { row in
+                let (id, description, queries, dimension, registered) = try row.decode((String, String, Int, Int, Date).self)
+                return ModelRecord(id: id, description: description, queryCount: queries, dimension: dimension, registeredAt: registered)
+            }
+        }
+    }
+
+    /// The key, query count and dimension of a registered model (cached).
+    func storedModel(_ id: String, session: PostgresSession? = nil) throws -> StoredModel {
+        if let known = models.withLock({ $0[id] }) { return known }
+        let lookup = { (session: PostgresSession) throws -> StoredModel in
+            guard let row = try session.query("SELECT key, query_count, dimension FROM model WHERE id = \(id)",
+                                              "cannot read the models").first else {
+                throw PostgresStoreError(store: self.location, "model \(id) is not registered in the store")
+            }
+            let (key, queries, dimension) = try row.decode((Int, Int, Int).self)
+            return StoredModel(key: key, queryCount: queries, dimension: dimension)
+        }
+        let found = try session.map(lookup) ?? sessions.with(lookup)
+        models.withLock { $0[id] = found }
+        return found
+    }
+
+    // MARK: IndexingStore
+
+    static let fileColumns = "id, root, path, device, inode, size, modified_nanoseconds, content_hash, state, last_error, updated_at, offline_since"
+
+    func file(_ row: PostgresRow) throws -> CatalogFile {
+        let (id, root, path, device, inode, size, modified, hash, state, lastError, updated, offline)
+            = try row.decode((Int64, String, String, Int64, Int64, Int64, Int64, String?, String, String?, Date, Date?).self)
+        guard let fileState = FileState(rawValue: state) else {
+            throw PostgresStoreError(store: location, "file \(path) has an unknown state \"\(state)\"")
+        }
+        var file = CatalogFile(id: id, root: root, path: path, device: device, inode: inode, size: size,
+                               modifiedNanoseconds: modified, contentHash: hash, state: fileState, lastError: lastError,
+                               updatedAt: updated)
+        file.offlineSince = offline
+        return file
+    }
+
+    public func files(inRoots roots: [String]) throws -> [CatalogFile] {
+        try sessions.with { session in
+            try session.query("SELECT \(unescaped: Self.fileColumns) FROM file WHERE root = ANY(\(roots))",
+                              "cannot read the files").map(file)
+        }
+    }
+
+    public func embeddedHashes(_ hashes: [String], modelId: String) throws -> Set<String> {
+        guard !hashes.isEmpty else { return [] }
+        return try sessions.with { session in
+            Set(try session.query("SELECT content_hash FROM image WHERE model_id = \(modelId) AND content_hash = ANY(\(hashes))",
+                                  "cannot read the embeddings").map { try $0.decode(String.self) })
+        }
+    }
+
+    public func indexedRoots() throws -> [String: IndexedRoot] {
+        try sessions.with { session in
+            Dictionary(uniqueKeysWithValues: try session.query("SELECT path, device, indexed_at FROM root", "cannot read the roots")
+                .map { row in
+                    let (path, device, indexed) = try row.decode((String, Int64, Date).self)
+                    return (path, IndexedRoot(path: path, device: device, indexedAt: indexed))
+                })
+        }
+    }
+
+    public func captionedHashes(_ hashes: [String], captionModelId: String) throws -> Set<String> {
+        guard !hashes.isEmpty else { return [] }
+        return try sessions.with { session in
+            Set(try session.query("""
+                SELECT content_hash FROM caption WHERE caption_model_id = \(captionModelId) AND content_hash = ANY(\(hashes))
+                """, "cannot read the captions").map { try $0.decode(String.self) })
+        }
+    }
+
+    public func contentsWithoutMetadata(after hash: String?, limit: Int) throws -> [MetadataCandidate] {
+        try sessions.with { session in
+            try session.query("""
+                SELECT f.content_hash, min(f.path), min(f.modified_nanoseconds) FROM file f
+                WHERE f.state = 'indexed' AND f.offline_since IS NULL AND f.content_hash > \(hash ?? "")
+                  AND NOT EXISTS (SELECT 1 FROM metadata m WHERE m.content_hash = f.content_hash AND m.signature IS NOT NULL)
+                GROUP BY f.content_hash ORDER BY f.content_hash LIMIT \(limit)
+                """, "cannot read the contents without metadata").map { row in
+                let (hash, path, modified) = try row.decode((String, String, Int64).self)
+                return MetadataCandidate(contentHash: hash, path: path, modifiedNanoseconds: modified)
+            }
+        }
+    }
+
+    public func update<T>(_ body: (any CatalogUpdates) throws -> T) throws -> T {
+        try sessions.transaction("cannot write to the store") { session in
+            try body(PostgresUpdates(catalog: self, session: session))
+        }
+    }
+
+    public func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any EmbeddingClaim {
+        try PostgresClaim(catalog: self, hashes: hashes, modelId: modelId, waiting: waiting)
+    }
+
+    // MARK: Reads for searches and checks
+
+    /// How many embeddings `modelId` has, searchable or kept.
+    public func imageCount(modelId: String) throws -> Int {
+        try sessions.with { session in
+            try session.query("SELECT count(*) FROM image WHERE model_id = \(modelId)", "cannot count the images")
+                .first!.decode(Int.self)
+        }
+    }
+
+    /// How many vector rows each partition holds (0: this server; i: shard i).
+    public func vectorRowsPerPartition() throws -> [Int: Int] {
+        try sessions.with { session in
+            var counts: [Int: Int] = [:]
+            for number in [0] + layout.shards.map(\.number) {
+                counts[number] = try session.query("SELECT count(*) FROM \(unescaped: "image_vector_\(number)")",
+                                                   "cannot count partition \(number)'s vectors").first!.decode(Int.self)
+            }
+            return counts
+        }
+    }
+
+    /// The indexed, online files whose content is each image, sorted by path.
+    public func paths(ofImages ids: [Int64]) throws -> [Int64: [String]] {
+        guard !ids.isEmpty else { return [:] }
+        return try sessions.with { session in
+            try session.query("""
+                SELECT i.id, f.path FROM image i JOIN file f ON f.content_hash = i.content_hash
+                WHERE i.id = ANY(\(ids)) AND f.state = 'indexed' AND f.offline_since IS NULL ORDER BY f.path
+                """, "cannot read the images' files").reduce(into: [:]) { paths, row in
+                let (id, path) = try row.decode((Int64, String).self)
+                paths[id, default: []].append(path)
+            }
+        }
+    }
+
+    /// Closes the idle connections (a claim or a transaction in flight keeps its own).
+    public func close() {
+        sessions.closeAll()
+        for pool in shardPools.values { pool.closeAll() }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import PostgresNIO
+import Store
+
+/// The right to embed some contents in a store that several indexing processes share: a
+/// transaction holding row locks (`FOR UPDATE`) on their `embedding_claim` rows, committed
+/// with their embeddings. Another process skips locked rows (`SKIP LOCKED`), or waits for
+/// them; when this process dies, its server connection closes, the transaction rolls back,
+/// and the rows are free again: nothing committed is lost and nothing is embedded twice.
+final class PostgresClaim: EmbeddingClaim {
+    let claimed: Set<String>
+    let heldElsewhere: Set<String>
+    private let catalog: PostgresCatalog
+    private let modelId: String
+    private let locked: [String]
+    private var session: PostgresSession?
+
+    init(catalog: PostgresCatalog, hashes: [String], modelId: String, waiting: Bool) throws {
+        self.catalog = catalog
+        self.modelId = modelId
+        let session = try catalog.sessions.take()
+        do {
+            let requested = Array(Set(hashes))
+            try session.query("""
+                INSERT INTO embedding_claim (content_hash, model_id) SELECT unnest(\(requested)::text[]), \(modelId)
+                ON CONFLICT DO NOTHING
+                """, "cannot claim contents to embed")
+            try session.query("BEGIN", "cannot claim contents to embed")
+            locked = try session.query("""
+                SELECT content_hash FROM embedding_claim WHERE model_id = \(modelId) AND content_hash = ANY(\(requested))
+                FOR UPDATE \(unescaped: waiting ? "" : "SKIP LOCKED")
+                """, "cannot claim contents to embed").map { try $0.decode(String.self) }
+            // Read after the locks: a process that held one has committed its embedding by now.
+            let embedded = Set(try session.query("""
+                SELECT content_hash FROM image WHERE model_id = \(modelId) AND content_hash = ANY(\(requested))
+                """, "cannot claim contents to embed").map { try $0.decode(String.self) })
+            if waiting {
+                claimed = Set(requested).subtracting(embedded)
+                heldElsewhere = []
+            } else {
+                claimed = Set(locked).subtracting(embedded)
+                heldElsewhere = Set(requested).subtracting(locked).subtracting(embedded)
+            }
+        } catch {
+            session.close()
+            throw error
+        }
+        self.session = session
+    }
+
+    func commit<T>(_ body: (any CatalogUpdates) throws -> T) throws -> T {
+        guard let session else {
+            throw PostgresStoreError(store: catalog.location, "an embedding claim was committed twice")
+        }
+        self.session = nil
+        do {
+            let result = try body(PostgresUpdates(catalog: catalog, session: session))
+            try session.query("DELETE FROM embedding_claim WHERE model_id = \(modelId) AND content_hash = ANY(\(locked))",
+                              "cannot release claimed contents")
+            try session.query("COMMIT", "cannot commit embeddings")
+            catalog.sessions.giveBack(session)
+            return result
+        } catch {
+            session.close()
+            throw error
+        }
+    }
+
+    deinit {
+        guard let session else { return }
+        if (try? session.query("ROLLBACK", "cannot release claimed contents")) != nil {
+            catalog.sessions.giveBack(session)
+        } else {
+            session.close()
+        }
+    }
+}

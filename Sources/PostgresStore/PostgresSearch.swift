@@ -1,0 +1,165 @@
+import Foundation
+import PostgresNIO
+import Query
+import Store
+import Synchronization
+
+/// How a search of the PostgreSQL store finds its candidates; both score them exactly.
+public enum PostgresSearchMode: String, Sendable, CaseIterable {
+    /// Every vector of the model, grouped by image on each partition's server
+    /// (partitionwise aggregation pushed through postgres_fdw): exact max-over-queries.
+    case exact
+    /// Nearest vectors from each partition's HNSW index, grouped by image, then re-scored
+    /// exactly from the stored fp32 vectors: the top K is exact among the images reached.
+    case approximate
+}
+
+extension PostgresCatalog {
+    /// The best `limit` searchable images for `vectors` (one search vector for a text, or
+    /// several) by max over their query vectors of the dot product, best first, each with its
+    /// files; `candidates` is how many nearest vectors each partition gives an approximate
+    /// search per search vector (default max(20 × limit, 200)).
+    public func search(vectors: [Float], modelId: String, limit: Int, minScore: Float? = nil,
+                       mode: PostgresSearchMode, candidates: Int? = nil) throws -> [SearchResult] {
+        guard limit >= 1 else { throw PostgresStoreError(store: location, "the limit must be at least 1, not \(limit)") }
+        let model = try storedModel(modelId)
+        let texts: [String]
+        do {
+            texts = try PostgresVectors.texts(vectors, dimension: model.dimension)
+        } catch {
+            throw PostgresStoreError(store: location, "invalid search vectors: \(error.reason)")
+        }
+        guard !texts.isEmpty else { throw PostgresStoreError(store: location, "no search vector") }
+        do {
+            var ranked: [ScoredImage]
+            switch mode {
+            case .exact:
+                ranked = try exactTop(texts, model: model, modelId: modelId, limit: limit)
+            case .approximate:
+                ranked = try approximateTop(texts, model: model, modelId: modelId, limit: limit,
+                                            candidates: candidates ?? max(20 * limit, 200))
+            }
+            if let minScore { ranked = ranked.filter { $0.score >= minScore } }
+            let paths = try paths(ofImages: ranked.map(\.imageID))
+            return ranked.compactMap { hit in
+                paths[hit.imageID].map { SearchResult(imageID: hit.imageID, paths: $0, score: hit.score) }
+            }
+        } catch let error as PostgresStoreError {
+            throw PostgresStoreError(store: error.store, layout.naming(error.reason), sqlState: error.sqlState)
+        }
+    }
+
+    /// The score of image rows against the search vectors bound as $1…$n: max over the image's
+    /// vectors and the search vectors of the dot product, as fp32 (pgvector computes in fp32).
+    private static func scoreSQL(searchVectors count: Int) -> String {
+        let products = (1...count).map { "-(v <#> $\($0)::vector)" }
+        return "(max(" + (count == 1 ? products[0] : "GREATEST(" + products.joined(separator: ", ") + ")") + "))::real"
+    }
+
+    private static func bindings(_ texts: [String]) -> PostgresBindings {
+        var binds = PostgresBindings(capacity: texts.count + 1)
+        for text in texts { binds.append(text) }
+        return binds
+    }
+
+    /// Exact top `limit` among the searchable images: the top (limit + unsearchable images)
+    /// of every image of the model, then the unsearchable ones dropped.
+    private func exactTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int) throws -> [ScoredImage] {
+        try sessions.transaction("cannot search") { session in
+            let hidden = try session.query("""
+                SELECT count(*) FROM image i WHERE i.model_id = \(modelId) AND NOT (\(unescaped: Self.searchable))
+                """, "cannot count the unsearchable images").first!.decode(Int.self)
+            try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
+            let sql = """
+                SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) AS score FROM image_vector
+                WHERE model_key = \(model.key) GROUP BY image_id ORDER BY score DESC, image_id LIMIT \(limit + hidden)
+                """
+            let scored = try session.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(texts)), "cannot search")
+                .map { row in
+                    let (id, score) = try row.decode((Int64, Float).self)
+                    return ScoredImage(imageID: id, score: score)
+                }
+            return Array(try searchableOnly(scored, session: session).prefix(limit))
+        }
+    }
+
+    /// Nearest vectors from each partition's HNSW index (in parallel, each server its own
+    /// connection), their images re-scored exactly; a deeper pass when too few of them are
+    /// searchable.
+    private func approximateTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int,
+                                candidates: Int) throws -> [ScoredImage] {
+        var depth = max(candidates, limit)
+        while true {
+            let reached = try nearestImages(texts, model: model, depth: depth)
+            let scored = try sessions.transaction("cannot search") { session in
+                try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
+                var binds = Self.bindings(texts)
+                binds.append(Array(reached))
+                let sql = """
+                    SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) AS score FROM image_vector
+                    WHERE model_key = \(model.key) AND image_id = ANY($\(texts.count + 1)::bigint[]) GROUP BY image_id
+                    """
+                let scored = try session.query(PostgresQuery(unsafeSQL: sql, binds: binds), "cannot re-score candidates")
+                    .map { row in
+                        let (id, score) = try row.decode((Int64, Float).self)
+                        return ScoredImage(imageID: id, score: score)
+                    }
+                return try searchableOnly(scored.sorted(by: ScoredImage.ranking), session: session)
+            }
+            // Enough searchable images, or every vector reached: done.
+            let vectors = model.queryCount * (try imageCount(modelId: modelId))
+            if scored.count >= limit || depth >= vectors {
+                return Array(scored.prefix(limit))
+            }
+            depth *= 4
+        }
+    }
+
+    /// The images of the `depth` nearest vectors to each search vector on every partition.
+    private func nearestImages(_ texts: [String], model: StoredModel, depth: Int) throws -> Set<Int64> {
+        let partitions = [(0, sessions)] + layout.shards.map { ($0.number, shardSessions($0.number)) }
+        let found = Mutex<Set<Int64>>([]), failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: partitions.count) { index in
+            let (number, sessions) = partitions[index]
+            do {
+                let ids = try sessions.transaction("cannot search partition \(number)") { session in
+                    try session.execute([
+                        "SET LOCAL hnsw.ef_search = \(min(max(depth, 40), 1000))",
+                        "SET LOCAL hnsw.iterative_scan = relaxed_order",
+                        "SET LOCAL hnsw.max_scan_tuples = \(max(20_000, 4 * depth))",
+                    ], "cannot set up the search of partition \(number)")
+                    var ids: Set<Int64> = []
+                    for text in texts {
+                        let rows = try session.query("""
+                            SELECT image_id FROM \(unescaped: "image_vector_\(number)") WHERE model_key = \(model.key)
+                            ORDER BY (v::halfvec(\(unescaped: "\(model.dimension)"))) <#> CAST(\(text) AS halfvec(\(unescaped: "\(model.dimension)")))
+                            LIMIT \(depth)
+                            """, "cannot search partition \(number)")
+                        for row in rows { ids.insert(try row.decode(Int64.self)) }
+                    }
+                    return ids
+                }
+                found.withLock { $0.formUnion(ids) }
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return found.withLock { $0 }
+    }
+
+    /// Images that an indexed, online file holds and that are not kept orphans.
+    static let searchable = """
+        i.orphaned_since IS NULL AND EXISTS (SELECT 1 FROM file f WHERE f.content_hash = i.content_hash
+          AND f.state = 'indexed' AND f.offline_since IS NULL)
+        """
+
+    /// `scored` without the images that are not searchable, in order.
+    private func searchableOnly(_ scored: [ScoredImage], session: PostgresSession) throws -> [ScoredImage] {
+        guard !scored.isEmpty else { return [] }
+        let ids = scored.map(\.imageID)
+        let keep = Set(try session.query("SELECT i.id FROM image i WHERE i.id = ANY(\(ids)) AND \(unescaped: Self.searchable)",
+                                         "cannot check which images are searchable").map { try $0.decode(Int64.self) })
+        return scored.filter { keep.contains($0.imageID) }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import PostgresNIO
+import Store
+
+/// The writes of one PostgreSQL store transaction (see `PostgresCatalog.update`), with the
+/// semantics of the SQLite `CatalogTransaction`.
+struct PostgresUpdates: CatalogUpdates {
+    let catalog: PostgresCatalog
+    let session: PostgresSession
+
+    func register(_ model: ModelRecord) throws {
+        try session.query("""
+            INSERT INTO model (id, description, query_count, dimension, registered_at)
+            VALUES (\(model.id), \(model.description), \(model.queryCount), \(model.dimension), \(model.registeredAt))
+            ON CONFLICT (id) DO NOTHING
+            """, "cannot register model \(model.id)")
+    }
+
+    @discardableResult
+    func upsert(_ file: CatalogFile) throws -> CatalogFile {
+        let row = try session.query("""
+            INSERT INTO file (root, path, device, inode, size, modified_nanoseconds, content_hash, state, last_error,
+                              updated_at, offline_since)
+            VALUES (\(file.root), \(file.path), \(file.device), \(file.inode), \(file.size), \(file.modifiedNanoseconds),
+                    \(file.contentHash), \(file.state.rawValue), \(file.lastError), \(file.updatedAt), \(file.offlineSince))
+            ON CONFLICT (path) DO UPDATE SET root = EXCLUDED.root, device = EXCLUDED.device, inode = EXCLUDED.inode,
+              size = EXCLUDED.size, modified_nanoseconds = EXCLUDED.modified_nanoseconds,
+              content_hash = EXCLUDED.content_hash, state = EXCLUDED.state, last_error = EXCLUDED.last_error,
+              updated_at = EXCLUDED.updated_at, offline_since = EXCLUDED.offline_since
+            RETURNING id
+            """, "cannot record file \(file.path)").first
+        var stored = file
+        stored.id = try row?.decode(Int64.self)
+        return stored
+    }
+
+    @discardableResult
+    func storeImage(_ image: StoredImage) throws -> StoredImage {
+        let model = try catalog.storedModel(image.modelId, session: session)
+        let values = image.vectors.count / MemoryLayout<Float>.size
+        guard image.vectors.count == model.queryCount * model.dimension * MemoryLayout<Float>.size else {
+            throw PostgresStoreError(store: catalog.location, "the embedding of \(image.contentHash) has \(values) values, "
+                                         + "model \(image.modelId) makes \(model.queryCount) × \(model.dimension)")
+        }
+        let inserted = try session.query("""
+            INSERT INTO image (content_hash, model_id, embedded_at) VALUES (\(image.contentHash), \(image.modelId), \(image.embeddedAt))
+            ON CONFLICT (content_hash, model_id) DO NOTHING RETURNING id
+            """, "cannot store the embedding of \(image.contentHash)").first
+        var stored = image
+        guard let inserted else {
+            let existing = try session.query("""
+                SELECT id, embedded_at, orphaned_since FROM image WHERE content_hash = \(image.contentHash) AND model_id = \(image.modelId)
+                """, "cannot read the embedding of \(image.contentHash)").first
+            if let existing {
+                (stored.id, stored.embeddedAt, stored.orphanedSince) = try existing.decode((Int64, Date, Date?).self)
+            }
+            return stored
+        }
+        let id = try inserted.decode(Int64.self)
+        let texts = try PostgresVectors.texts(image.vectors, dimension: model.dimension)
+        try session.query("""
+            INSERT INTO image_vector (image_id, model_key, k, v)
+            SELECT \(id), \(model.key), (t.k - 1)::smallint, t.v::vector FROM unnest(\(texts)::text[]) WITH ORDINALITY AS t(v, k)
+            """, "cannot store the vectors of \(image.contentHash)")
+        stored.id = id
+        return stored
+    }
+
+    @discardableResult
+    func removeFiles(paths: [String]) throws -> Int {
+        try session.query("DELETE FROM file WHERE path = ANY(\(paths))", "cannot remove files").metadata.rows ?? 0
+    }
+
+    /// Images used by no indexed or pending file.
+    private static let used = "EXISTS (SELECT 1 FROM file WHERE file.content_hash = image.content_hash AND file.state <> 'failed')"
+
+    @discardableResult
+    func removeOrphanImages(keepingFor grace: TimeInterval, now: Date) throws -> [Int64] {
+        try session.query("UPDATE image SET orphaned_since = NULL WHERE orphaned_since IS NOT NULL AND \(unescaped: Self.used)",
+                          "cannot unmark orphaned images")
+        try session.query("UPDATE image SET orphaned_since = \(now) WHERE orphaned_since IS NULL AND NOT \(unescaped: Self.used)",
+                          "cannot mark orphaned images")
+        return try removeExpiredOrphanImages(keptFor: grace, now: now)
+    }
+
+    @discardableResult
+    func removeExpiredOrphanImages(keptFor grace: TimeInterval, now: Date) throws -> [Int64] {
+        let expired = try session.query("""
+            DELETE FROM image WHERE orphaned_since <= \(now.addingTimeInterval(-grace)) RETURNING id, content_hash
+            """, "cannot remove orphaned images").map { try $0.decode((Int64, String).self) }
+        guard !expired.isEmpty else { return [] }
+        let ids = expired.map(\.0), hashes = Array(Set(expired.map(\.1)))
+        try session.query("DELETE FROM image_vector WHERE image_id = ANY(\(ids))", "cannot remove orphaned images' vectors")
+        // Their captions and metadata go with them once no file holds the content and no model keeps it.
+        for table in ["caption", "metadata"] {
+            try session.query("""
+                DELETE FROM \(unescaped: table) t WHERE t.content_hash = ANY(\(hashes))
+                  AND NOT EXISTS (SELECT 1 FROM file WHERE file.content_hash = t.content_hash)
+                  AND NOT EXISTS (SELECT 1 FROM image WHERE image.content_hash = t.content_hash)
+                """, "cannot remove orphaned images' \(table)")
+        }
+        return ids
+    }
+
+    @discardableResult
+    func markOffline(root: String, now: Date) throws -> Int {
+        try session.query("UPDATE file SET offline_since = \(now) WHERE root = \(root) AND offline_since IS NULL",
+                          "cannot mark files offline").metadata.rows ?? 0
+    }
+
+    @discardableResult
+    func markOffline(paths: [String], now: Date) throws -> Int {
+        try session.query("UPDATE file SET offline_since = \(now) WHERE offline_since IS NULL AND path = ANY(\(paths))",
+                          "cannot mark files offline").metadata.rows ?? 0
+    }
+
+    @discardableResult
+    func markOnline(paths: [String]) throws -> Int {
+        try session.query("UPDATE file SET offline_since = NULL WHERE offline_since IS NOT NULL AND path = ANY(\(paths))",
+                          "cannot mark files online").metadata.rows ?? 0
+    }
+
+    func recordRoot(_ root: IndexedRoot) throws {
+        try session.query("""
+            INSERT INTO root (path, device, indexed_at) VALUES (\(root.path), \(root.device), \(root.indexedAt))
+            ON CONFLICT (path) DO UPDATE SET device = EXCLUDED.device, indexed_at = EXCLUDED.indexed_at
+            """, "cannot record root \(root.path)")
+    }
+
+    func store(captions: [StoredCaption], at date: Date) throws {
+        for caption in captions {
+            try session.query("""
+                INSERT INTO caption (content_hash, caption_model_id, text, prompt, captioned_at)
+                VALUES (\(caption.contentHash), \(caption.captionModelId), \(caption.text), \(caption.prompt), \(date))
+                ON CONFLICT DO NOTHING
+                """, "cannot store the caption of \(caption.contentHash)")
+        }
+    }
+
+    func store(_ metadata: [PhotoMetadata]) throws {
+        for row in metadata {
+            try session.query("""
+                INSERT INTO metadata (content_hash, format, width, height, taken_at, taken_at_source, utc_offset, camera_make,
+                                      camera_model, latitude, longitude, signature)
+                VALUES (\(row.contentHash), \(row.format), \(row.width), \(row.height), \(row.takenAt), \(row.takenAtSource.rawValue),
+                        \(row.utcOffset), \(row.cameraMake), \(row.cameraModel), \(row.latitude), \(row.longitude), \(row.signature))
+                ON CONFLICT (content_hash) DO UPDATE SET format = EXCLUDED.format, width = EXCLUDED.width,
+                  height = EXCLUDED.height, taken_at = EXCLUDED.taken_at, taken_at_source = EXCLUDED.taken_at_source,
+                  utc_offset = EXCLUDED.utc_offset, camera_make = EXCLUDED.camera_make, camera_model = EXCLUDED.camera_model,
+                  latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, signature = EXCLUDED.signature
+                """, "cannot store the metadata of \(row.contentHash)")
+        }
+    }
+}
+
+/// Query vectors as pgvector's text form ("[0.1,-0.2,…]"), which carries every fp32 value
+/// exactly (Swift prints the shortest text that reads back as the same float).
+enum PostgresVectors {
+    /// One text per vector of `dimension` values in `data` (fp32, as `StoredVectors` keeps them).
+    static func texts(_ data: Data, dimension: Int) throws(PostgresStoreError) -> [String] {
+        var floats = [Float](repeating: 0, count: data.count / MemoryLayout<Float>.size)
+        _ = floats.withUnsafeMutableBytes { data.copyBytes(to: $0) }
+        return try texts(floats, dimension: dimension)
+    }
+
+    static func texts(_ floats: [Float], dimension: Int) throws(PostgresStoreError) -> [String] {
+        guard dimension > 0, floats.count % dimension == 0 else {
+            throw PostgresStoreError(store: "vectors", "\(floats.count) values are not whole vectors of \(dimension)")
+        }
+        guard floats.allSatisfy(\.isFinite) else {
+            throw PostgresStoreError(store: "vectors", "a vector holds a NaN or infinite value")
+        }
+        return stride(from: 0, to: floats.count, by: dimension).map { start in
+            "[" + floats[start..<start + dimension].map { "\($0)" }.joined(separator: ",") + "]"
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+@testable import PostgresStore
+import Query
+import Store
+import TestSupport
+import Testing
+
+/// The PostgreSQL store against the SQLite catalog and brute force, on real PostgreSQL
+/// servers with pgvector (started by scripts/test), each test in a database of its own.
+@Suite(.serialized) struct PostgresStoreTests {
+    /// A synthetic library: `count` images of 32 random unit vectors of `dimension`, each held
+    /// by one file; every 10th file is offline or failed (kept, not searchable).
+    struct Library {
+        let model: ModelRecord
+        let vectors: [[Float]]
+        var hashes: [String] { vectors.indices.map { String(format: "%064x", $0 + 1) } }
+
+        init(count: Int, dimension: Int = 64, seed: UInt64 = 7) {
+            model = ModelRecord(id: "synthetic-\(dimension)", description: "random unit vectors", queryCount: 32, dimension: dimension)
+            var generator = SeededGenerator(state: seed)
+            vectors = (0..<count).map { _ in
+                (0..<32).flatMap { _ in Self.unitVector(dimension, using: &generator) }
+            }
+        }
+
+        static func unitVector(_ dimension: Int, using generator: inout SeededGenerator) -> [Float] {
+            let values = (0..<dimension).map { _ in Float.random(in: -1...1, using: &generator) }
+            let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return values.map { $0 / norm }
+        }
+
+        func isSearchable(_ index: Int) -> Bool { index % 10 != 3 && index % 10 != 7 }
+
+        /// Writes the library through the store-neutral `IndexingStore` interface.
+        func write(to store: any IndexingStore) throws {
+            try store.update { tx in
+                try tx.register(model)
+                for (index, hash) in hashes.enumerated() {
+                    try tx.storeImage(StoredImage(contentHash: hash, modelId: model.id, vectors: vectors[index]))
+                    var file = CatalogFile(root: "/photos", path: "/photos/\(index).jpg", device: 1, inode: Int64(index),
+                                           size: 1, modifiedNanoseconds: 0, contentHash: hash,
+                                           state: index % 10 == 7 ? .failed : .indexed)
+                    if index % 10 == 7 { file.lastError = "broken" }
+                    try tx.upsert(file)
+                }
+                try tx.markOffline(paths: hashes.indices.filter { $0 % 10 == 3 }.map { "/photos/\($0).jpg" })
+            }
+        }
+
+        /// The exact ranking by max over query vectors, searchable images only.
+        func bruteForce(_ query: [Float], limit: Int) -> [(path: String, score: Float)] {
+            let dimension = model.dimension
+            let searchVectors = stride(from: 0, to: query.count, by: dimension).map { Array(query[$0..<$0 + dimension]) }
+            return vectors.indices.filter(isSearchable).map { index -> (String, Float) in
+                var best = -Float.infinity
+                for k in 0..<32 {
+                    let row = vectors[index][(k * dimension)..<((k + 1) * dimension)]
+                    for search in searchVectors {
+                        best = max(best, zip(row, search).reduce(0) { $0 + $1.0 * $1.1 })
+                    }
+                }
+                return ("/photos/\(index).jpg", best)
+            }.sorted { $0.1 > $1.1 }.prefix(limit).map { ($0.0, $0.1) }
+        }
+    }
+
+    /// A fresh database (and store) on the test server; dropped by `defer` in each test.
+    static func makeStore(shards: [String] = []) throws -> (PostgresCatalog, [String]) {
+        let url = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        return (try PostgresCatalog(url: url, shards: shards), [url] + shards)
+    }
+
+    @Test func exactSearchEqualsBruteForceAndTheSQLiteCatalog() throws {
+        let library = Library(count: 300)
+        let (store, databases) = try Self.makeStore()
+        defer { store.close(); databases.forEach(TestPostgres.dropDatabase) }
+        try store.register(library.model)
+        try library.write(to: store)
+
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sqlite = try Catalog(path: directory.appendingPathComponent("catalog.sqlite").path)
+        try library.write(to: sqlite)
+        let sqliteSearch = try CatalogSearch(catalog: sqlite, model: library.model, kind: .exact)
+
+        var generator = SeededGenerator(state: 99)
+        for trial in 0..<6 {
+            // Texts search with one vector; "more like this" with an image's 32.
+            let query = trial < 4 ? Library.unitVector(64, using: &generator) : library.vectors[trial * 11]
+            let expected = library.bruteForce(query, limit: 10)
+            let found = try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact)
+            #expect(found.map { $0.paths[0] } == expected.map(\.path), "trial \(trial)")
+            for (hit, truth) in zip(found, expected) { #expect(abs(hit.score - truth.score) < 1e-4) }
+            let fromSQLite = try sqliteSearch.search(SearchRequest(vectors: query, limit: 10))
+            #expect(found.map(\.paths) == fromSQLite.map(\.paths), "trial \(trial)")
+            for (hit, other) in zip(found, fromSQLite) { #expect(abs(hit.score - other.score) < 1e-5) }
+        }
+        // Offline and failed files' images are never found.
+        let all = try store.search(vectors: Library.unitVector(64, using: &generator), modelId: library.model.id,
+                                   limit: 300, mode: .exact)
+        #expect(all.count == library.vectors.indices.filter(library.isSearchable).count)
+    }
+
+    @Test func approximateSearchReachesTheExactTop10() throws {
+        let library = Library(count: 300)
+        let (store, databases) = try Self.makeStore()
+        defer { store.close(); databases.forEach(TestPostgres.dropDatabase) }
+        try store.register(library.model)
+        try library.write(to: store)
+        var generator = SeededGenerator(state: 5)
+        var reached = 0, total = 0
+        for _ in 0..<10 {
+            let query = Library.unitVector(64, using: &generator)
+            let exact = try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact)
+            let approximate = try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .approximate)
+            // Re-scored exactly: every image it returns has its exact score.
+            let exactScores = Dictionary(uniqueKeysWithValues: try store.search(vectors: query, modelId: library.model.id,
+                                                                                 limit: 300, mode: .exact).map { ($0.imageID, $0.score) })
+            for hit in approximate { #expect(exactScores[hit.imageID] == hit.score) }
+            reached += Set(exact.map(\.imageID)).intersection(approximate.map(\.imageID)).count
+            total += exact.count
+        }
+        let recall = Double(reached) / Double(total)
+        print("approximate recall@10 against exact, 300 random images: \(recall)")
+        #expect(recall >= 0.9)
+    }
+
+    @Test func claimsGiveEachContentToOneProcess() throws {
+        let library = Library(count: 4)
+        let (first, databases) = try Self.makeStore()
+        defer { first.close(); databases.forEach(TestPostgres.dropDatabase) }
+        try first.register(library.model)
+        let second = try PostgresCatalog(url: databases[0])
+        defer { second.close() }
+        let hashes = library.hashes
+
+        let a = try first.claimEmbedding(of: Array(hashes[0...2]), modelId: library.model.id, waiting: false)
+        #expect(a.claimed == Set(hashes[0...2]))
+        var b: (any EmbeddingClaim)? = try second.claimEmbedding(of: Array(hashes[1...3]), modelId: library.model.id, waiting: false)
+        #expect(b?.claimed == [hashes[3]])
+        #expect(b?.heldElsewhere == Set(hashes[1...2]))
+        try a.commit { tx in
+            for index in 0...2 {
+                try tx.storeImage(StoredImage(contentHash: hashes[index], modelId: library.model.id, vectors: library.vectors[index]))
+            }
+        }
+        // After the commit, waiting for them finds them embedded.
+        let later = try second.claimEmbedding(of: Array(hashes[1...2]), modelId: library.model.id, waiting: true)
+        #expect(later.claimed.isEmpty)
+        try later.commit { _ in }
+        // A claim dropped without committing (a process that failed) frees its contents.
+        b = nil
+        let again = try first.claimEmbedding(of: [hashes[3]], modelId: library.model.id, waiting: false)
+        #expect(again.claimed == [hashes[3]])
+        try again.commit { _ in }
+        #expect(try first.imageCount(modelId: library.model.id) == 3)
+        #expect(try first.embeddedHashes(hashes, modelId: library.model.id) == Set(hashes[0...2]))
+    }
+
+    @Test func shardedStoreAnswersAsOneServerAndNamesADownShard() throws {
+        let library = Library(count: 200, seed: 11)
+        let shard = try TestPostgres.createDatabase(on: try TestPostgres.shardServer())
+        let (sharded, databases) = try Self.makeStore(shards: [shard])
+        defer { sharded.close(); databases.forEach(TestPostgres.dropDatabase) }
+        let (single, singleDatabases) = try Self.makeStore()
+        defer { single.close(); singleDatabases.forEach(TestPostgres.dropDatabase) }
+        for store in [sharded, single] {
+            try store.register(library.model)
+            try library.write(to: store)
+        }
+        let rows = try sharded.vectorRowsPerPartition()
+        #expect(rows.count == 2 && rows.values.allSatisfy { $0 > 0 } && rows.values.reduce(0, +) == 200 * 32, "\(rows)")
+
+        var generator = SeededGenerator(state: 3)
+        for _ in 0..<4 {
+            let query = Library.unitVector(64, using: &generator)
+            for mode in PostgresSearchMode.allCases {
+                let one = try single.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact)
+                let two = try sharded.search(vectors: query, modelId: library.model.id, limit: 10, mode: mode)
+                if mode == .exact {
+                    #expect(two.map(\.paths) == one.map(\.paths))
+                    for (a, b) in zip(two, one) { #expect(abs(a.score - b.score) < 1e-6) }
+                } else {
+                    #expect(two.map(\.paths).first == one.map(\.paths).first)
+                }
+            }
+        }
+        // The exact plan groups on the shard: the aggregate is in the remote SQL.
+        let plan = try TestPostgres.sql("""
+            SET enable_partitionwise_aggregate = on; EXPLAIN VERBOSE SELECT image_id, max(-(v <#> '[\(Array(repeating: "0.1", count: 64).joined(separator: ","))]'::vector))
+            FROM image_vector GROUP BY image_id
+            """, on: databases[0])
+        #expect(plan.contains("Async Foreign Scan") && plan.contains("GROUP BY"), "\(plan)")
+
+        // The shard becomes unreachable: both searches fail, naming it.
+        try TestPostgres.sql("ALTER SERVER imgsearch_shard_1 OPTIONS (SET port '1'); UPDATE shard SET url = replace(url, ':\(URLComponents(string: shard)!.port!)/', ':1/')",
+                             on: databases[0])
+        let reopened = try PostgresCatalog(url: databases[0])
+        defer { reopened.close() }
+        for mode in PostgresSearchMode.allCases {
+            #expect {
+                _ = try reopened.search(vectors: Library.unitVector(64, using: &generator), modelId: library.model.id, limit: 5, mode: mode)
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("shard 1") || text.contains(":1/")
+            }
+        }
+    }
+
+    @Test func clearErrors() throws {
+        let server = try TestPostgres.server()
+        var wrongPort = URLComponents(string: server)!
+        wrongPort.port = 1
+        #expect { _ = try PostgresCatalog(url: wrongPort.string!) } throws: { error in
+            "\(error)".contains("127.0.0.1:1") && "\(error)".contains("cannot connect")
+        }
+        var missing = URLComponents(string: server)!
+        missing.path = "/no_such_database"
+        #expect { _ = try PostgresCatalog(url: missing.string!) } throws: { error in
+            "\(error)".contains("no_such_database") && "\(error)".contains("createdb")
+        }
+        #expect { _ = try PostgresCatalog(url: "mysql://x@y/z") } throws: { error in "\(error)".contains("not a PostgreSQL URL") }
+        #expect { _ = try PostgresCatalog(url: "postgres://me:secret@127.0.0.1:1/db?sslmode=require") } throws: { error in
+            !"\(error)".contains("secret") && "\(error)".contains("TLS")
+        }
+    }
+}

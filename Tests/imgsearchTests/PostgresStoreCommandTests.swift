@@ -1,0 +1,128 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `imgsearch index` and `query` on a PostgreSQL store (`--store`), with the toy model: several
+/// indexing processes sharing one store embed each content once, and a killed one loses
+/// nothing that was committed.
+@Suite(.serialized) struct PostgresStoreCommandTests {
+    static let resources = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/imgsearch/Resources")
+    static let model = resources.appendingPathComponent("toy-model").path
+
+    /// `copies` distinct contents per demo picture: the same pixels, each file with its own
+    /// trailing bytes (decoders stop at the image's end marker; the content hash differs).
+    static func photoFolder(copies: Int) throws -> (directory: URL, photos: URL, count: Int) {
+        let directory = try Fixtures.temporaryDirectory()
+        let photos = directory.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        let demo = resources.appendingPathComponent("demo-images")
+        let pictures = try FileManager.default.contentsOfDirectory(atPath: demo.path).filter { $0.hasSuffix(".jpg") }.sorted()
+        for picture in pictures {
+            let data = try Data(contentsOf: demo.appendingPathComponent(picture))
+            for copy in 0..<copies {
+                try (data + Data("copy \(copy)".utf8)).write(to: photos.appendingPathComponent("\(copy)-\(picture)"))
+            }
+        }
+        return (directory, photos, pictures.count * copies)
+    }
+
+    /// A running `imgsearch` process, its output in files.
+    final class Running {
+        let process = Process()
+        let output: URL
+
+        init(_ arguments: [String], in directory: URL, name: String) throws {
+            output = directory.appendingPathComponent("\(name).out")
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
+            process.arguments = arguments
+            let handle = try FileHandle(forWritingTo: output)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+        }
+
+        func finish() -> (status: Int32, output: String) {
+            process.waitUntilExit()
+            return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        }
+    }
+
+    static func embeddedCount(_ output: String) -> Int? {
+        output.split(separator: "\n").lazy.compactMap { line -> Int? in
+            guard let range = line.range(of: " embedded") else { return nil }
+            return Int(line[..<range.lowerBound].split(separator: " ").last ?? "")
+        }.first
+    }
+
+    static func count(_ sql: String, in store: String) throws -> Int {
+        Int(try TestPostgres.sql(sql, on: store)) ?? -1
+    }
+
+    /// Every content once in the store, with all its vectors, and every file recorded.
+    static func expectComplete(_ store: String, contents: Int, queryCount: Int = 32) throws {
+        #expect(try count("SELECT count(*) FROM image", in: store) == contents)
+        #expect(try count("SELECT count(*) FROM (SELECT 1 FROM image GROUP BY content_hash, model_id HAVING count(*) > 1) d", in: store) == 0)
+        #expect(try count("SELECT count(*) FROM image_vector", in: store) == contents * queryCount)
+        #expect(try count("SELECT count(*) FROM (SELECT 1 FROM image_vector GROUP BY image_id, k HAVING count(*) > 1) d", in: store) == 0)
+        #expect(try count("SELECT count(*) FROM file WHERE state = 'indexed'", in: store) == contents)
+        #expect(try count("SELECT count(*) FROM embedding_claim", in: store) == 0)
+    }
+
+    @Test func twoIndexersOnOneFolderEmbedEachContentOnce() throws {
+        let store = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(store) }
+        let (directory, photos, contents) = try Self.photoFolder(copies: 2)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["index", "--store", store, "--model", Self.model, "--batch", "4", photos.path]
+        let first = try Running(arguments, in: directory, name: "first")
+        let second = try Running(arguments, in: directory, name: "second")
+        let (a, b) = (first.finish(), second.finish())
+        #expect(a.status == 0, "\(a.output)")
+        #expect(b.status == 0, "\(b.output)")
+        let embedded = (Self.embeddedCount(a.output) ?? -1, Self.embeddedCount(b.output) ?? -1)
+        // The engine ran once per content, whichever process ran it.
+        #expect(embedded.0 + embedded.1 == contents, "\(a.output)\n\(b.output)")
+        try Self.expectComplete(store, contents: contents)
+
+        // A search of the store finds what the SQLite catalog finds, with the same scores.
+        let database = directory.appendingPathComponent("catalog.sqlite").path
+        let sqliteIndex = try CommandRunner.imgsearch(["index", "--db", database, "--model", Self.model, photos.path])
+        #expect(sqliteIndex.status == 0, "\(sqliteIndex.standardError)")
+        for query in ["a red circle", "a blue star"] {
+            let fromSQLite = try CommandRunner.imgsearch(["query", query, "--no-daemon", "--db", database, "--model", Self.model, "--limit", "6"])
+            for mode in ["exact", "approximate"] {
+                let fromStore = try CommandRunner.imgsearch(["query", query, "--store", store, "--store-search", mode,
+                                                             "--model", Self.model, "--limit", "6"])
+                #expect(fromStore.status == 0, "\(fromStore.standardError)")
+                #expect(fromStore.standardOutput == fromSQLite.standardOutput, "\(mode): \(fromStore.standardOutput) vs \(fromSQLite.standardOutput)")
+            }
+        }
+    }
+
+    @Test func aKilledIndexerLosesNothingCommitted() throws {
+        let store = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(store) }
+        let (directory, photos, contents) = try Self.photoFolder(copies: 3)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["index", "--store", store, "--model", Self.model, "--batch", "1", photos.path]
+        let victim = try Running(arguments, in: directory, name: "victim")
+        // Kill it once a few batches are committed (the tables exist once it registered the model).
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, victim.process.isRunning,
+              ((try? Self.count("SELECT count(*) FROM image", in: store)) ?? 0) < 3 {
+            usleep(20_000)
+        }
+        #expect(victim.process.isRunning, "the indexer finished before it could be killed: \(victim.finish().output)")
+        kill(victim.process.processIdentifier, SIGKILL)
+        _ = victim.finish()
+        let committed = try Self.count("SELECT count(*) FROM image", in: store)
+        #expect(committed >= 3 && committed < contents)
+
+        let survivor = try Running(arguments, in: directory, name: "survivor").finish()
+        #expect(survivor.status == 0, "\(survivor.output)")
+        #expect(Self.embeddedCount(survivor.output) == contents - committed, "\(survivor.output)")
+        try Self.expectComplete(store, contents: contents)
+    }
+}
