@@ -174,10 +174,20 @@ let package = Package(
             dependencies: ["Library", "Store"],
             path: "bench/DuplicatesBenchmark"
         ),
+        .target(
+            name: "BenchmarkData",
+            dependencies: ["Store"],
+            path: "bench/BenchmarkData"
+        ),
         .executableTarget(
             name: "SearchBenchmark",
-            dependencies: ["Query", "Store"],
+            dependencies: ["BenchmarkData", "Query", "Store"],
             path: "bench/SearchBenchmark"
+        ),
+        .executableTarget(
+            name: "StoreBenchmark",
+            dependencies: ["BenchmarkData", "PostgresStore", "Query", "Store"],
+            path: "bench/StoreBenchmark"
         ),
         .target(
             name: "TestSupport",

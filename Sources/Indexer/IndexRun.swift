@@ -10,6 +10,8 @@ public struct IndexSummary: Sendable {
     public var captioned = 0
     /// Files whose content already had an embedding (moved, renamed, copied, touched).
     public var reused = 0
+    /// Files whose content another process sharing the store embedded during this run.
+    public var embeddedElsewhere = 0
     public var unchanged = 0
     public var removed = 0
     /// Files that could not be indexed in this run, with the reason: unreadable, empty,
@@ -235,10 +237,13 @@ public struct IndexRun: Sendable {
             }
         }
         summary.captioned += captions.count
-        // Each embedded content stands for its first file; every other indexed file reused an embedding.
-        let indexed = now.filter { $0.failure == nil && $0.hash != nil }.count
+        // Each embedded content stands for its first file; the other indexed files reused an
+        // embedding, or another process made it since they were prepared.
+        let indexed = now.filter { $0.failure == nil && $0.hash != nil }
+        let elsewhere = indexed.filter { $0.pixels != nil && !claim.claimed.contains($0.hash!) }.count
         summary.embedded += toEmbed.count
-        summary.reused += indexed - toEmbed.count
+        summary.embeddedElsewhere += elsewhere
+        summary.reused += indexed.count - toEmbed.count - elsewhere
         summary.failures += now.compactMap { item in item.failure.map { (item.file.path, $0) } }
         summary.skipped += now.filter(\.skipped).map(\.file.path)
         return later.map(\.file)

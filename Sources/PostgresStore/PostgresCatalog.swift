@@ -44,28 +44,70 @@ public final class PostgresCatalog: IndexingStore {
 
     // MARK: Models
 
-    /// Records `model` and makes its vector index on every partition (HNSW, inner product,
-    /// over the vectors as `halfvec`), unless there already.
+    /// Records `model` and makes its vector index on every partition, unless there already.
     public func register(_ model: ModelRecord) throws {
         try update { try $0.register(model) }
-        let stored = try storedModel(model.id)
-        let index = Self.searchIndexStatement(model: stored)
-        try sessions.with { try $0.execute([index(0)], "cannot make the vector index of \(model.id)") }
-        for shard in layout.shards {
-            try shardSessions(shard.number).with { session in
-                try session.execute([index(shard.number)], "cannot make the vector index of \(model.id) on shard \(shard.number)")
-            }
-        }
+        try makeSearchIndexes(modelId: model.id)
     }
 
-    /// The statement that makes `model`'s HNSW index on partition `number`.
-    static func searchIndexStatement(model: StoredModel) -> (Int) -> String {
-        { number in
+    /// Makes `modelId`'s vector index (HNSW, inner product, over the vectors as `halfvec`) on
+    /// every partition where it is missing.
+    public func makeSearchIndexes(modelId: String) throws {
+        let model = try storedModel(modelId)
+        try onEveryPartition("cannot make the vector index of \(modelId)") { session, number in
             """
             CREATE INDEX IF NOT EXISTS image_vector_\(number)_model_\(model.key) ON image_vector_\(number)
               USING hnsw ((v::halfvec(\(model.dimension))) halfvec_ip_ops) WHERE model_key = \(model.key)
             """
         }
+    }
+
+    /// Drops `modelId`'s vector index on every partition: a bulk load then runs without
+    /// keeping it up to date, and `makeSearchIndexes` builds it once afterwards (faster).
+    /// Approximate searches are exhaustive until then.
+    public func dropSearchIndexes(modelId: String) throws {
+        let model = try storedModel(modelId)
+        try onEveryPartition("cannot drop the vector index of \(modelId)") { _, number in
+            "DROP INDEX IF EXISTS image_vector_\(number)_model_\(model.key)"
+        }
+    }
+
+    /// Runs the statement `sql` gives for each partition, on the partition's server, under the
+    /// schema's lock there: two processes registering a model at once make its index once.
+    private func onEveryPartition(_ what: String, _ sql: (PostgresSession, Int) -> String) throws {
+        func run(_ pool: PostgresSessions, _ number: Int, _ what: String) throws {
+            try pool.transaction(what) { session in
+                try session.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockID))", what)
+                try session.execute([sql(session, number)], what)
+            }
+        }
+        try run(sessions, 0, what)
+        for shard in layout.shards {
+            try run(shardSessions(shard.number), shard.number, "\(what) on shard \(shard.number)")
+        }
+    }
+
+    /// Bytes on disk: the vectors' rows and their indexes (over every partition), and the rest
+    /// of the catalog's tables with theirs.
+    public func storageBytes() throws -> (vectors: Int, vectorIndexes: Int, catalog: Int) {
+        var vectors = 0, vectorIndexes = 0
+        let measure = { (session: PostgresSession, number: Int) throws in
+            let row = try session.query("""
+                SELECT pg_table_size(\("image_vector_\(number)")::regclass), pg_indexes_size(\("image_vector_\(number)")::regclass)
+                """, "cannot measure partition \(number)").first!
+            let (heap, indexes) = try row.decode((Int, Int).self)
+            vectors += heap
+            vectorIndexes += indexes
+        }
+        try sessions.with { try measure($0, 0) }
+        for shard in layout.shards { try shardSessions(shard.number).with { try measure($0, shard.number) } }
+        let catalog = try sessions.with { session in
+            try session.query("""
+                SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+                WHERE c.relkind = 'r' AND c.relname IN ('model', 'image', 'file', 'root', 'caption', 'metadata', 'embedding_claim', 'shard')
+                """, "cannot measure the catalog").first!.decode(Int.self)
+        }
+        return (vectors, vectorIndexes, catalog)
     }
 
     public func model(id: String) throws -> ModelRecord? {

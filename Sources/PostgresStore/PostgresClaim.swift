@@ -7,6 +7,8 @@ import Store
 /// with their embeddings. Another process skips locked rows (`SKIP LOCKED`), or waits for
 /// them; when this process dies, its server connection closes, the transaction rolls back,
 /// and the rows are free again: nothing committed is lost and nothing is embedded twice.
+/// Rows are locked in hash order, so two processes waiting for each other's rows cannot
+/// deadlock.
 final class PostgresClaim: EmbeddingClaim {
     let claimed: Set<String>
     let heldElsewhere: Set<String>
@@ -20,15 +22,18 @@ final class PostgresClaim: EmbeddingClaim {
         self.modelId = modelId
         let session = try catalog.sessions.take()
         do {
-            let requested = Array(Set(hashes))
+            // In hash order, as every lock here: two processes inserting the same rows at once
+            // would otherwise each wait for the other's uncommitted rows.
+            let requested = Set(hashes).sorted()
             try session.query("""
-                INSERT INTO embedding_claim (content_hash, model_id) SELECT unnest(\(requested)::text[]), \(modelId)
+                INSERT INTO embedding_claim (content_hash, model_id)
+                SELECT h, \(modelId) FROM unnest(\(requested)::text[]) AS h ORDER BY h
                 ON CONFLICT DO NOTHING
                 """, "cannot claim contents to embed")
             try session.query("BEGIN", "cannot claim contents to embed")
             locked = try session.query("""
                 SELECT content_hash FROM embedding_claim WHERE model_id = \(modelId) AND content_hash = ANY(\(requested))
-                FOR UPDATE \(unescaped: waiting ? "" : "SKIP LOCKED")
+                ORDER BY content_hash FOR UPDATE \(unescaped: waiting ? "" : "SKIP LOCKED")
                 """, "cannot claim contents to embed").map { try $0.decode(String.self) }
             // Read after the locks: a process that held one has committed its embedding by now.
             let embedded = Set(try session.query("""

@@ -141,6 +141,7 @@ struct Index: AsyncParsableCommand {
                      "\(summary.unchanged) unchanged", "\(summary.removed) removed",
                      "\(summary.failures.count + summary.stillFailing) failed"
                          + (summary.stillFailing > 0 ? " (\(summary.stillFailing) unchanged since an earlier run; see `imgsearch status`)" : "")]
+        if summary.embeddedElsewhere > 0 { parts.append("\(summary.embeddedElsewhere) embedded by another indexer") }
         if !summary.skipped.isEmpty { parts.append("\(summary.skipped.count) skipped (not images)") }
         if summary.wentOffline > 0 { parts.append("\(summary.wentOffline) offline") }
         if summary.backOnline > 0 { parts.append("\(summary.backOnline) back online") }

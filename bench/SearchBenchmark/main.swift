@@ -10,6 +10,7 @@
 // vectors near no topic instead, the worst case for the exact scan's coarse pass, which then
 // cannot rule images out; --search image searches with an image's 32 vectors, as
 // `imgsearch query --image` does. bench/search.sh runs the matrix.
+import BenchmarkData
 import Foundation
 import Query
 import Store

@@ -1,9 +1,11 @@
 import Foundation
 import Store
 
-let queriesPerImage = 32
-let dimension = 256
-let topicCount = 2048
+/// Query vectors per synthetic image, and their dimension: BLIP-2's.
+public let queriesPerImage = 32
+public let dimension = 256
+/// Topics the synthetic images cluster around.
+public let topicCount = 2048
 
 /// Deterministic data: the same seed gives the same vectors in every run and every chunk.
 /// Each vector is normalize(topic + 0.8 × noise) with its own fresh noise, so no two images
@@ -11,15 +13,15 @@ let topicCount = 2048
 /// image number, which made image i and image i + 65,536 identical: at 1M images every
 /// image had ~15 exact copies, which a catalog never holds, since identical files share
 /// one embedding, and which turned recall@10 into a tie-breaking contest.)
-struct SyntheticEmbeddings {
-    let topics: [Float]
+public struct SyntheticEmbeddings: Sendable {
+    public let topics: [Float]
 
-    init() {
+    public init() {
         var generator = SplitMix(state: 42)
         topics = Self.unitVectors(topicCount, &generator)
     }
 
-    static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
+    public static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
         var values = [Float](repeating: 0, count: count * dimension)
         values.withUnsafeMutableBufferPointer { buffer in
             for v in 0..<count { randomUnitVector(&generator, into: buffer, at: v * dimension) }
@@ -27,7 +29,7 @@ struct SyntheticEmbeddings {
         return values
     }
 
-    static func randomUnitVector(_ generator: inout SplitMix, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
+    public static func randomUnitVector(_ generator: inout SplitMix, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
         var norm: Float = 0
         for d in 0..<dimension {
             let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
@@ -38,11 +40,11 @@ struct SyntheticEmbeddings {
         for d in 0..<dimension { output[offset + d] /= norm }
     }
 
-    func topic(ofImage image: Int) -> Int { (image &* 2_654_435_761) % topicCount }
+    public func topic(ofImage image: Int) -> Int { (image &* 2_654_435_761) % topicCount }
 
     /// normalize(topic + 0.8 × noise), the noise a random unit vector drawn from `seed`:
     /// close to its topic, distinct from every other vector.
-    func vector(topic: Int, noiseSeed: UInt64, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
+    public func vector(topic: Int, noiseSeed: UInt64, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
         // Start each vector's stream at a hashed state: seeds k and k + 1 would otherwise
         // give the same sequence shifted by one.
         var seeding = SplitMix(state: noiseSeed)
@@ -59,7 +61,7 @@ struct SyntheticEmbeddings {
         for d in 0..<dimension { output[offset + d] /= norm }
     }
 
-    func images(_ range: Range<Int>) -> [Float] {
+    public func images(_ range: Range<Int>) -> [Float] {
         var values = [Float](repeating: 0, count: range.count * queriesPerImage * dimension)
         values.withUnsafeMutableBufferPointer { buffer in
             for (i, image) in range.enumerated() {
@@ -74,7 +76,7 @@ struct SyntheticEmbeddings {
 
     /// A search vector near no topic: uniform on the sphere, so that every image scores about
     /// the same and the top K is decided by noise.
-    func unrelatedQuery(_ index: Int) -> [Float] {
+    public func unrelatedQuery(_ index: Int) -> [Float] {
         var values = [Float](repeating: 0, count: dimension)
         values.withUnsafeMutableBufferPointer { buffer in
             var generator = SplitMix(state: ~UInt64(index))
@@ -85,7 +87,7 @@ struct SyntheticEmbeddings {
 
     /// 32 search vectors as `imgsearch query --image` has them: a new image on the topic of one
     /// of the first `images` images.
-    func imageQuery(_ index: Int, images: Int) -> [Float] {
+    public func imageQuery(_ index: Int, images: Int) -> [Float] {
         var values = [Float](repeating: 0, count: queriesPerImage * dimension)
         values.withUnsafeMutableBufferPointer { buffer in
             for q in 0..<queriesPerImage {
@@ -98,7 +100,7 @@ struct SyntheticEmbeddings {
     }
 
     /// A search vector near the topic of one of the first `images` images, with noise no image has.
-    func query(_ index: Int, images: Int) -> [Float] {
+    public func query(_ index: Int, images: Int) -> [Float] {
         var values = [Float](repeating: 0, count: dimension)
         values.withUnsafeMutableBufferPointer { buffer in
             vector(topic: topic(ofImage: (index &* 7_919) % images), noiseSeed: ~UInt64(index), into: buffer, at: 0)
@@ -107,9 +109,14 @@ struct SyntheticEmbeddings {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+public struct SplitMix: Sendable {
+    public var state: UInt64
+
+    public init(state: UInt64) {
+        self.state = state
+    }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -122,7 +129,7 @@ struct SplitMix {
 /// Adds `images` synthetic images, each with one file under the root "/synthetic", for the
 /// catalog's only model (which must embed 32 × 256-d; a new catalog gets a model record
 /// "synthetic-32x256"): the library a load test searches. Image i gets id i + 1.
-func fillCatalog(path: String, images: Int, data: SyntheticEmbeddings) throws {
+public func fillCatalog(path: String, images: Int, data: SyntheticEmbeddings) throws {
     let catalog = try Catalog(path: path)
     if try catalog.models().isEmpty {
         try catalog.write { try $0.register(ModelRecord(id: "synthetic-32x256", description: "synthetic embeddings",

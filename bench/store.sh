@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The PostgreSQL store against the SQLite catalog on the same synthetic library
+# (bench/StoreBenchmark): insert rate, index build, query p50/p99, storage per image, and
+# approximate recall@10 against exact. Starts its own two PostgreSQL servers
+# (scripts/postgres), one store on one server and one sharded over both, and stops them.
+#
+#   bench/store.sh [IMAGES...]      # default: 10000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product StoreBenchmark >&2
+dir=$(mktemp -d /tmp/imgsearch-store-bench.XXXXXX)
+trap 'scripts/postgres stop "$dir" >&2; rm -rf "$dir"' EXIT
+scripts/postgres start "$dir" 2 >&2
+eval "$(scripts/postgres env "$dir")"
+psql() { "$IMGSEARCH_TEST_POSTGRES_BIN/psql" -X -q "$@"; }
+with_database() { echo "${1%/*}/$2"; }
+for images in "${@:-10000}"; do
+  one=$(with_database "$IMGSEARCH_TEST_POSTGRES" "bench_$images")
+  psql "$IMGSEARCH_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS bench_$images" -c "CREATE DATABASE bench_$images"
+  .build/release/StoreBenchmark --store "$one" --images "$images"
+  # Sharded: half the vectors on the second server.
+  coordinator=$(with_database "$IMGSEARCH_TEST_POSTGRES" "bench_sharded_$images")
+  shard=$(with_database "$IMGSEARCH_TEST_POSTGRES_SHARD" "bench_shard_$images")
+  psql "$IMGSEARCH_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS bench_sharded_$images" -c "CREATE DATABASE bench_sharded_$images"
+  psql "$IMGSEARCH_TEST_POSTGRES_SHARD" -c "DROP DATABASE IF EXISTS bench_shard_$images" -c "CREATE DATABASE bench_shard_$images"
+  .build/release/StoreBenchmark --store "$coordinator" --shard "$shard" --images "$images" --no-sqlite
+done
