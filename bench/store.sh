@@ -13,11 +13,15 @@ trap 'scripts/postgres stop "$dir" >&2; rm -rf "$dir"' EXIT
 scripts/postgres start "$dir" 2 >&2
 eval "$(scripts/postgres env "$dir")"
 psql() { "$IMGSEARCH_TEST_POSTGRES_BIN/psql" -X -q "$@"; }
+# Room to build an HNSW graph in memory (PostgreSQL's default, 64 MB, builds 100k images' on disk).
+for server in "$IMGSEARCH_TEST_POSTGRES" "$IMGSEARCH_TEST_POSTGRES_SHARD"; do
+  psql "$server" -c "ALTER SYSTEM SET maintenance_work_mem = '4GB'" -c "SELECT pg_reload_conf()" > /dev/null
+done
 with_database() { echo "${1%/*}/$2"; }
 for images in "${@:-10000}"; do
   one=$(with_database "$IMGSEARCH_TEST_POSTGRES" "bench_$images")
   psql "$IMGSEARCH_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS bench_$images" -c "CREATE DATABASE bench_$images"
-  .build/release/StoreBenchmark --store "$one" --images "$images"
+  .build/release/StoreBenchmark --store "$one" --images "$images" --candidates 400,800,1600,3200
   # Sharded: half the vectors on the second server.
   coordinator=$(with_database "$IMGSEARCH_TEST_POSTGRES" "bench_sharded_$images")
   shard=$(with_database "$IMGSEARCH_TEST_POSTGRES_SHARD" "bench_shard_$images")

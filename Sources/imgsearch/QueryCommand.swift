@@ -57,7 +57,7 @@ struct Search: AsyncParsableCommand {
     @Option(help: "With --store: approximate (each partition's HNSW index, candidates re-scored exactly; the default) or exact (every vector, grouped by image on each server).")
     var storeSearch: PostgresSearchMode = .approximate
 
-    @Option(help: ArgumentHelp("With --store --store-search approximate: nearest vectors taken from each partition per search vector (default max(20 × limit, 200)); more is slower and finds more.", valueName: "n"))
+    @Option(help: ArgumentHelp("With --store --store-search approximate: nearest vectors taken from each partition per search vector (default max(160 × limit, 1600)); more is slower and finds more.", valueName: "n"))
     var candidates: Int?
 
     @Argument(help: "What to look for, in words.")

@@ -219,6 +219,17 @@ import Testing
         #expect { _ = try PostgresCatalog(url: missing.string!) } throws: { error in
             "\(error)".contains("no_such_database") && "\(error)".contains("createdb")
         }
+        // scripts/postgres has this role sign in with a password.
+        try TestPostgres.sql("""
+            DO $$ BEGIN CREATE ROLE imgsearch_password LOGIN PASSWORD 'right'; EXCEPTION WHEN duplicate_object THEN NULL; END $$
+            """, on: server)
+        var wrongPassword = URLComponents(string: server)!
+        (wrongPassword.user, wrongPassword.password) = ("imgsearch_password", "wrong")
+        #expect { _ = try PostgresCatalog(url: wrongPassword.string!) } throws: { error in
+            let text = "\(error)"
+            return text.contains("password authentication failed") && text.contains("check the user and password")
+                && !text.contains("wrong")
+        }
         #expect { _ = try PostgresCatalog(url: "mysql://x@y/z") } throws: { error in "\(error)".contains("not a PostgreSQL URL") }
         #expect { _ = try PostgresCatalog(url: "postgres://me:secret@127.0.0.1:1/db?sslmode=require") } throws: { error in
             !"\(error)".contains("secret") && "\(error)".contains("TLS")

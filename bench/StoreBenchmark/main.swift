@@ -4,7 +4,7 @@
 // recall@10 against the store's exact search. One JSON line per store.
 //
 //   .build/release/StoreBenchmark --store postgres://USER@HOST:PORT/EMPTY_DB --images 10000
-//       [--shard URL]... [--queries 30] [--candidates N] [--sqlite PATH | --no-sqlite]
+//       [--shard URL]... [--queries 30] [--candidates N[,N...]] [--sqlite PATH | --no-sqlite]
 //
 // The store is loaded as a bulk load runs: its HNSW index dropped, every image inserted
 // through the same path `imgsearch index` uses (64 images a transaction), then the index
@@ -21,7 +21,8 @@ struct Options {
     var images = 10_000
     var queries = 30
     var limit = 10
-    var candidates: Int?
+    /// Candidates per partition for the approximate searches; several (comma-separated) sweep them.
+    var candidates: [Int?] = [nil]
     var sqlite: String?
     var compareSQLite = true
 
@@ -39,7 +40,7 @@ struct Options {
             case "--images": images = Int(value)!
             case "--queries": queries = Int(value)!
             case "--limit": limit = Int(value)!
-            case "--candidates": candidates = Int(value)!
+            case "--candidates": candidates = value.split(separator: ",").map { Int($0)! }
             case "--sqlite": sqlite = value
             default: fatalError("unknown option \(flag)")
             }
@@ -103,28 +104,30 @@ let storage = try store.storageBytes()
 let indexedRate = try insert(options.images..<(options.images + extra), into: store, model: model, data: data)
 let total = options.images + extra
 
-var latencies: [PostgresSearchMode: [Double]] = [:]
-var found: [PostgresSearchMode: [[Int64]]] = [:]
-for mode in PostgresSearchMode.allCases {
-    _ = try store.search(vectors: searches[0], modelId: model.id, limit: options.limit, mode: mode,
-                         candidates: options.candidates)  // warm-up
+/// p50 and p99 latency (ms) of every search in `searches`, and the images each found.
+func measure(_ mode: PostgresSearchMode, candidates: Int?) throws -> (p50: Double, p99: Double, found: [[Int64]]) {
+    _ = try store.search(vectors: searches[0], modelId: model.id, limit: options.limit, mode: mode, candidates: candidates)  // warm-up
+    var latencies: [Double] = [], found: [[Int64]] = []
     for search in searches {
-        start = now()
-        let hits = try store.search(vectors: search, modelId: model.id, limit: options.limit, mode: mode,
-                                    candidates: options.candidates)
-        latencies[mode, default: []].append((now() - start) * 1000)
-        found[mode, default: []].append(hits.map(\.imageID))
+        let start = now()
+        let hits = try store.search(vectors: search, modelId: model.id, limit: options.limit, mode: mode, candidates: candidates)
+        latencies.append((now() - start) * 1000)
+        found.append(hits.map(\.imageID))
     }
+    return (percentile(latencies, 0.5), percentile(latencies, 0.99), found)
 }
-let reached = zip(found[.exact]!, found[.approximate]!).map { Set($0).intersection($1).count }.reduce(0, +)
+
+let exact = try measure(.exact, candidates: nil)
+let sweep = try options.candidates.map { candidates in
+    let approximate = try measure(.approximate, candidates: candidates)
+    let reached = zip(exact.found, approximate.found).map { Set($0).intersection($1).count }.reduce(0, +)
+    return ["candidates": candidates ?? PostgresCatalog.defaultCandidates(limit: options.limit), "p50_ms": approximate.p50, "p99_ms": approximate.p99,
+            "recall_at_\(options.limit)": Double(reached) / Double(exact.found.map(\.count).reduce(0, +))]
+}
 report([
     "store": "postgres", "shards": options.shards.count, "images": total, "vectors": total * queriesPerImage,
     "bulk_insert_images_per_s": bulkRate, "insert_with_index_images_per_s": indexedRate, "index_build_s": indexSeconds,
-    "exact_p50_ms": percentile(latencies[.exact]!, 0.5), "exact_p99_ms": percentile(latencies[.exact]!, 0.99),
-    "approximate_p50_ms": percentile(latencies[.approximate]!, 0.5),
-    "approximate_p99_ms": percentile(latencies[.approximate]!, 0.99),
-    "approximate_recall_at_\(options.limit)": Double(reached) / Double(found[.exact]!.map(\.count).reduce(0, +)),
-    "candidates": options.candidates ?? max(20 * options.limit, 200),
+    "exact_p50_ms": exact.p50, "exact_p99_ms": exact.p99, "approximate": sweep,
     "vector_bytes_per_image": Double(storage.vectors) / Double(options.images),
     "vector_index_bytes_per_image": Double(storage.vectorIndexes) / Double(options.images),
     "catalog_bytes_per_image": Double(storage.catalog) / Double(total),
@@ -151,7 +154,7 @@ for vector in searches {
 }
 let size = ["", "-wal", "-shm"].compactMap { try? FileManager.default.attributesOfItem(atPath: path + $0)[.size] as? Int }.reduce(0, +)
 // Both stores number the images 1, 2, … in insertion order: their exact top K must be the same ids.
-let agreeing = zip(sqliteFound, found[.exact]!).filter { $0 == $1 }.count
+let agreeing = zip(sqliteFound, exact.found).filter { $0 == $1 }.count
 report([
     "same_top_k_as_postgres_exact": Double(agreeing) / Double(options.queries),
     "store": "sqlite", "images": total, "insert_images_per_s": sqliteRate, "exact_index_build_s": sqliteIndexSeconds,
