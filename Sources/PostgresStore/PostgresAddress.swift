@@ -44,8 +44,8 @@ public struct PostgresAddress: Sendable, Equatable, CustomStringConvertible {
     /// The URL without its password: what messages show.
     public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 
-    /// `url` with any password replaced, for an error about a URL that did not parse.
-    static func redacted(_ url: String) -> String {
+    /// `url` with any password replaced, for messages about a URL that may not parse.
+    public static func redacted(_ url: String) -> String {
         url.replacingOccurrences(of: #"://([^:/@]*):[^@]*@"#, with: "://$1:***@", options: .regularExpression)
     }
 

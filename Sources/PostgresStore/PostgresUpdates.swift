@@ -57,7 +57,12 @@ struct PostgresUpdates: CatalogUpdates {
             return stored
         }
         let id = try inserted.decode(Int64.self)
-        let texts = try PostgresVectors.texts(image.vectors, dimension: model.dimension)
+        let texts: [String]
+        do {
+            texts = try PostgresVectors.texts(image.vectors, dimension: model.dimension)
+        } catch {
+            throw PostgresStoreError(store: catalog.location, "the embedding of \(image.contentHash): \(error.reason)")
+        }
         try session.query("""
             INSERT INTO image_vector (image_id, model_key, k, v)
             SELECT \(id), \(model.key), (t.k - 1)::smallint, t.v::vector FROM unnest(\(texts)::text[]) WITH ORDINALITY AS t(v, k)
@@ -157,21 +162,26 @@ struct PostgresUpdates: CatalogUpdates {
 /// exactly (Swift prints the shortest text that reads back as the same float).
 enum PostgresVectors {
     /// One text per vector of `dimension` values in `data` (fp32, as `StoredVectors` keeps them).
-    static func texts(_ data: Data, dimension: Int) throws(PostgresStoreError) -> [String] {
+    static func texts(_ data: Data, dimension: Int) throws(InvalidVectors) -> [String] {
         var floats = [Float](repeating: 0, count: data.count / MemoryLayout<Float>.size)
         _ = floats.withUnsafeMutableBytes { data.copyBytes(to: $0) }
         return try texts(floats, dimension: dimension)
     }
 
-    static func texts(_ floats: [Float], dimension: Int) throws(PostgresStoreError) -> [String] {
+    static func texts(_ floats: [Float], dimension: Int) throws(InvalidVectors) -> [String] {
         guard dimension > 0, floats.count % dimension == 0 else {
-            throw PostgresStoreError(store: "vectors", "\(floats.count) values are not whole vectors of \(dimension)")
+            throw InvalidVectors(reason: "\(floats.count) values are not whole vectors of \(dimension)")
         }
         guard floats.allSatisfy(\.isFinite) else {
-            throw PostgresStoreError(store: "vectors", "a vector holds a NaN or infinite value")
+            throw InvalidVectors(reason: "a vector holds a NaN or infinite value")
         }
         return stride(from: 0, to: floats.count, by: dimension).map { start in
             "[" + floats[start..<start + dimension].map { "\($0)" }.joined(separator: ",") + "]"
         }
     }
+}
+
+/// Values that are not a store's vectors: callers say whose they are.
+struct InvalidVectors: Error {
+    let reason: String
 }

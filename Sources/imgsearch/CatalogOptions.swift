@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Library
+import PostgresStore
 
 /// The `--db` option shared by commands that read or write the catalog.
 struct CatalogOptions: ParsableArguments {
@@ -20,6 +21,12 @@ struct CatalogOptions: ParsableArguments {
     /// Opens the catalog, creating it when `create` (an index run); otherwise a missing one
     /// is an error rather than an empty result.
     func library(_ config: Configuration, create: Bool = false) throws -> PhotoLibrary {
-        try PhotoLibrary(path: path(config), create: create)
+        // A config naming a PostgreSQL store must not quietly fall back to a SQLite catalog
+        // in the commands that cannot use the store yet.
+        if db == nil, let store = config.store {
+            throw CommandError("the config file names a PostgreSQL store (store: \(PostgresAddress.redacted(store))), which only "
+                + "`index` and `query` use yet: give --db to use a SQLite catalog instead")
+        }
+        return try PhotoLibrary(path: path(config), create: create)
     }
 }

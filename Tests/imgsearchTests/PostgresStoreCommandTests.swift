@@ -125,4 +125,19 @@ import Testing
         #expect(Self.embeddedCount(survivor.output) == contents - committed, "\(survivor.output)")
         try Self.expectComplete(store, contents: contents)
     }
+
+    /// A config naming a store is used by `index` and `query`; the commands that cannot use a
+    /// store yet refuse it rather than quietly open a SQLite catalog.
+    @Test func commandsWithoutStoreSupportRefuseAConfiguredStore() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("config.yaml")
+        try "store: postgres://someone:secret@127.0.0.1:1/photos\n".write(to: config, atomically: true, encoding: .utf8)
+        for command in [["status"], ["prune"], ["duplicates"]] {
+            let outcome = try CommandRunner.imgsearch(command + ["--config", config.path])
+            #expect(outcome.status != 0, "\(command)")
+            #expect(outcome.standardError.contains("only `index` and `query`") && !outcome.standardError.contains("secret"),
+                    "\(command): \(outcome.standardError)")
+        }
+    }
 }
