@@ -10,7 +10,8 @@ public enum PostgresSearchMode: String, Sendable, CaseIterable {
     /// (partitionwise aggregation pushed through postgres_fdw): exact max-over-queries.
     case exact
     /// Nearest vectors from each partition's HNSW index, grouped by image, then re-scored
-    /// exactly from the stored fp32 vectors: the top K is exact among the images reached.
+    /// exactly from the stored fp32 vectors on that partition: the top K is exact among the
+    /// images reached.
     case approximate
 }
 
@@ -89,29 +90,16 @@ extension PostgresCatalog {
         }
     }
 
-    /// Nearest vectors from each partition's HNSW index (in parallel, each server its own
-    /// connection), their images re-scored exactly; a deeper pass when too few of them are
-    /// searchable.
+    /// Nearest vectors from each partition's HNSW index, their images re-scored exactly on
+    /// the same partition (an image's vectors all live on one: the table is partitioned by
+    /// image), every server at once over its own connection; a deeper pass when too few of
+    /// them are searchable.
     private func approximateTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int,
                                 candidates: Int) throws -> [ScoredImage] {
         var depth = max(candidates, limit)
         while true {
-            let reached = try nearestImages(texts, model: model, depth: depth)
-            let scored = try sessions.transaction("cannot search") { session in
-                try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
-                var binds = Self.bindings(texts)
-                binds.append(Array(reached))
-                let sql = """
-                    SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) AS score FROM image_vector
-                    WHERE model_key = \(model.key) AND image_id = ANY($\(texts.count + 1)::bigint[]) GROUP BY image_id
-                    """
-                let scored = try session.query(PostgresQuery(unsafeSQL: sql, binds: binds), "cannot re-score candidates")
-                    .map { row in
-                        let (id, score) = try row.decode((Int64, Float).self)
-                        return ScoredImage(imageID: id, score: score)
-                    }
-                return try searchableOnly(scored.sorted(by: ScoredImage.ranking), session: session)
-            }
+            let reached = try nearestScored(texts, model: model, depth: depth).sorted(by: ScoredImage.ranking)
+            let scored = try sessions.with { try searchableOnly(reached, session: $0) }
             // Enough searchable images, or every vector reached: done.
             let vectors = model.queryCount * (try imageCount(modelId: modelId))
             if scored.count >= limit || depth >= vectors {
@@ -121,31 +109,38 @@ extension PostgresCatalog {
         }
     }
 
-    /// The images of the `depth` nearest vectors to each search vector on every partition.
-    private func nearestImages(_ texts: [String], model: StoredModel, depth: Int) throws -> Set<Int64> {
+    /// On every partition: the images of the `depth` nearest vectors to each search vector,
+    /// with their exact scores.
+    private func nearestScored(_ texts: [String], model: StoredModel, depth: Int) throws -> [ScoredImage] {
         let partitions = [(0, sessions)] + layout.shards.map { ($0.number, shardSessions($0.number)) }
-        let found = Mutex<Set<Int64>>([]), failure = Mutex<(any Error)?>(nil)
+        let found = Mutex<[ScoredImage]>([]), failure = Mutex<(any Error)?>(nil)
+        let nearest = (1...texts.count).map { index in
+            """
+            (SELECT image_id FROM image_vector_PARTITION WHERE model_key = \(model.key)
+             ORDER BY (v::halfvec(\(model.dimension))) <#> CAST($\(index) AS halfvec(\(model.dimension))) LIMIT \(depth))
+            """
+        }.joined(separator: " UNION ")
+        let sql = """
+            SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) FROM image_vector_PARTITION
+            WHERE model_key = \(model.key) AND image_id IN (\(nearest)) GROUP BY image_id
+            """
         DispatchQueue.concurrentPerform(iterations: partitions.count) { index in
             let (number, sessions) = partitions[index]
             do {
-                let ids = try sessions.transaction("cannot search partition \(number)") { session in
+                let scored = try sessions.transaction("cannot search partition \(number)") { session in
                     try session.execute([
                         "SET LOCAL hnsw.ef_search = \(min(max(depth, 40), 1000))",
                         "SET LOCAL hnsw.iterative_scan = relaxed_order",
                         "SET LOCAL hnsw.max_scan_tuples = \(max(20_000, 4 * depth))",
                     ], "cannot set up the search of partition \(number)")
-                    var ids: Set<Int64> = []
-                    for text in texts {
-                        let rows = try session.query("""
-                            SELECT image_id FROM \(unescaped: "image_vector_\(number)") WHERE model_key = \(model.key)
-                            ORDER BY (v::halfvec(\(unescaped: "\(model.dimension)"))) <#> CAST(\(text) AS halfvec(\(unescaped: "\(model.dimension)")))
-                            LIMIT \(depth)
-                            """, "cannot search partition \(number)")
-                        for row in rows { ids.insert(try row.decode(Int64.self)) }
+                    let query = PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "PARTITION", with: "\(number)"),
+                                              binds: Self.bindings(texts))
+                    return try session.query(query, "cannot search partition \(number)").map { row in
+                        let (id, score) = try row.decode((Int64, Float).self)
+                        return ScoredImage(imageID: id, score: score)
                     }
-                    return ids
                 }
-                found.withLock { $0.formUnion(ids) }
+                found.withLock { $0 += scored }
             } catch {
                 failure.withLock { $0 = $0 ?? error }
             }

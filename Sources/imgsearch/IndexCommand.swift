@@ -49,6 +49,9 @@ struct Index: AsyncParsableCommand {
     @Option(name: .customLong("caption-prompt"), help: "Text the captions continue, e.g. \"a photo of\" for the COCO-finetuned models (default none).")
     var captionPrompt = ""
 
+    @Flag(help: "With --store: drop the store's vector index while indexing and build it once at the end, for a first load or many new photos (building once is ~5× faster than keeping it up to date; approximate searches of the store are exhaustive meanwhile).")
+    var bulkLoad = false
+
     @Flag(help: "Print the seconds spent in each stage (crawl, prepare, embed, caption, commit) and in the caption pass.")
     var timings = false
 
@@ -59,6 +62,7 @@ struct Index: AsyncParsableCommand {
         let config = try configOption.load()
         let store = try storeOptions.postgres(config)
         if store != nil, catalogOptions.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
+        if bulkLoad, store == nil { throw ValidationError("--bulk-load applies to a PostgreSQL store (--store)") }
         var indexRun = try store.map { try library.indexRun(in: $0, model: modelOptions, config: config) }
             ?? library.indexRun(in: catalogOptions.library(config, create: true), model: modelOptions, config: config)
         let crawler = try library.crawler(config)
@@ -67,14 +71,26 @@ struct Index: AsyncParsableCommand {
             try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config,
                                    adjust: applyCaptionOptions)
         }
+        if bulkLoad, let store { try store.dropSearchIndexes(modelId: indexRun.modelRecord.id) }
         StopSignals.install([SIGINT, SIGTERM], secondSignalStopsAtOnce: true)
         let progressBar = ProgressBar(noun: "indexed", logEveryBatch: verbose)
-        let summary = try indexRun.run(crawler, shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress in
-            progressBar.show(done: progress.done, total: progress.total, perSecond: progress.imagesPerSecond,
-                             detail: (indexRun.sharedCaptions == nil ? "" : "  \(progress.captioned) captioned")
-                                 + (progress.failed > 0 ? "  \(progress.failed) failed" : ""))
+        let run = Result {
+            try indexRun.run(crawler, shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress in
+                progressBar.show(done: progress.done, total: progress.total, perSecond: progress.imagesPerSecond,
+                                 detail: (indexRun.sharedCaptions == nil ? "" : "  \(progress.captioned) captioned")
+                                     + (progress.failed > 0 ? "  \(progress.failed) failed" : ""))
+            }
         }
         progressBar.finish()
+        // Whatever the run did: a store left without its index would search every vector.
+        // (A killed run leaves it so until the next index run, whose model registration makes it.)
+        if bulkLoad, let store {
+            let started = Date()
+            log.info("building the store's vector index")
+            try store.makeSearchIndexes(modelId: indexRun.modelRecord.id)
+            log.info("vector index built in \(Self.duration(Date().timeIntervalSince(started)))")
+        }
+        let summary = try run.get()
 
         for problem in summary.crawlProblems { log.warning("\(problem)") }
         for (root, reason) in summary.offlineRoots {

@@ -140,4 +140,24 @@ import Testing
                     "\(command): \(outcome.standardError)")
         }
     }
+
+    /// --bulk-load indexes without the vector index and builds it once at the end.
+    @Test func aBulkLoadEndsWithTheVectorIndexBuilt() throws {
+        let store = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(store) }
+        let (directory, photos, contents) = try Self.photoFolder(copies: 1)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let index = try CommandRunner.imgsearch(["index", "--store", store, "--model", Self.model, "--bulk-load", photos.path])
+        #expect(index.status == 0, "\(index.standardError)")
+        #expect(index.standardError.contains("vector index built"), "\(index.standardError)")
+        try Self.expectComplete(store, contents: contents)
+        #expect(try Self.count("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'image\\_vector\\_0\\_model\\_%'", in: store) == 1)
+        let approximate = try CommandRunner.imgsearch(["query", "a green square", "--store", store, "--model", Self.model])
+        let exact = try CommandRunner.imgsearch(["query", "a green square", "--store", store, "--store-search", "exact",
+                                                 "--model", Self.model])
+        #expect(approximate.status == 0 && approximate.standardOutput == exact.standardOutput, "\(approximate.standardError)")
+        let withoutStore = try CommandRunner.imgsearch(["index", "--db", directory.appendingPathComponent("c.sqlite").path,
+                                                        "--model", Self.model, "--bulk-load", photos.path])
+        #expect(withoutStore.status != 0 && withoutStore.standardError.contains("--bulk-load applies"), "\(withoutStore.standardError)")
+    }
 }
