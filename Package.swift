@@ -171,12 +171,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "DuplicatesBenchmark",
-            dependencies: ["Library", "Store"],
+            dependencies: ["Library", "Store", "TestSupport"],
             path: "bench/DuplicatesBenchmark"
         ),
         .target(
             name: "BenchmarkData",
-            dependencies: ["Store"],
+            dependencies: ["Store", "TestSupport"],
             path: "bench/BenchmarkData"
         ),
         .executableTarget(

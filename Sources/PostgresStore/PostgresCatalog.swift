@@ -13,8 +13,9 @@ public final class PostgresCatalog: IndexingStore {
     let sessions: PostgresSessions
     /// Where the vectors' partitions are.
     public let layout: PostgresShards
-    /// Connections to each shard, by partition number.
-    private let shardPools: [Int: PostgresSessions]
+    /// Every partition of the vectors with the connections to its server: 0 on this server,
+    /// then each shard's.
+    let partitions: [(number: Int, sessions: PostgresSessions)]
     private let models = Mutex<[String: StoredModel]>([:])
 
     /// A model as the store keys its vectors.
@@ -32,12 +33,7 @@ public final class PostgresCatalog: IndexingStore {
         let shardAddresses = try shards.map { url throws(PostgresStoreError) in try PostgresAddress(url) }
         try PostgresSchema.migrate(sessions, shards: shardAddresses)
         layout = try sessions.with { try PostgresShards.read(on: $0) }
-        shardPools = Dictionary(uniqueKeysWithValues: layout.shards.map { ($0.number, PostgresSessions(address: $0.address)) })
-    }
-
-    /// The connections to shard `number`.
-    func shardSessions(_ number: Int) -> PostgresSessions {
-        shardPools[number]!
+        partitions = [(0, sessions)] + layout.shards.map { ($0.number, PostgresSessions(address: $0.address)) }
     }
 
     public var location: String { address.description }
@@ -54,7 +50,7 @@ public final class PostgresCatalog: IndexingStore {
     /// every partition where it is missing.
     public func makeSearchIndexes(modelId: String) throws {
         let model = try storedModel(modelId)
-        try onEveryPartition("cannot make the vector index of \(modelId)") { session, number in
+        try onEveryPartition("cannot make the vector index of \(modelId)") { number in
             """
             CREATE INDEX IF NOT EXISTS image_vector_\(number)_model_\(model.key) ON image_vector_\(number)
               USING hnsw ((v::halfvec(\(model.dimension))) halfvec_ip_ops) WHERE model_key = \(model.key)
@@ -67,23 +63,20 @@ public final class PostgresCatalog: IndexingStore {
     /// Approximate searches are exhaustive until then.
     public func dropSearchIndexes(modelId: String) throws {
         let model = try storedModel(modelId)
-        try onEveryPartition("cannot drop the vector index of \(modelId)") { _, number in
+        try onEveryPartition("cannot drop the vector index of \(modelId)") { number in
             "DROP INDEX IF EXISTS image_vector_\(number)_model_\(model.key)"
         }
     }
 
     /// Runs the statement `sql` gives for each partition, on the partition's server, under the
     /// schema's lock there: two processes registering a model at once make its index once.
-    private func onEveryPartition(_ what: String, _ sql: (PostgresSession, Int) -> String) throws {
-        func run(_ pool: PostgresSessions, _ number: Int, _ what: String) throws {
-            try pool.transaction(what) { session in
+    private func onEveryPartition(_ what: String, _ sql: (Int) -> String) throws {
+        for (number, sessions) in partitions {
+            let what = number == 0 ? what : "\(what) on shard \(number)"
+            try sessions.transaction(what) { session in
                 try session.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockID))", what)
-                try session.execute([sql(session, number)], what)
+                try session.execute([sql(number)], what)
             }
-        }
-        try run(sessions, 0, what)
-        for shard in layout.shards {
-            try run(shardSessions(shard.number), shard.number, "\(what) on shard \(shard.number)")
         }
     }
 
@@ -91,16 +84,15 @@ public final class PostgresCatalog: IndexingStore {
     /// of the catalog's tables with theirs.
     public func storageBytes() throws -> (vectors: Int, vectorIndexes: Int, catalog: Int) {
         var vectors = 0, vectorIndexes = 0
-        let measure = { (session: PostgresSession, number: Int) throws in
-            let row = try session.query("""
-                SELECT pg_table_size(\("image_vector_\(number)")::regclass), pg_indexes_size(\("image_vector_\(number)")::regclass)
-                """, "cannot measure partition \(number)").first!
-            let (heap, indexes) = try row.decode((Int, Int).self)
+        for (number, sessions) in partitions {
+            let (heap, indexes) = try sessions.with { session in
+                try session.query("""
+                    SELECT pg_table_size(\("image_vector_\(number)")::regclass), pg_indexes_size(\("image_vector_\(number)")::regclass)
+                    """, "cannot measure partition \(number)").first!.decode((Int, Int).self)
+            }
             vectors += heap
             vectorIndexes += indexes
         }
-        try sessions.with { try measure($0, 0) }
-        for shard in layout.shards { try shardSessions(shard.number).with { try measure($0, shard.number) } }
         let catalog = try sessions.with { session in
             try session.query("""
                 SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
@@ -226,7 +218,7 @@ public final class PostgresCatalog: IndexingStore {
     public func vectorRowsPerPartition() throws -> [Int: Int] {
         try sessions.with { session in
             var counts: [Int: Int] = [:]
-            for number in [0] + layout.shards.map(\.number) {
+            for (number, _) in partitions {
                 counts[number] = try session.query("SELECT count(*) FROM \(unescaped: "image_vector_\(number)")",
                                                    "cannot count partition \(number)'s vectors").first!.decode(Int.self)
             }
@@ -250,7 +242,6 @@ public final class PostgresCatalog: IndexingStore {
 
     /// Closes the idle connections (a claim or a transaction in flight keeps its own).
     public func close() {
-        sessions.closeAll()
-        for pool in shardPools.values { pool.closeAll() }
+        for (_, sessions) in partitions { sessions.closeAll() }
     }
 }

@@ -101,10 +101,8 @@ extension PostgresCatalog {
             let reached = try nearestScored(texts, model: model, depth: depth).sorted(by: ScoredImage.ranking)
             let scored = try sessions.with { try searchableOnly(reached, session: $0) }
             // Enough searchable images, or every vector reached: done.
-            let vectors = model.queryCount * (try imageCount(modelId: modelId))
-            if scored.count >= limit || depth >= vectors {
-                return Array(scored.prefix(limit))
-            }
+            if scored.count >= limit { return Array(scored.prefix(limit)) }
+            if depth >= model.queryCount * (try imageCount(modelId: modelId)) { return scored }
             depth *= 4
         }
     }
@@ -112,7 +110,6 @@ extension PostgresCatalog {
     /// On every partition: the images of the `depth` nearest vectors to each search vector,
     /// with their exact scores.
     private func nearestScored(_ texts: [String], model: StoredModel, depth: Int) throws -> [ScoredImage] {
-        let partitions = [(0, sessions)] + layout.shards.map { ($0.number, shardSessions($0.number)) }
         let found = Mutex<[ScoredImage]>([]), failure = Mutex<(any Error)?>(nil)
         // Two statements on the partition's connection: the nearest vectors' images, then
         // their exact scores through the primary key (one statement with both let the planner

@@ -79,7 +79,8 @@ public struct PostgresShards: Sendable {
         }
     }
 
-    /// `server` named the way messages name it: "shard 2 (postgres://…)" for a foreign server.
+    /// `text` with each foreign server it names ("imgsearch_shard_2") followed by the shard's
+    /// number and URL: "imgsearch_shard_2 (shard 2, postgres://…)".
     func naming(_ text: String) -> String {
         shards.reduce(text) { text, shard in
             text.replacingOccurrences(of: "\"imgsearch_shard_\(shard.number)\"",

@@ -60,8 +60,7 @@ struct Index: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        let store = try storeOptions.postgres(config)
-        if store != nil, catalogOptions.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
+        let store = try storeOptions.postgres(config, besides: catalogOptions)
         if bulkLoad, store == nil { throw ValidationError("--bulk-load applies to a PostgreSQL store (--store)") }
         var indexRun = try store.map { try library.indexRun(in: $0, model: modelOptions, config: config) }
             ?? library.indexRun(in: catalogOptions.library(config, create: true), model: modelOptions, config: config)

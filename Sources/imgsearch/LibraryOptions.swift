@@ -2,6 +2,7 @@ import ArgumentParser
 import Embeddings
 import Indexer
 import Library
+import PostgresStore
 import Store
 
 /// The folders to index and how, shared by `index` and `daemon`.
@@ -36,10 +37,28 @@ struct LibraryOptions: ParsableArguments {
     /// `library` with it (the model registered in the catalog).
     func indexRun(in library: PhotoLibrary, model modelOptions: ModelOptions, config: Configuration,
                   extraParts: ModelParts = []) throws -> IndexRun {
+        try indexRun(model: modelOptions, parts: extraParts.union(.image), config: config) { model, batchSize in
+            try library.indexRun(model: model, batchSize: batchSize)
+        }
+    }
+
+    /// Loads the model's image side and sets up an index pass into a PostgreSQL store (the
+    /// model registered there, with its vector index).
+    func indexRun(in store: PostgresCatalog, model modelOptions: ModelOptions, config: Configuration) throws -> IndexRun {
+        try indexRun(model: modelOptions, parts: .image, config: config) { model, batchSize in
+            let record = try ModelRecord(model: model)
+            try store.register(record)
+            return IndexRun(catalog: store, model: model, modelRecord: record, batchSize: batchSize)
+        }
+    }
+
+    /// The batch size and the model's `parts` loaded, the pass `make` sets up with them, and
+    /// the config's grace for vanished files.
+    private func indexRun(model modelOptions: ModelOptions, parts: ModelParts, config: Configuration,
+                          make: (Blip2Model, Int) throws -> IndexRun) throws -> IndexRun {
         let batchSize = batch ?? config.batch ?? 8
         guard batchSize >= 1 else { throw CommandError("config: batch must be at least 1") }
-        let model = try modelOptions.load(parts: extraParts.union(.image), config: config)
-        var run = try library.indexRun(model: model, batchSize: batchSize)
+        var run = try make(try modelOptions.load(parts: parts, config: config), batchSize)
         run.vanishedGraceSeconds = try config.vanishedGraceSeconds()
         return run
     }

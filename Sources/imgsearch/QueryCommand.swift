@@ -115,7 +115,7 @@ struct Search: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        if let store = try storeOptions.postgres(config) {
+        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
             try searchStore(store, config: config)
             return
         }
@@ -149,7 +149,6 @@ struct Search: AsyncParsableCommand {
     /// A semantic search of a PostgreSQL store (`--store`).
     private func searchStore(_ store: PostgresCatalog, config: Configuration) throws {
         defer { store.close() }
-        guard catalogOptions.db == nil else { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
         guard mode == .semantic, rerank == nil, index == nil, try filters.filter().isEmpty, filters.sort == .score else {
             throw ValidationError("with --store, searches are semantic, without filters, --sort, --rerank or --index (not yet built)")
         }

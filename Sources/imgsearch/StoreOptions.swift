@@ -1,9 +1,5 @@
 import ArgumentParser
-import Embeddings
-import Indexer
-import Library
 import PostgresStore
-import Store
 
 extension PostgresSearchMode: ExpressibleByArgument {}
 
@@ -19,27 +15,14 @@ struct StoreOptions: ParsableArguments {
         valueName: "url"))
     var shard: [String] = []
 
-    /// The PostgreSQL store, when one is named (flag first, then the config file).
-    func postgres(_ config: Configuration) throws -> PostgresCatalog? {
+    /// The PostgreSQL store, when one is named (flag first, then the config file); an error
+    /// when `catalog` names a --db as well.
+    func postgres(_ config: Configuration, besides catalog: CatalogOptions) throws -> PostgresCatalog? {
         guard let url = store ?? config.store else {
             if !shard.isEmpty { throw ValidationError("--shard lays out a PostgreSQL store: give --store too") }
             return nil
         }
+        if catalog.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
         return try PostgresCatalog(url: url, shards: shard.isEmpty ? config.storeShards ?? [] : shard)
-    }
-}
-
-extension LibraryOptions {
-    /// Loads the model's image side and sets up an index pass into a PostgreSQL store (the
-    /// model registered there, with its vector index).
-    func indexRun(in store: PostgresCatalog, model modelOptions: ModelOptions, config: Configuration) throws -> IndexRun {
-        let batchSize = batch ?? config.batch ?? 8
-        guard batchSize >= 1 else { throw CommandError("config: batch must be at least 1") }
-        let model = try modelOptions.load(parts: .image, config: config)
-        let record = try ModelRecord(model: model)
-        try store.register(record)
-        var run = IndexRun(catalog: store, model: model, modelRecord: record, batchSize: batchSize)
-        run.vanishedGraceSeconds = try config.vanishedGraceSeconds()
-        return run
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import TestSupport
 
 /// Query vectors per synthetic image, and their dimension: BLIP-2's.
 public let queriesPerImage = 32
@@ -17,11 +18,11 @@ public struct SyntheticEmbeddings: Sendable {
     public let topics: [Float]
 
     public init() {
-        var generator = SplitMix(state: 42)
+        var generator = SeededGenerator(state: 42)
         topics = Self.unitVectors(topicCount, &generator)
     }
 
-    public static func unitVectors(_ count: Int, _ generator: inout SplitMix) -> [Float] {
+    public static func unitVectors(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
         var values = [Float](repeating: 0, count: count * dimension)
         values.withUnsafeMutableBufferPointer { buffer in
             for v in 0..<count { randomUnitVector(&generator, into: buffer, at: v * dimension) }
@@ -29,7 +30,7 @@ public struct SyntheticEmbeddings: Sendable {
         return values
     }
 
-    public static func randomUnitVector(_ generator: inout SplitMix, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
+    public static func randomUnitVector(_ generator: inout SeededGenerator, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
         var norm: Float = 0
         for d in 0..<dimension {
             let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
@@ -47,8 +48,8 @@ public struct SyntheticEmbeddings: Sendable {
     public func vector(topic: Int, noiseSeed: UInt64, into output: UnsafeMutableBufferPointer<Float>, at offset: Int) {
         // Start each vector's stream at a hashed state: seeds k and k + 1 would otherwise
         // give the same sequence shifted by one.
-        var seeding = SplitMix(state: noiseSeed)
-        var generator = SplitMix(state: seeding.next())
+        var seeding = SeededGenerator(state: noiseSeed)
+        var generator = SeededGenerator(state: seeding.next())
         Self.randomUnitVector(&generator, into: output, at: offset)
         var norm: Float = 0
         let t = topic * dimension
@@ -79,7 +80,7 @@ public struct SyntheticEmbeddings: Sendable {
     public func unrelatedQuery(_ index: Int) -> [Float] {
         var values = [Float](repeating: 0, count: dimension)
         values.withUnsafeMutableBufferPointer { buffer in
-            var generator = SplitMix(state: ~UInt64(index))
+            var generator = SeededGenerator(state: ~UInt64(index))
             Self.randomUnitVector(&generator, into: buffer, at: 0)
         }
         return values
@@ -108,23 +109,6 @@ public struct SyntheticEmbeddings: Sendable {
         return values
     }
 }
-
-public struct SplitMix: Sendable {
-    public var state: UInt64
-
-    public init(state: UInt64) {
-        self.state = state
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 
 /// Adds `images` synthetic images, each with one file under the root "/synthetic", for the
 /// catalog's only model (which must embed 32 × 256-d; a new catalog gets a model record

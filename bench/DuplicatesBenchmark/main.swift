@@ -11,6 +11,7 @@
 import Foundation
 import Library
 import Store
+import TestSupport
 
 let queriesPerImage = 32, dimension = 256
 
@@ -32,16 +33,7 @@ struct Options {
     }
 }
 
-/// SplitMix64: fast, seedable.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SeededGenerator {
     /// Roughly normal: the sum of four uniforms, centred.
     mutating func gaussian() -> Float {
         var sum: Float = 0
@@ -57,9 +49,9 @@ func normalize(_ v: inout ArraySlice<Float>) {
 
 /// Image i's signature and vectors; a variant (i % 10 == 9) derives from image i - 1.
 func synthetic(_ image: Int) -> (PerceptualSignature, [Float]) {
-    var random = SplitMix(state: UInt64(image) &* 0x5851_F42D_4C95_7F2D)
+    var random = SeededGenerator(state: UInt64(image) &* 0x5851_F42D_4C95_7F2D)
     let base = image % 10 == 9 ? image - 1 : image
-    var baseRandom = SplitMix(state: UInt64(base) &* 0x5851_F42D_4C95_7F2D)
+    var baseRandom = SeededGenerator(state: UInt64(base) &* 0x5851_F42D_4C95_7F2D)
     let mask: UInt64 = (1 << 63) - 1
     var signature = PerceptualSignature(whole: baseRandom.next() & mask, center: baseRandom.next() & mask)
     var vectors = [Float](repeating: 0, count: queriesPerImage * dimension)
