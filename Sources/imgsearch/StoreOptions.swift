@@ -15,14 +15,15 @@ struct StoreOptions: ParsableArguments {
         valueName: "url"))
     var shard: [String] = []
 
-    /// The PostgreSQL store, when one is named (flag first, then the config file); an error
-    /// when `catalog` names a --db as well.
+    /// The PostgreSQL store, when one is named: the --store flag, else the config file's
+    /// `store` unless a --db flag picks a SQLite catalog (as in every other command). An error
+    /// when both flags are given.
     func postgres(_ config: Configuration, besides catalog: CatalogOptions) throws -> PostgresCatalog? {
-        guard let url = store ?? config.store else {
+        if store != nil && catalog.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
+        guard let url = store ?? (catalog.db == nil ? config.store : nil) else {
             if !shard.isEmpty { throw ValidationError("--shard lays out a PostgreSQL store: give --store too") }
             return nil
         }
-        if catalog.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
         return try PostgresCatalog(url: url, shards: shard.isEmpty ? config.storeShards ?? [] : shard)
     }
 }

@@ -127,7 +127,8 @@ import Testing
     }
 
     /// A config naming a store is used by `index` and `query`; the commands that cannot use a
-    /// store yet refuse it rather than quietly open a SQLite catalog.
+    /// store yet refuse it rather than quietly open a SQLite catalog. A --db flag picks a
+    /// SQLite catalog over the configured store in every command; --db with --store is refused.
     @Test func commandsWithoutStoreSupportRefuseAConfiguredStore() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -139,6 +140,18 @@ import Testing
             #expect(outcome.standardError.contains("only `index` and `query`") && !outcome.standardError.contains("secret"),
                     "\(command): \(outcome.standardError)")
         }
+        let (folder, photos, contents) = try Self.photoFolder(copies: 1)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = directory.appendingPathComponent("catalog.sqlite").path
+        let index = try CommandRunner.imgsearch(["index", "--config", config.path, "--db", database, "--model", Self.model, photos.path])
+        #expect(index.status == 0 && index.standardOutput.hasPrefix("\(contents) embedded"), "\(index.standardError)")
+        for command in [["query", "a red circle", "--no-daemon", "--model", Self.model], ["status"]] {
+            let outcome = try CommandRunner.imgsearch(command + ["--config", config.path, "--db", database])
+            #expect(outcome.status == 0, "\(command): \(outcome.standardError)")
+        }
+        let both = try CommandRunner.imgsearch(["query", "a red circle", "--config", config.path, "--db", database,
+                                                "--store", "postgres://someone:secret@127.0.0.1:1/photos", "--model", Self.model])
+        #expect(both.status != 0 && both.standardError.contains("not both"), "\(both.standardError)")
     }
 
     /// --bulk-load indexes without the vector index and builds it once at the end.
