@@ -230,6 +230,17 @@ import Testing
             return text.contains("password authentication failed") && text.contains("check the user and password")
                 && !text.contains("wrong")
         }
+        // A server without pgvector: this database looks for extensions in an empty place
+        // (PostgreSQL 18's extension_control_path), as a server where it was never installed.
+        let withoutVector = try TestPostgres.createDatabase(on: server)
+        defer { TestPostgres.dropDatabase(withoutVector) }
+        let name = String(URLComponents(string: withoutVector)!.path.dropFirst())
+        try TestPostgres.sql("ALTER DATABASE \(name) SET extension_control_path = '/nonexistent'", on: server)
+        #expect { _ = try PostgresCatalog(url: withoutVector) } throws: { error in
+            let text = "\(error)"
+            return text.contains(name) && text.contains("extension \"vector\" is not available")
+                && text.contains("needs the pgvector extension")
+        }
         #expect { _ = try PostgresCatalog(url: "mysql://x@y/z") } throws: { error in "\(error)".contains("not a PostgreSQL URL") }
         #expect { _ = try PostgresCatalog(url: "postgres://me:secret@127.0.0.1:1/db?sslmode=require") } throws: { error in
             !"\(error)".contains("secret") && "\(error)".contains("TLS")
