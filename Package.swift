@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "Embeddings",
                 "Indexer",
+                "PostgresStore",
                 "Query",
                 "Store",
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -29,9 +29,10 @@ public struct DaemonCounters: Codable, Sendable {
 public final class DaemonActivity: Sendable {
     private let state: Mutex<DaemonCounters>
 
+    /// `catalogPath`: the SQLite catalog's path, or a PostgreSQL store's URL (kept as it is).
     public init(catalogPath: String) {
         var counters = DaemonCounters()
-        counters.catalogPath = URL(fileURLWithPath: catalogPath).standardizedFileURL.path
+        counters.catalogPath = catalogPath.contains("://") ? catalogPath : URL(fileURLWithPath: catalogPath).standardizedFileURL.path
         state = Mutex(counters)
     }
 

@@ -5,22 +5,19 @@ import Query
 import Store
 import Synchronization
 
-/// What the daemon serves: the library, its live search index, the model's text side, the
-/// captioner and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
+/// What the daemon serves: the catalog (SQLite with its live search index, or a PostgreSQL
+/// store), the model's text side, the captioner and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
 /// the HTTP server calls them off its event loops. Failures the client caused are
 /// `LibraryError`s, which the server turns into statuses.
 ///
 /// Only what lies under the daemon's roots is shown: a catalog may also hold folders that
 /// other `imgsearch index` runs added, and those are neither listed nor served here.
 public final class LibraryService: Sendable {
-    public let library: PhotoLibrary
-    public let search: LiveCatalogSearch
+    public let catalog: any ServedCatalog
     public let model: Blip2Model
     public let activity: DaemonActivity?
     /// The folders the daemon keeps and serves.
     public let roots: [String]
-    /// The catalog's id: clients check it is the catalog they mean.
-    public let catalogID: String
     let files: ServedFiles
     let thumbnails: ThumbnailCache
     /// The captioning model for on-demand captions and answers (`daemon --captions`), or nil.
@@ -29,24 +26,31 @@ public final class LibraryService: Sendable {
     /// seconds), and `cancelDescription()` stops it.
     private let currentDescription = Mutex<Cancellation?>(nil)
 
-    public init(library: PhotoLibrary, search: LiveCatalogSearch, model: Blip2Model, roots: [String],
-                activity: DaemonActivity?, captioner: Blip2Generator? = nil) throws {
+    /// `thumbnailDirectory`: where thumbnails are cached, by content hash.
+    public init(catalog: any ServedCatalog, model: Blip2Model, roots: [String], thumbnailDirectory: String,
+                activity: DaemonActivity?, captioner: Blip2Generator? = nil) {
         self.captioner = captioner
-        self.library = library
-        self.search = search
+        self.catalog = catalog
         self.model = model
         self.activity = activity
         self.roots = roots
-        catalogID = try library.catalog.identity().id
         files = ServedFiles(roots: roots)
-        thumbnails = ThumbnailCache(directory: library.files.thumbnailDirectory)
+        thumbnails = ThumbnailCache(directory: thumbnailDirectory)
     }
 
-    /// The catalog served.
-    public var catalog: Catalog { library.catalog }
+    /// The catalog's id: clients check it is the catalog they mean.
+    public var catalogID: String { catalog.catalogID }
 
     /// The model's identity as the catalog knows it.
-    public var modelID: String { search.search.model.id }
+    public var modelID: String { catalog.model.id }
+
+    /// The SQLite catalog, for what a PostgreSQL store cannot do yet: `feature` names it.
+    private func sqliteLibrary(for feature: String) throws -> PhotoLibrary {
+        guard let library = catalog.library else {
+            throw LibraryError(.notOnStore, "\(feature) is not available on a PostgreSQL store yet (\(catalog.location))")
+        }
+        return library
+    }
 
     /// The most results a search gives.
     public static let maxLimit = 500
@@ -56,21 +60,28 @@ public final class LibraryService: Sendable {
     /// With a `filter`, the exact top results among the photos it keeps.
     public func search(text: String, mode: SearchMode, negatives: [String], negativeWeight: Float, limit: Int,
                        minScore: Float?, filter: PhotoFilter = PhotoFilter()) throws -> [SearchResult] {
-        let contents = filter.isEmpty || mode == .semantic ? nil : try catalog.contentHashes(matching: filter)
         switch mode {
         case .semantic:
             return try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: limit,
                                       minScore: minScore, filter: filter)
         case .keyword:
+            let (library, contents) = try captionSearchScope(mode, filter)
             return try library.keywordSearch(text, limit: limit, under: roots, embeddedBy: modelID, among: contents)
                 .compactMap(Self.result)
         case .hybrid:
+            let (library, contents) = try captionSearchScope(mode, filter)
             let depth = min(ReciprocalRankFusion.depth(forLimit: limit), Self.maxLimit)
             let semantic = try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: depth,
                                               minScore: nil, filter: filter)
             return try library.hybridSearch(text, semantic: semantic, limit: limit, under: roots, embeddedBy: modelID,
                                             among: contents).compactMap(Self.result)
         }
+    }
+
+    /// The SQLite catalog a caption search reads, and the contents `filter` keeps (nil without one).
+    private func captionSearchScope(_ mode: SearchMode, _ filter: PhotoFilter) throws -> (PhotoLibrary, Set<String>?) {
+        let library = try sqliteLibrary(for: "\(mode.rawValue) search")
+        return (library, filter.isEmpty ? nil : try library.catalog.contentHashes(matching: filter))
     }
 
     /// A hit among this model's images as a search result.
@@ -83,9 +94,9 @@ public final class LibraryService: Sendable {
                                 minScore: Float?, filter: PhotoFilter) throws -> [SearchResult] {
         let subject = SearchSubject.text(text, negatives: negatives, negativeWeight: negativeWeight)
         let request = try subject.request(with: model, limit: limit, minScore: minScore)
-        let allowed = filter.isEmpty ? nil : try catalog.imageIDs(modelId: modelID, matching: filter)
+        let allowed = try allowedImages(filter)
         do {
-            return try search.search.search(request, under: roots, among: allowed)
+            return try catalog.search(request, under: roots, among: allowed)
         } catch let error as SearchRequestError {
             throw LibraryError(.invalidSearch, error.reason, cause: error)
         }
@@ -95,12 +106,18 @@ public final class LibraryService: Sendable {
     public func similar(toImage imageID: Int64, limit: Int, minScore: Float?,
                         filter: PhotoFilter = PhotoFilter()) throws -> [SearchResult] {
         _ = try paths(ofImage: imageID)  // not found unless a file under the roots holds it
-        let allowed = filter.isEmpty ? nil : try catalog.imageIDs(modelId: modelID, matching: filter)
-        guard let results = try search.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots,
-                                               among: allowed) else {
+        let allowed = try allowedImages(filter)
+        guard let results = try catalog.similar(toImage: imageID, limit: limit, minScore: minScore, under: roots,
+                                                among: allowed) else {
             throw LibraryError(.notFound, "no image \(imageID)")
         }
         return results
+    }
+
+    /// The images `filter` keeps, nil without one.
+    private func allowedImages(_ filter: PhotoFilter) throws -> Set<Int64>? {
+        guard !filter.isEmpty else { return nil }
+        return try sqliteLibrary(for: "filtering by date, camera or place").catalog.imageIDs(modelId: modelID, matching: filter)
     }
 
     /// A fresh caption of the image (LAVIS's recipe) or, with `question`, a short answer
@@ -178,6 +195,7 @@ public final class LibraryService: Sendable {
             guard Catalog.path(folder, isUnderAnyOf: roots) else { throw LibraryError(.forbidden, "\(folder) is not under the served folders") }
             return [folder]
         } ?? roots
+        let catalog = try sqliteLibrary(for: "finding duplicates").catalog
         let groups = try DuplicateFinder(threshold: threshold, sceneThreshold: sceneThreshold)
             .groups(in: catalog, under: scope, modelId: modelID)
         let ids = try catalog.imageIDs(ofContents: Array(Set(groups.flatMap { $0.photos.map(\.picture.contentHash) })), modelId: modelID)
@@ -208,9 +226,11 @@ public final class LibraryService: Sendable {
 
     /// A JPEG thumbnail fitting `side` × `side`, cached by content hash.
     public func thumbnail(ofImage imageID: Int64, side: Int) throws -> Data {
-        guard let image = try catalog.image(id: imageID) else { throw LibraryError(.notFound, "no image \(imageID)") }
+        guard let contentHash = try catalog.contentHashes(ofImages: [imageID])[imageID] else {
+            throw LibraryError(.notFound, "no image \(imageID)")
+        }
         let path = try files.readablePath(among: try paths(ofImage: imageID))
-        return try thumbnails.jpeg(contentHash: image.contentHash, side: side) {
+        return try thumbnails.jpeg(contentHash: contentHash, side: side) {
             do {
                 return try Thumbnailer(maxSide: side).jpeg(path: path)
             } catch {
@@ -230,20 +250,18 @@ public final class LibraryService: Sendable {
 
     /// The catalog and the daemon as `GET /api/status` reports them.
     public func status() throws -> StatusReport {
-        let status = try library.status(recentFailures: 10)
-        var files = status.filesByState
-        files["offline"] = status.offlineFiles
+        let (files, failures) = try catalog.fileStatus(recentFailures: 10)
         return StatusReport(
-            catalog: catalog.path,
+            catalog: catalog.location,
             catalogId: catalogID,
             roots: roots,
             files: files,
-            images: search.imageCount,
-            index: search.search.kind.description,
+            images: try catalog.searchableImageCount(),
+            index: catalog.searchKind,
             model: StatusReport.Model(id: modelID, path: model.snapshot.directory.path, device: model.device,
                                       precision: model.precision),
             daemon: activity?.counters,
-            recentFailures: status.catalog.recentFailures.map { .init(path: $0.path, error: $0.lastError ?? "unknown") })
+            recentFailures: failures)
     }
 }
 

@@ -226,8 +226,9 @@ public final class PostgresCatalog: IndexingStore {
         }
     }
 
-    /// The indexed, online files whose content is each image, sorted by path.
-    public func paths(ofImages ids: [Int64]) throws -> [Int64: [String]] {
+    /// The indexed, online files whose content is each image, sorted by path; with `roots`,
+    /// only those inside one of them (an image none holds is left out).
+    public func paths(ofImages ids: [Int64], under roots: [String]? = nil) throws -> [Int64: [String]] {
         guard !ids.isEmpty else { return [:] }
         return try sessions.with { session in
             try session.query("""
@@ -235,6 +236,7 @@ public final class PostgresCatalog: IndexingStore {
                 WHERE i.id = ANY(\(ids)) AND f.state = 'indexed' AND f.offline_since IS NULL ORDER BY f.path
                 """, "cannot read the images' files").reduce(into: [:]) { paths, row in
                 let (id, path) = try row.decode((Int64, String).self)
+                if let roots, !Catalog.path(path, isUnderAnyOf: roots) { return }
                 paths[id, default: []].append(path)
             }
         }

@@ -19,9 +19,11 @@ extension PostgresCatalog {
     /// The best `limit` searchable images for `vectors` (one search vector for a text, or
     /// several) by max over their query vectors of the dot product, best first, each with its
     /// files; `candidates` is how many nearest vectors each partition gives an approximate
-    /// search per search vector (default `defaultCandidates(limit:)`).
+    /// search per search vector (default `defaultCandidates(limit:)`). With `roots`, the best
+    /// among the images a file inside one of them holds, each with those files only (a daemon
+    /// serving some folders of a shared store).
     public func search(vectors: [Float], modelId: String, limit: Int, minScore: Float? = nil,
-                       mode: PostgresSearchMode, candidates: Int? = nil) throws -> [SearchResult] {
+                       mode: PostgresSearchMode, candidates: Int? = nil, under roots: [String]? = nil) throws -> [SearchResult] {
         guard limit >= 1 else { throw PostgresStoreError(store: location, "the limit must be at least 1, not \(limit)") }
         let model = try storedModel(modelId)
         let texts: [String]
@@ -35,13 +37,13 @@ extension PostgresCatalog {
             var ranked: [ScoredImage]
             switch mode {
             case .exact:
-                ranked = try exactTop(texts, model: model, modelId: modelId, limit: limit)
+                ranked = try exactTop(texts, model: model, modelId: modelId, limit: limit, roots: roots)
             case .approximate:
                 ranked = try approximateTop(texts, model: model, modelId: modelId, limit: limit,
-                                            candidates: candidates ?? Self.defaultCandidates(limit: limit))
+                                            candidates: candidates ?? Self.defaultCandidates(limit: limit), roots: roots)
             }
             if let minScore { ranked = ranked.filter { $0.score >= minScore } }
-            let paths = try paths(ofImages: ranked.map(\.imageID))
+            let paths = try paths(ofImages: ranked.map(\.imageID), under: roots)
             return ranked.compactMap { hit in
                 paths[hit.imageID].map { SearchResult(imageID: hit.imageID, paths: $0, score: hit.score) }
             }
@@ -71,11 +73,15 @@ extension PostgresCatalog {
 
     /// Exact top `limit` among the searchable images: the top (limit + unsearchable images)
     /// of every image of the model, then the unsearchable ones dropped.
-    private func exactTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int) throws -> [ScoredImage] {
+    private func exactTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int,
+                          roots: [String]?) throws -> [ScoredImage] {
         try sessions.transaction("cannot search") { session in
-            let hidden = try session.query("""
-                SELECT count(*) FROM image i WHERE i.model_id = \(modelId) AND NOT (\(unescaped: Self.searchable))
-                """, "cannot count the unsearchable images").first!.decode(Int.self)
+            var binds = PostgresBindings()
+            binds.append(modelId)
+            binds.append(roots)
+            let hidden = try session.query(PostgresQuery(unsafeSQL: """
+                SELECT count(*) FROM image i WHERE i.model_id = $1 AND NOT (\(Self.searchable(rootsBind: 2)))
+                """, binds: binds), "cannot count the unsearchable images").first!.decode(Int.self)
             try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
             let sql = """
                 SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) AS score FROM image_vector
@@ -86,7 +92,7 @@ extension PostgresCatalog {
                     let (id, score) = try row.decode((Int64, Float).self)
                     return ScoredImage(imageID: id, score: score)
                 }
-            return Array(try searchableOnly(scored, session: session).prefix(limit))
+            return Array(try searchableOnly(scored, under: roots, session: session).prefix(limit))
         }
     }
 
@@ -95,11 +101,11 @@ extension PostgresCatalog {
     /// image), every server at once over its own connection; a deeper pass when too few of
     /// them are searchable.
     private func approximateTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int,
-                                candidates: Int) throws -> [ScoredImage] {
+                                candidates: Int, roots: [String]?) throws -> [ScoredImage] {
         var depth = max(candidates, limit)
         while true {
             let reached = try nearestScored(texts, model: model, depth: depth).sorted(by: ScoredImage.ranking)
-            let scored = try sessions.with { try searchableOnly(reached, session: $0) }
+            let scored = try sessions.with { try searchableOnly(reached, under: roots, session: $0) }
             // Enough searchable images, or every vector reached: done.
             if scored.count >= limit { return Array(scored.prefix(limit)) }
             if depth >= model.queryCount * (try imageCount(modelId: modelId)) { return scored }
@@ -168,12 +174,27 @@ extension PostgresCatalog {
           AND f.state = 'indexed' AND f.offline_since IS NULL)
         """
 
-    /// `scored` without the images that are not searchable, in order.
-    private func searchableOnly(_ scored: [ScoredImage], session: PostgresSession) throws -> [ScoredImage] {
+    /// `searchable`, and with roots bound (text[], or NULL for all) as $`rootsBind`: a file
+    /// of the image lies inside one of them.
+    private static func searchable(rootsBind: Int) -> String {
+        """
+        \(searchable) AND ($\(rootsBind)::text[] IS NULL OR EXISTS (
+          SELECT 1 FROM file f, unnest($\(rootsBind)::text[]) r WHERE f.content_hash = i.content_hash AND f.state = 'indexed'
+            AND f.offline_since IS NULL AND starts_with(f.path, rtrim(r, '/') || '/')))
+        """
+    }
+
+    /// `scored` without the images that are not searchable (or that no file under `roots`
+    /// holds), in order.
+    private func searchableOnly(_ scored: [ScoredImage], under roots: [String]?, session: PostgresSession) throws -> [ScoredImage] {
         guard !scored.isEmpty else { return [] }
         let ids = scored.map(\.imageID)
-        let keep = Set(try session.query("SELECT i.id FROM image i WHERE i.id = ANY(\(ids)) AND \(unescaped: Self.searchable)",
-                                         "cannot check which images are searchable").map { try $0.decode(Int64.self) })
+        var binds = PostgresBindings()
+        binds.append(ids)
+        binds.append(roots)
+        let keep = Set(try session.query(PostgresQuery(unsafeSQL: """
+            SELECT i.id FROM image i WHERE i.id = ANY($1) AND \(Self.searchable(rootsBind: 2))
+            """, binds: binds), "cannot check which images are searchable").map { try $0.decode(Int64.self) })
         return scored.filter { keep.contains($0.imageID) }
     }
 }

@@ -31,7 +31,7 @@ public struct SearchRequest: Sendable {
 
     /// Refuses what no search can mean: a limit below 1, a NaN or infinite minimum score,
     /// or search vectors that are not whole, finite vectors of `dimension`.
-    func validate(dimension: Int) throws {
+    public func validate(dimension: Int) throws {
         guard limit >= 1 else { throw SearchRequestError(reason: "the limit must be at least 1, not \(limit)") }
         if let minScore, !minScore.isFinite {
             throw SearchRequestError(reason: "the minimum score must be a finite number, not \(minScore)")

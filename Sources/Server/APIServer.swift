@@ -75,7 +75,7 @@ public struct APIServer: Sendable {
                 throw APIError(.conflict, "this daemon searches with model \(service.modelID), not \(model)")
             }
             if let catalog = parameters.string("catalog"), catalog != service.catalogID {
-                throw APIError(.conflict, "this daemon serves catalog \(service.catalogID) (\(service.catalog.path)), not \(catalog)")
+                throw APIError(.conflict, "this daemon serves catalog \(service.catalogID) (\(service.catalog.location)), not \(catalog)")
             }
             let negatives = parameters.all("not").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard negatives.count <= Self.maxNegatives else { throw APIError(.badRequest, "at most \(Self.maxNegatives) not= texts") }

@@ -3,6 +3,7 @@ import Embeddings
 import Foundation
 import Indexer
 import Library
+import PostgresStore
 import Query
 import Server
 import ServiceLifecycle
@@ -30,10 +31,18 @@ struct Daemon: AsyncParsableCommand {
             file, or IMGSEARCH_TOKEN): API requests then need `Authorization: Bearer TOKEN`,
             and the page is opened as http://HOST:PORT/#token=TOKEN. `imgsearch query` uses a
             running daemon when it can.
+
+            With --store (or `store` in the config file) it indexes into a PostgreSQL store,
+            which several daemons and `imgsearch index` runs may share, and searches it there
+            (--store-search): nothing is held in memory, so it serves what any of them wrote.
+            It serves only the photos under its own folders. Semantic search, similar photos,
+            thumbnails, files, folders and status work as on SQLite; filters, keyword and
+            hybrid search, duplicates and --captions do not yet (HTTP 501).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var library: LibraryOptions
     @OptionGroup var configOption: ConfigOption
 
@@ -52,6 +61,9 @@ struct Daemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Search index: exact (default) or approximate (for a million photos in less memory; `index` in the config file).", valueName: "kind"))
     var index: String?
 
+    @Option(help: "With --store: approximate (each partition's HNSW index, candidates re-scored exactly; the default) or exact (every vector, grouped by image on each server).")
+    var storeSearch: PostgresSearchMode?
+
     func validate() throws {
         if let rescan, rescan <= 0 { throw ValidationError("--rescan must be positive") }
         if let index { _ = try ServedIndexKind(index) }
@@ -65,22 +77,17 @@ struct Daemon: AsyncParsableCommand {
         if !address.isLoopback && token == nil {
             log.warning("listening on \(address) without a token: anyone who can reach it can search and see your photos; set `token` in the config file or IMGSEARCH_TOKEN")
         }
-        let photoLibrary = try catalogOptions.library(config, create: true)
-        var indexRun = try library.indexRun(in: photoLibrary, model: modelOptions, config: config, extraParts: [.text, .matching])
-        let captionRun = try (captions ?? config.captions).map {
-            try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config)
-        }
+        let served = try servedCatalog(config)
         let crawler = try library.crawler(config)
-        let statusPath = statusFile ?? photoLibrary.files.daemonStatus
-        let search = try photoLibrary.liveSearch(model: indexRun.modelRecord,
-                                                 kind: try ServedIndexKind(index ?? config.index ?? "exact").kind)
-        let daemon = LibraryDaemon(indexRun: indexRun, crawler: crawler, statusPath: statusPath,
-                                   rescanInterval: rescan ?? config.rescanSeconds ?? 600, captionRun: captionRun,
-                                   followCatalog: { try search.refreshIfChanged() })
+        let statusPath = statusFile ?? served.files.daemonStatus
+        let daemon = LibraryDaemon(indexRun: served.indexRun, crawler: crawler, statusPath: statusPath,
+                                   rescanInterval: rescan ?? config.rescanSeconds ?? 600, captionRun: served.captionRun,
+                                   followCatalog: served.follow)
         let activity = daemon.activity
-        let server = APIServer(service: try LibraryService(library: photoLibrary, search: search, model: indexRun.model,
-                                                           roots: crawler.roots, activity: activity, captioner: captionRun?.generator),
-                               host: address.host, port: address.port, token: token,
+        let service = LibraryService(catalog: served.catalog, model: served.indexRun.model, roots: crawler.roots,
+                                     thumbnailDirectory: served.files.thumbnailDirectory, activity: activity,
+                                     captioner: served.captionRun?.generator)
+        let server = APIServer(service: service, host: address.host, port: address.port, token: token,
                                allowedHosts: config.allowedHosts ?? [])
         let listening = server.service(logger: log) { url in
             do {
@@ -90,7 +97,7 @@ struct Daemon: AsyncParsableCommand {
             }
             log.info("web page and API at \(url)")
         }
-        log.info("watching \(crawler.roots.joined(separator: ", ")) with \(indexRun.model.device)")
+        log.info("watching \(crawler.roots.joined(separator: ", ")) with \(served.indexRun.model.device)")
         // SIGTERM or Ctrl-C: the server answers the requests in flight, then the loop
         // finishes its batch; either service ending (or failing) stops the other.
         let group = ServiceGroup(configuration: .init(
@@ -104,8 +111,52 @@ struct Daemon: AsyncParsableCommand {
             logger: log))
         try await group.run()
         try activity.update({ $0.serverURL = nil }, writingTo: statusPath)
-        try search.saveCache()
+        try served.saveCache()
         log.info("stopped after \(activity.counters.passes) passes")
+    }
+
+    /// What the daemon keeps and serves: the SQLite catalog with an in-memory index, or a
+    /// PostgreSQL store searched on its servers.
+    private struct Served {
+        let catalog: any ServedCatalog
+        let indexRun: IndexRun
+        let captionRun: CaptionRun?
+        /// Where the status file and thumbnails go by default.
+        let files: CatalogFiles
+        /// Brings the in-memory index up to date with the catalog (nothing to do for a store).
+        let follow: @Sendable () throws -> Void
+        let saveCache: () throws -> Void
+    }
+
+    private func servedCatalog(_ config: Configuration) throws -> Served {
+        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
+            guard index == nil && config.index == nil else {
+                throw ValidationError("--index (or `index` in the config) is the SQLite catalog's in-memory index: a store is searched on its servers (--store-search)")
+            }
+            guard captions == nil && config.captions == nil else {
+                throw ValidationError("--captions (or `captions` in the config) is not available on a PostgreSQL store yet")
+            }
+            let indexRun = try library.indexRun(in: store, model: modelOptions, config: config, extraParts: [.text, .matching])
+            let catalog = PostgresServedCatalog(store: store, model: indexRun.modelRecord, mode: storeSearch ?? .approximate)
+            // The status file and thumbnails of a store's daemon live in the data folder, named after the store.
+            let name = "\(store.address.host)-\(store.address.port)-\(store.address.database)".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }
+            let files = CatalogFiles(database: ((catalogOptions.path(config) as NSString).deletingLastPathComponent as NSString)
+                .appendingPathComponent("postgres-" + String(name)))
+            try FileManager.default.createDirectory(atPath: (files.database as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            return Served(catalog: catalog, indexRun: indexRun, captionRun: nil, files: files, follow: {}, saveCache: {})
+        }
+        if storeSearch != nil { throw ValidationError("--store-search applies to a PostgreSQL store (--store)") }
+        let photoLibrary = try catalogOptions.library(config, create: true)
+        var indexRun = try library.indexRun(in: photoLibrary, model: modelOptions, config: config, extraParts: [.text, .matching])
+        let captionRun = try (captions ?? config.captions).map {
+            try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config)
+        }
+        let search = try photoLibrary.liveSearch(model: indexRun.modelRecord,
+                                                 kind: try ServedIndexKind(index ?? config.index ?? "exact").kind)
+        return Served(catalog: try SQLiteServedCatalog(library: photoLibrary, search: search), indexRun: indexRun,
+                      captionRun: captionRun, files: photoLibrary.files, follow: { _ = try search.refreshIfChanged() },
+                      saveCache: { try search.saveCache() })
     }
 }
 

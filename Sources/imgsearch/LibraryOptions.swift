@@ -44,8 +44,9 @@ struct LibraryOptions: ParsableArguments {
 
     /// Loads the model's image side and sets up an index pass into a PostgreSQL store (the
     /// model registered there, with its vector index).
-    func indexRun(in store: PostgresCatalog, model modelOptions: ModelOptions, config: Configuration) throws -> IndexRun {
-        try indexRun(model: modelOptions, parts: .image, config: config) { model, batchSize in
+    func indexRun(in store: PostgresCatalog, model modelOptions: ModelOptions, config: Configuration,
+                  extraParts: ModelParts = []) throws -> IndexRun {
+        try indexRun(model: modelOptions, parts: extraParts.union(.image), config: config) { model, batchSize in
             let record = try ModelRecord(model: model)
             try store.register(record)
             return IndexRun(catalog: store, model: model, modelRecord: record, batchSize: batchSize)

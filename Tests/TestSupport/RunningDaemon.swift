@@ -20,12 +20,15 @@ public final class RunningDaemon {
     public let statusPath: String
     public let database: String
 
-    public init(folder: URL, directory: URL, model: String = "tiny-a", arguments: [String] = [],
+    /// `model`: a fixture model's name, or a snapshot's path. `store`: a PostgreSQL store's
+    /// URL to keep instead of a SQLite catalog in `directory`.
+    public init(folder: URL, directory: URL, model: String = "tiny-a", store: String? = nil, arguments: [String] = [],
                 environment: [String: String] = [:]) throws {
         database = directory.appendingPathComponent("catalog.sqlite").path
         statusPath = directory.appendingPathComponent("catalog.sqlite.daemon.json").path
         process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("imgsearch")
-        process.arguments = ["daemon", "--db", database, "--model", Fixtures.model(model).path, "--device", "cpu",
+        let modelPath = model.hasPrefix("/") ? model : Fixtures.model(model).path
+        process.arguments = ["daemon"] + (store.map { ["--store", $0] } ?? ["--db", database]) + ["--model", modelPath, "--device", "cpu",
                              "--listen", "127.0.0.1:0", "--status-file", statusPath, folder.path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice

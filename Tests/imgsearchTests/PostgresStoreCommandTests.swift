@@ -174,3 +174,85 @@ import Testing
         #expect(withoutStore.status != 0 && withoutStore.standardError.contains("--bulk-load applies"), "\(withoutStore.standardError)")
     }
 }
+
+/// `imgsearch daemon --store`: a daemon that indexes into a shared PostgreSQL store and serves
+/// the page's API from it, showing only the photos under its own folders.
+@Suite(.serialized) struct PostgresStoreDaemonTests {
+    struct Hit: Decodable, Equatable {
+        let id: Int64
+        let score: Float
+        let paths: [String]
+    }
+
+    struct Results: Decodable {
+        let results: [Hit]
+    }
+
+    static func queryLines(_ output: String) -> [(path: String, score: Float)] {
+        output.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let path = object["path"] as? String, let score = object["score"] as? Double else { return nil }
+            return (path, Float(score))
+        }
+    }
+
+    @Test func aDaemonServesItsFoldersFromASharedStore() throws {
+        let store = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(store) }
+        let (directory, photos, contents) = try PostgresStoreCommandTests.photoFolder(copies: 1)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = PostgresStoreCommandTests.model
+        let daemon = try RunningDaemon(folder: photos, directory: directory, model: model, store: store,
+                                       environment: ["XDG_DATA_HOME": directory.path])
+        try daemon.waitFor("the first pass", seconds: 120) { $0.embedded == contents }
+
+        func results(_ target: String) throws -> [Hit] {
+            let reply = try daemon.get(target)
+            #expect(reply.status == 200, "\(target): \(reply.text)")
+            return try JSONDecoder().decode(Results.self, from: reply.body).results
+        }
+        let served = try results("/api/search?q=a+red+circle&limit=10")
+        let query = try CommandRunner.imgsearch(["query", "a red circle", "--store", store, "--model", model, "--json", "--limit", "10"])
+        #expect(query.status == 0, "\(query.standardError)")
+        let local = Self.queryLines(query.standardOutput)
+        #expect(served.count == 10 && served.map { $0.paths[0] } == local.map(\.path), "\(served) vs \(local)")
+        for (hit, line) in zip(served, local) { #expect(abs(hit.score - line.score) < 1e-5) }
+
+        // Another indexer adds a folder of the same pictures (other bytes) to the store: the
+        // command line finds them, the daemon (serving its own folder) does not.
+        let (otherDirectory, others, _) = try PostgresStoreCommandTests.photoFolder(copies: 2)
+        defer { try? FileManager.default.removeItem(at: otherDirectory) }
+        let index = try CommandRunner.imgsearch(["index", "--store", store, "--model", model, others.path])
+        #expect(index.status == 0, "\(index.standardError)")
+        let everywhere = Self.queryLines(try CommandRunner.imgsearch(["query", "a red circle", "--store", store, "--model", model,
+                                                                      "--json", "--limit", "10"]).standardOutput)
+        #expect(everywhere.contains { $0.path.hasPrefix(others.path + "/") })
+        let servedAfter = try results("/api/search?q=a+red+circle&limit=10")
+        #expect(servedAfter == served)
+
+        let first = served[0]
+        let similar = try results("/api/images/\(first.id)/similar?limit=5")
+        #expect(similar.count == 5 && !similar.contains { $0.id == first.id })
+        #expect(similar.allSatisfy { $0.paths.allSatisfy { $0.hasPrefix(photos.path + "/") } })
+        let thumbnail = try daemon.get("/api/images/\(first.id)/thumbnail")
+        #expect(thumbnail.status == 200 && thumbnail.headers["content-type"] == "image/jpeg")
+        let file = try daemon.get("/api/images/\(first.id)/file")
+        let original = try Data(contentsOf: URL(fileURLWithPath: first.paths[0]))
+        #expect(file.status == 200 && file.body == original)
+        let folders = try daemon.get("/api/folders")
+        #expect(folders.status == 200 && folders.text.contains(photos.path) && !folders.text.contains(others.path), "\(folders.text)")
+
+        let status = try JSONSerialization.jsonObject(with: try daemon.get("/api/status").body) as? [String: Any]
+        let database = URLComponents(string: store)!.path
+        #expect((status?["catalog"] as? String).map { $0.hasPrefix("postgres://") && $0.hasSuffix(database) } == true,
+                "\(String(describing: status?["catalog"]))")
+        #expect(status?["index"] as? String == "postgresql approximate")
+        #expect((status?["files"] as? [String: Int])?["indexed"] == contents * 3)
+        let keyword = try daemon.get("/api/search?q=circle&mode=keyword")
+        #expect(keyword.status == 501 && keyword.text.contains("PostgreSQL store"), "\(keyword.status) \(keyword.text)")
+        let filtered = try daemon.get("/api/search?q=circle&camera=x")
+        #expect(filtered.status == 501, "\(filtered.status) \(filtered.text)")
+        let duplicates = try daemon.get("/api/duplicates")
+        #expect(duplicates.status == 501)
+    }
+}
