@@ -83,16 +83,24 @@ extension PostgresCatalog {
                 SELECT count(*) FROM image i WHERE i.model_id = $1 AND NOT (\(Self.searchable(rootsBind: 2)))
                 """, binds: binds), "cannot count the unsearchable images").first!.decode(Int.self)
             try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
-            let sql = """
-                SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) AS score FROM image_vector
-                WHERE model_key = \(model.key) GROUP BY image_id ORDER BY score DESC, image_id LIMIT \(limit + hidden)
-                """
-            let scored = try session.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(texts)), "cannot search")
-                .map { row in
-                    let (id, score) = try row.decode((Int64, Float).self)
-                    return ScoredImage(imageID: id, score: score)
-                }
-            return Array(try searchableOnly(scored, under: roots, session: session).prefix(limit))
+            var fetched = limit + hidden
+            while true {
+                let sql = """
+                    SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) AS score FROM image_vector
+                    WHERE model_key = \(model.key) GROUP BY image_id ORDER BY score DESC, image_id LIMIT \(fetched)
+                    """
+                let scored = try session.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(texts)), "cannot search")
+                    .map { row in
+                        let (id, score) = try row.decode((Int64, Float).self)
+                        return ScoredImage(imageID: id, score: score)
+                    }
+                let kept = try searchableOnly(scored, under: roots, session: session)
+                // Vector rows whose image was never committed (a shard that committed when
+                // the store did not: postgres_fdw's commits are not two-phase) are dropped
+                // above and not counted in `hidden`: read on past them.
+                if kept.count >= limit || scored.count < fetched { return Array(kept.prefix(limit)) }
+                fetched += limit - kept.count
+            }
         }
     }
 

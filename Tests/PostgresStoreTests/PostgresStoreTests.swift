@@ -99,6 +99,16 @@ import Testing
         let all = try store.search(vectors: Library.unitVector(64, using: &generator), modelId: library.model.id,
                                    limit: 300, mode: .exact)
         #expect(all.count == library.vectors.indices.filter(library.isSearchable).count)
+
+        // Vector rows without an image row (a shard committed, the store did not): an exact
+        // search reads past them and still gives its full top 10.
+        let query = Library.unitVector(64, using: &generator)
+        let before = try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact)
+        try TestPostgres.sql("""
+            INSERT INTO image_vector (image_id, model_key, k, v)
+            SELECT 999999999, model_key, k, v FROM image_vector WHERE image_id = \(before[0].imageID)
+            """, on: databases[0])
+        #expect(try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact) == before)
     }
 
     @Test func approximateSearchReachesTheExactTop10() throws {
