@@ -40,8 +40,8 @@ public protocol ServedCatalog: Sendable {
 
 /// A SQLite catalog and the daemon's in-memory search index, which follows it.
 public struct SQLiteServedCatalog: ServedCatalog {
-    public let photoLibrary: PhotoLibrary
-    public let search: LiveCatalogSearch
+    private let photoLibrary: PhotoLibrary
+    private let search: LiveCatalogSearch
     public let catalogID: String
 
     public init(library: PhotoLibrary, search: LiveCatalogSearch) throws {

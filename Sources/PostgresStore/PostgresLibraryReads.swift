@@ -100,3 +100,51 @@ extension PostgresCatalog {
         }
     }
 }
+
+/// What `imgsearch status --store` reports about a PostgreSQL store.
+public struct PostgresStoreStatus: Sendable {
+    /// Migrations applied.
+    public let schemaVersion: Int
+    /// Each model with its searchable or kept embeddings.
+    public let models: [(model: ModelRecord, images: Int)]
+    /// Embeddings no file holds any more, kept for their grace period.
+    public let keptEmbeddings: Int
+    /// Offline files per root.
+    public let offlineByRoot: [String: Int]
+    /// Photos captioned, per captioning model.
+    public let captionsByModel: [String: Int]
+}
+
+extension PostgresCatalog {
+    /// The store's schema, models, kept embeddings, offline files and captions.
+    public func status() throws -> PostgresStoreStatus {
+        try sessions.with { session in
+            let schema = try session.query("SELECT count(*) FROM imgsearch_migration", "cannot read the migrations")
+                .first!.decode(Int.self)
+            let models = try session.query("""
+                SELECT m.id, m.description, m.query_count, m.dimension, m.registered_at, count(i.id)
+                FROM model m LEFT JOIN image i ON i.model_id = m.id GROUP BY m.id ORDER BY m.id
+                """, "cannot read the models").map { row in
+                let (id, description, queries, dimension, registered, images) = try row.decode((String, String, Int, Int, Date, Int).self)
+                return (model: ModelRecord(id: id, description: description, queryCount: queries, dimension: dimension,
+                                           registeredAt: registered), images: images)
+            }
+            let kept = try session.query("SELECT count(*) FROM image WHERE orphaned_since IS NOT NULL", "cannot count the kept embeddings")
+                .first!.decode(Int.self)
+            let offline = try session.query("""
+                SELECT root, count(*) FROM file WHERE offline_since IS NOT NULL GROUP BY root
+                """, "cannot count the offline files").reduce(into: [String: Int]()) { counts, row in
+                let (root, count) = try row.decode((String, Int).self)
+                counts[root] = count
+            }
+            let captions = try session.query("""
+                SELECT caption_model_id, count(*) FROM caption GROUP BY caption_model_id
+                """, "cannot count the captions").reduce(into: [String: Int]()) { counts, row in
+                let (model, count) = try row.decode((String, Int).self)
+                counts[model] = count
+            }
+            return PostgresStoreStatus(schemaVersion: schema, models: models, keptEmbeddings: kept, offlineByRoot: offline,
+                                       captionsByModel: captions)
+        }
+    }
+}

@@ -1,22 +1,30 @@
 import ArgumentParser
 import Foundation
 import Library
+import PostgresStore
 import Query
 import Store
 
 /// `imgsearch status`: what the catalog holds.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the catalog: files per state, models and their images, when the photos were taken and with which cameras, captions, cached search indexes, recent failures.")
+        abstract: "Show the catalog: files per state, models and their images, when the photos were taken and with which cameras, captions, cached search indexes, recent failures.",
+        discussion: "With --store (or `store` in the config file): a PostgreSQL store's files, models, captions, vector rows per partition and sizes.")
 
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var configOption: ConfigOption
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func run() async throws {
-        let library = try catalogOptions.library(try configOption.load())
+        let config = try configOption.load()
+        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
+            defer { store.close() }
+            return try report(store)
+        }
+        let library = try catalogOptions.library(config)
         let status = try library.status()
         let catalog = status.catalog
         let report = Report(
@@ -34,18 +42,9 @@ struct Status: AsyncParsableCommand {
             taken: status.metadata.earliest.map { Report.DateRange(earliest: $0, latest: status.metadata.latest ?? $0,
                                                                    fromFileTimes: status.metadata.datedByFile) },
             cameras: status.metadata.cameras)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            return
-        }
+        if json { return try Self.printJSON(report) }
         print("catalog  \(report.catalog) (schema \(report.schema))")
-        print("files    " + FileState.allCases.map { "\($0.rawValue) \(report.files[$0.rawValue] ?? 0)" }.joined(separator: ", "))
-        for model in report.models {
-            let precision = model.precision == "int8" ? "int8" : "fp32/bf16/fp16"
-            print("model    \(model.id): \(model.images) images, \(model.vectorsPerImage)×\(model.dimension) vectors each, \(precision) (\(model.source))")
-        }
+        Self.printFilesAndModels(report.files, report.models)
         for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
             print("offline  \(root): \(count) files kept while it is missing or empty (`imgsearch prune` forgets them)")
         }
@@ -66,6 +65,88 @@ struct Status: AsyncParsableCommand {
             print("index    \(index.file): \(index.kind), \(index.bytes / 1_048_576) MiB")
         }
         for failure in report.recentFailures { print("failed   \(failure.path): \(failure.error)") }
+    }
+
+    /// A PostgreSQL store's files, models, captions, partitions and sizes.
+    private func report(_ store: PostgresCatalog) throws {
+        let status = try store.status()
+        let files = try store.fileStatus(recentFailures: 20)
+        let rows = try store.vectorRowsPerPartition()
+        let storage = try store.storageBytes()
+        let shards = Dictionary(uniqueKeysWithValues: store.layout.shards.map { ($0.number, $0.address.description) })
+        let report = StoreReport(
+            store: store.location,
+            schema: status.schemaVersion,
+            files: Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, files.byState[$0] ?? 0) }),
+            models: status.models.map { Report.Model(id: $0.model.id, source: $0.model.description, images: $0.images,
+                                                     vectorsPerImage: $0.model.queryCount, dimension: $0.model.dimension,
+                                                     precision: $0.model.precisionClass) },
+            recentFailures: files.failures.map { Report.Failure(path: $0.path, error: $0.error) },
+            offline: status.offlineByRoot,
+            keptEmbeddings: status.keptEmbeddings,
+            captions: status.captionsByModel,
+            partitions: rows.keys.sorted().map { StoreReport.Partition(number: $0, server: shards[$0] ?? store.location,
+                                                                       vectorRows: rows[$0] ?? 0) },
+            bytes: StoreReport.Bytes(vectors: storage.vectors, vectorIndexes: storage.vectorIndexes, catalog: storage.catalog))
+        if json { return try Self.printJSON(report) }
+        print("store    \(report.store) (schema \(report.schema))")
+        Self.printFilesAndModels(report.files, report.models)
+        for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
+            print("offline  \(root): \(count) files kept while it is missing or empty")
+        }
+        for (model, count) in report.captions.sorted(by: { $0.key < $1.key }) { print("captions \(model): \(count) photos captioned") }
+        if report.keptEmbeddings > 0 {
+            print("kept     \(report.keptEmbeddings) embeddings of vanished files (for keep_vanished_days)")
+        }
+        for partition in report.partitions {
+            print("vectors  partition \(partition.number) on \(partition.server): \(partition.vectorRows) rows")
+        }
+        let mib = { (bytes: Int) in bytes / 1_048_576 }
+        print("size     \(mib(report.bytes.vectors)) MiB of vector rows, \(mib(report.bytes.vectorIndexes)) MiB of vector indexes, "
+              + "\(mib(report.bytes.catalog)) MiB of catalog tables")
+        for failure in report.recentFailures { print("failed   \(failure.path): \(failure.error)") }
+    }
+
+    private static func printJSON(_ report: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    }
+
+    /// The "files" line and a "model" line per model.
+    private static func printFilesAndModels(_ files: [String: Int], _ models: [Report.Model]) {
+        print("files    " + FileState.allCases.map { "\($0.rawValue) \(files[$0.rawValue] ?? 0)" }.joined(separator: ", "))
+        for model in models {
+            let precision = model.precision == "int8" ? "int8" : "fp32/bf16/fp16"
+            print("model    \(model.id): \(model.images) images, \(model.vectorsPerImage)×\(model.dimension) vectors each, \(precision) (\(model.source))")
+        }
+    }
+
+    /// `status --store --json`.
+    private struct StoreReport: Encodable {
+        struct Partition: Encodable {
+            let number: Int
+            /// The store's server (partition 0) or the shard's, without password.
+            let server: String
+            let vectorRows: Int
+        }
+
+        struct Bytes: Encodable {
+            let vectors: Int
+            let vectorIndexes: Int
+            let catalog: Int
+        }
+
+        let store: String
+        let schema: Int
+        let files: [String: Int]
+        let models: [Report.Model]
+        let recentFailures: [Report.Failure]
+        let offline: [String: Int]
+        let keptEmbeddings: Int
+        let captions: [String: Int]
+        let partitions: [Partition]
+        let bytes: Bytes
     }
 
     /// What a cached index is, in words.

@@ -3,7 +3,7 @@ import PostgresStore
 
 extension PostgresSearchMode: ExpressibleByArgument {}
 
-/// `--store`: a PostgreSQL store instead of the SQLite catalog, for `index` and `query`.
+/// `--store`: a PostgreSQL store instead of the SQLite catalog, for `index`, `query`, `daemon` and `status`.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Keep the catalog in PostgreSQL with pgvector instead of SQLite: postgres://USER[:PASSWORD]@HOST:PORT/DATABASE (default: `store` in the config file). Several indexing processes may share one.",

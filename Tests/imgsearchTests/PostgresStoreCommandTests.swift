@@ -126,7 +126,7 @@ import Testing
         try Self.expectComplete(store, contents: contents)
     }
 
-    /// A config naming a store is used by `index` and `query`; the commands that cannot use a
+    /// A config naming a store is used by `index`, `query`, `daemon` and `status`; the commands that cannot use a
     /// store yet refuse it rather than quietly open a SQLite catalog. A --db flag picks a
     /// SQLite catalog over the configured store in every command; --db with --store is refused.
     @Test func commandsWithoutStoreSupportRefuseAConfiguredStore() throws {
@@ -134,12 +134,16 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("config.yaml")
         try "store: postgres://someone:secret@127.0.0.1:1/photos\n".write(to: config, atomically: true, encoding: .utf8)
-        for command in [["status"], ["prune"], ["duplicates"]] {
+        for command in [["prune"], ["duplicates"]] {
             let outcome = try CommandRunner.imgsearch(command + ["--config", config.path])
             #expect(outcome.status != 0, "\(command)")
-            #expect(outcome.standardError.contains("only `index` and `query`") && !outcome.standardError.contains("secret"),
-                    "\(command): \(outcome.standardError)")
+            #expect(outcome.standardError.contains("only `index`, `query`, `daemon` and `status`")
+                    && !outcome.standardError.contains("secret"), "\(command): \(outcome.standardError)")
         }
+        let unreachable = try CommandRunner.imgsearch(["status", "--config", config.path])
+        #expect(unreachable.status != 0 && unreachable.standardError.contains("127.0.0.1:1")
+                && unreachable.standardError.contains("cannot connect") && !unreachable.standardError.contains("secret"),
+                "\(unreachable.standardError)")
         let (folder, photos, contents) = try Self.photoFolder(copies: 1)
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = directory.appendingPathComponent("catalog.sqlite").path
@@ -254,5 +258,20 @@ import Testing
         #expect(filtered.status == 501, "\(filtered.status) \(filtered.text)")
         let duplicates = try daemon.get("/api/duplicates")
         #expect(duplicates.status == 501)
+
+        // `status --store`: the whole store, both folders (the second's first copies have the
+        // first folder's bytes: 3 × contents files, 2 × contents images).
+        let report = try CommandRunner.imgsearch(["status", "--store", store, "--json"])
+        #expect(report.status == 0, "\(report.standardError)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any]
+        #expect((parsed?["files"] as? [String: Int])?["indexed"] == contents * 3)
+        let models = parsed?["models"] as? [[String: Any]]
+        #expect(models?.count == 1 && models?.first?["images"] as? Int == contents * 2, "\(report.standardOutput)")
+        let partitions = parsed?["partitions"] as? [[String: Any]]
+        #expect(partitions?.count == 1 && partitions?.first?["vectorRows"] as? Int == contents * 2 * 32, "\(report.standardOutput)")
+        #expect(((parsed?["bytes"] as? [String: Int])?["vectors"] ?? 0) > 0)
+        let text = try CommandRunner.imgsearch(["status", "--store", store])
+        #expect(text.status == 0 && text.standardOutput.contains("partition 0") && text.standardOutput.contains("indexed \(contents * 3)"),
+                "\(text.standardOutput)")
     }
 }
