@@ -6,9 +6,9 @@ import Store
 import Synchronization
 
 /// What the daemon serves: the catalog (SQLite with its live search index, or a PostgreSQL
-/// store), the model's text side, the captioner and the daemon's activity. Every method blocks (model, scan, decoding, SQLite);
-/// the HTTP server calls them off its event loops. Failures the client caused are
-/// `LibraryError`s, which the server turns into statuses.
+/// store), the model's text side, the captioner and the daemon's activity. Every method
+/// blocks (model, scan, decoding, database); the HTTP server calls them off its event loops.
+/// Failures the client caused are `LibraryError`s, which the server turns into statuses.
 ///
 /// Only what lies under the daemon's roots is shown: a catalog may also hold folders that
 /// other `imgsearch index` runs added, and those are neither listed nor served here.

@@ -91,7 +91,7 @@ public struct LibraryStatus: Sendable {
 
     /// Files per state (pending, indexed, failed), every state named, offline files left out.
     public var filesByState: [String: Int] {
-        Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, catalog.filesByState[$0] ?? 0) })
+        FileState.namedCounts(catalog.filesByState)
     }
 
     /// Files kept while their drive is away, over all roots.

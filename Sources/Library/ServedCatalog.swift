@@ -143,7 +143,7 @@ public struct PostgresServedCatalog: ServedCatalog {
 
     public func fileStatus(recentFailures: Int) throws -> (files: [String: Int], failures: [StatusReport.Failure]) {
         let status = try store.fileStatus(recentFailures: recentFailures)
-        var files = Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, status.byState[$0] ?? 0) })
+        var files = FileState.namedCounts(status.byState)
         files["offline"] = status.offline
         return (files, status.failures.map { .init(path: $0.path, error: $0.error) })
     }

@@ -50,6 +50,11 @@ public struct StoredImage: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 /// (with `lastError` naming the cause; retried when the file changes).
 public enum FileState: String, Codable, Sendable, CaseIterable {
     case pending, indexed, failed
+
+    /// `counts` by state name, every state named (0 when absent), as status reports show them.
+    public static func namedCounts(_ counts: [FileState: Int]) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, counts[$0] ?? 0) })
+    }
 }
 
 /// A file under an indexed root, with what change detection needs: size + mtime + inode

@@ -129,13 +129,16 @@ struct Daemon: AsyncParsableCommand {
     }
 
     private func servedCatalog(_ config: Configuration) throws -> Served {
-        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
+        if try storeOptions.url(config, besides: catalogOptions) != nil {
+            // Refused before connecting to the store.
             guard index == nil && config.index == nil else {
                 throw ValidationError("--index (or `index` in the config) is the SQLite catalog's in-memory index: a store is searched on its servers (--store-search)")
             }
             guard captions == nil && config.captions == nil else {
                 throw ValidationError("--captions (or `captions` in the config) is not available on a PostgreSQL store yet")
             }
+        }
+        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
             let indexRun = try library.indexRun(in: store, model: modelOptions, config: config, extraParts: [.text, .matching])
             let catalog = PostgresServedCatalog(store: store, model: indexRun.modelRecord, mode: storeSearch ?? .approximate)
             // The status file and thumbnails of a store's daemon live in the data folder, named after the store.

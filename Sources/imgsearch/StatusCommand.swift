@@ -77,7 +77,7 @@ struct Status: AsyncParsableCommand {
         let report = StoreReport(
             store: store.location,
             schema: status.schemaVersion,
-            files: Dictionary(uniqueKeysWithValues: FileState.allCases.map { ($0.rawValue, files.byState[$0] ?? 0) }),
+            files: FileState.namedCounts(files.byState),
             models: status.models.map { Report.Model(id: $0.model.id, source: $0.model.description, images: $0.images,
                                                      vectorsPerImage: $0.model.queryCount, dimension: $0.model.dimension,
                                                      precision: $0.model.precisionClass) },

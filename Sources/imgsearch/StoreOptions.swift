@@ -15,15 +15,20 @@ struct StoreOptions: ParsableArguments {
         valueName: "url"))
     var shard: [String] = []
 
-    /// The PostgreSQL store, when one is named: the --store flag, else the config file's
+    /// The PostgreSQL store's URL, when one is named: the --store flag, else the config file's
     /// `store` unless a --db flag picks a SQLite catalog (as in every other command). An error
-    /// when both flags are given.
-    func postgres(_ config: Configuration, besides catalog: CatalogOptions) throws -> PostgresCatalog? {
+    /// when both flags are given. Connects to nothing.
+    func url(_ config: Configuration, besides catalog: CatalogOptions) throws -> String? {
         if store != nil && catalog.db != nil { throw ValidationError("give --db (SQLite) or --store (PostgreSQL), not both") }
         guard let url = store ?? (catalog.db == nil ? config.store : nil) else {
             if !shard.isEmpty { throw ValidationError("--shard lays out a PostgreSQL store: give --store too") }
             return nil
         }
-        return try PostgresCatalog(url: url, shards: shard.isEmpty ? config.storeShards ?? [] : shard)
+        return url
+    }
+
+    /// The PostgreSQL store named (see `url`), opened.
+    func postgres(_ config: Configuration, besides catalog: CatalogOptions) throws -> PostgresCatalog? {
+        try url(config, besides: catalog).map { try PostgresCatalog(url: $0, shards: shard.isEmpty ? config.storeShards ?? [] : shard) }
     }
 }
