@@ -65,23 +65,22 @@ public final class LibraryService: Sendable {
             return try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: limit,
                                       minScore: minScore, filter: filter)
         case .keyword:
-            let (library, contents) = try captionSearchScope(mode, filter)
-            return try library.keywordSearch(text, limit: limit, under: roots, embeddedBy: modelID, among: contents)
+            let contents = try filteredContents(filter)
+            return try catalog.keywordSearch(text, limit: limit, under: roots, embeddedBy: modelID, among: contents)
                 .compactMap(Self.result)
         case .hybrid:
-            let (library, contents) = try captionSearchScope(mode, filter)
+            let contents = try filteredContents(filter)
             let depth = min(ReciprocalRankFusion.depth(forLimit: limit), Self.maxLimit)
             let semantic = try semanticSearch(text: text, negatives: negatives, negativeWeight: negativeWeight, limit: depth,
                                               minScore: nil, filter: filter)
-            return try library.hybridSearch(text, semantic: semantic, limit: limit, under: roots, embeddedBy: modelID,
+            return try catalog.hybridSearch(text, semantic: semantic, limit: limit, under: roots, embeddedBy: modelID,
                                             among: contents).compactMap(Self.result)
         }
     }
 
-    /// The SQLite catalog a caption search reads, and the contents `filter` keeps (nil without one).
-    private func captionSearchScope(_ mode: SearchMode, _ filter: PhotoFilter) throws -> (PhotoLibrary, Set<String>?) {
-        let library = try sqliteLibrary(for: "\(mode.rawValue) search")
-        return (library, filter.isEmpty ? nil : try library.catalog.contentHashes(matching: filter))
+    /// The contents `filter` keeps, for the caption searches (nil without one).
+    private func filteredContents(_ filter: PhotoFilter) throws -> Set<String>? {
+        filter.isEmpty ? nil : try catalog.contentHashes(matching: filter)
     }
 
     /// A hit among this model's images as a search result.
@@ -116,8 +115,7 @@ public final class LibraryService: Sendable {
 
     /// The images `filter` keeps, nil without one.
     private func allowedImages(_ filter: PhotoFilter) throws -> Set<Int64>? {
-        guard !filter.isEmpty else { return nil }
-        return try sqliteLibrary(for: "filtering by date, camera or place").catalog.imageIDs(modelId: modelID, matching: filter)
+        filter.isEmpty ? nil : try catalog.imageIDs(matching: filter)
     }
 
     /// A fresh caption of the image (LAVIS's recipe) or, with `question`, a short answer

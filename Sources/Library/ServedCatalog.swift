@@ -5,7 +5,7 @@ import Store
 
 /// The catalog a daemon serves, as `LibraryService` reads it: the SQLite catalog with its
 /// live search index (`SQLiteServedCatalog`), or a PostgreSQL store (`PostgresServedCatalog`).
-public protocol ServedCatalog: Sendable {
+public protocol ServedCatalog: CaptionedCatalog, Sendable {
     /// Where it is: the SQLite file's path, or the store's URL without its password.
     var location: String { get }
     /// Its id: clients check it is the catalog they mean.
@@ -14,8 +14,8 @@ public protocol ServedCatalog: Sendable {
     var searchKind: String { get }
     /// The embeddings' model.
     var model: ModelRecord { get }
-    /// The SQLite catalog, for what only it does yet (filters, keyword and hybrid search,
-    /// duplicates); nil for a PostgreSQL store.
+    /// The SQLite catalog, for what only it does yet (finding duplicates); nil for a
+    /// PostgreSQL store.
     var library: PhotoLibrary? { get }
 
     /// The images searched: every searchable one of the model.
@@ -28,7 +28,10 @@ public protocol ServedCatalog: Sendable {
                  among allowed: Set<Int64>?) throws -> [SearchResult]?
     /// The indexed, online files of each image under `roots`, sorted by path.
     func paths(ofImages ids: [Int64], under roots: [String]) throws -> [Int64: [String]]
-    func contentHashes(ofImages ids: [Int64]) throws -> [Int64: String]
+    /// The searchable images of the model that `filter` keeps.
+    func imageIDs(matching filter: PhotoFilter) throws -> Set<Int64>
+    /// The contents of indexed, online files that `filter` keeps.
+    func contentHashes(matching filter: PhotoFilter) throws -> Set<String>
     /// The newest caption of each content.
     func captions(ofContents hashes: [String]) throws -> [String: String]
     func metadata(ofImages ids: [Int64]) throws -> [Int64: PhotoMetadata]
@@ -74,6 +77,26 @@ public struct SQLiteServedCatalog: ServedCatalog {
         try photoLibrary.catalog.contentHashes(ofImages: ids)
     }
 
+    public func imageIDs(matching filter: PhotoFilter) throws -> Set<Int64> {
+        try photoLibrary.catalog.imageIDs(modelId: model.id, matching: filter)
+    }
+
+    public func contentHashes(matching filter: PhotoFilter) throws -> Set<String> {
+        try photoLibrary.catalog.contentHashes(matching: filter)
+    }
+
+    public func captionMatches(_ text: String, limit: Int) throws -> [KeywordHit] {
+        try photoLibrary.catalog.captionMatches(text, limit: limit)
+    }
+
+    public func paths(ofContents hashes: [String]) throws -> [String: [String]] {
+        try photoLibrary.catalog.paths(ofContents: hashes)
+    }
+
+    public func imageIDs(ofContents hashes: [String], modelId: String) throws -> [String: Int64] {
+        try photoLibrary.catalog.imageIDs(ofContents: hashes, modelId: modelId)
+    }
+
     public func captions(ofContents hashes: [String]) throws -> [String: String] {
         try photoLibrary.catalog.captions(ofContents: hashes)
     }
@@ -117,9 +140,8 @@ public struct PostgresServedCatalog: ServedCatalog {
 
     public func search(_ request: SearchRequest, under roots: [String], among allowed: Set<Int64>?) throws -> [SearchResult] {
         try request.validate(dimension: model.dimension)
-        guard allowed == nil else { throw LibraryError(.notOnStore, "filters are not available on a PostgreSQL store yet (\(location))") }
         return try store.search(vectors: request.vectors, modelId: model.id, limit: request.limit, minScore: request.minScore,
-                                mode: mode, under: roots)
+                                mode: mode, under: roots, among: allowed)
     }
 
     public func similar(toImage imageID: Int64, limit: Int, minScore: Float?, under roots: [String],
@@ -134,6 +156,18 @@ public struct PostgresServedCatalog: ServedCatalog {
     }
 
     public func contentHashes(ofImages ids: [Int64]) throws -> [Int64: String] { try store.contentHashes(ofImages: ids) }
+
+    public func imageIDs(matching filter: PhotoFilter) throws -> Set<Int64> { try store.imageIDs(modelId: model.id, matching: filter) }
+
+    public func contentHashes(matching filter: PhotoFilter) throws -> Set<String> { try store.contentHashes(matching: filter) }
+
+    public func captionMatches(_ text: String, limit: Int) throws -> [KeywordHit] { try store.captionMatches(text, limit: limit) }
+
+    public func paths(ofContents hashes: [String]) throws -> [String: [String]] { try store.paths(ofContents: hashes) }
+
+    public func imageIDs(ofContents hashes: [String], modelId: String) throws -> [String: Int64] {
+        try store.imageIDs(ofContents: hashes, modelId: modelId)
+    }
 
     public func captions(ofContents hashes: [String]) throws -> [String: String] { try store.captions(ofContents: hashes) }
 

@@ -25,13 +25,15 @@ public final class PostgresCatalog: IndexingStore {
         let dimension: Int
     }
 
-    /// Opens the store at `url`, creating its tables when the database has none; a new
-    /// store's vectors are partitioned over this server and `shards` (URLs of other servers).
-    public init(url: String, shards: [String] = []) throws {
+    /// Opens the store at `url`, bringing its schema up to date. In a database without one,
+    /// `create` makes its tables (a new store's vectors partitioned over this server and
+    /// `shards`, URLs of other servers); without `create` that is an error (a mistyped
+    /// database name is not taken for an empty store).
+    public init(url: String, shards: [String] = [], create: Bool = true) throws {
         address = try PostgresAddress(url)
         sessions = PostgresSessions(address: address)
         let shardAddresses = try shards.map { url throws(PostgresStoreError) in try PostgresAddress(url) }
-        try PostgresSchema.migrate(sessions, shards: shardAddresses)
+        try PostgresSchema.migrate(sessions, shards: shardAddresses, create: create)
         layout = try sessions.with { try PostgresShards.read(on: $0) }
         partitions = [(0, sessions)] + layout.shards.map { ($0.number, PostgresSessions(address: $0.address)) }
     }
@@ -200,8 +202,36 @@ public final class PostgresCatalog: IndexingStore {
         }
     }
 
-    public func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any EmbeddingClaim {
-        try PostgresClaim(catalog: self, hashes: hashes, modelId: modelId, waiting: waiting)
+    public func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any ContentClaim {
+        try PostgresClaim(catalog: self, hashes: hashes, claimKey: modelId, waiting: waiting) { session, hashes in
+            Set(try session.query("SELECT content_hash FROM image WHERE model_id = \(modelId) AND content_hash = ANY(\(hashes))",
+                                  "cannot claim contents to embed").map { try $0.decode(String.self) })
+        }
+    }
+
+    public func claimCaptioning(of hashes: [String], captionModelId: String) throws -> any ContentClaim {
+        try PostgresClaim(catalog: self, hashes: hashes, claimKey: "caption:" + captionModelId, waiting: false) { session, hashes in
+            Set(try session.query("""
+                SELECT content_hash FROM caption WHERE caption_model_id = \(captionModelId) AND content_hash = ANY(\(hashes))
+                """, "cannot claim contents to caption").map { try $0.decode(String.self) })
+        }
+    }
+
+    public func uncaptioned(captionModelId: String, under roots: [String]?) throws -> [CaptionCandidate] {
+        try sessions.with { session in
+            try session.query("""
+                SELECT f.content_hash, min(f.path) FROM file f
+                WHERE f.state = 'indexed' AND f.offline_since IS NULL AND f.content_hash IS NOT NULL
+                  AND (\(roots)::text[] IS NULL OR EXISTS (
+                    SELECT 1 FROM unnest(\(roots)::text[]) r WHERE starts_with(f.path, rtrim(r, '/') || '/')))
+                  AND NOT EXISTS (SELECT 1 FROM caption c WHERE c.content_hash = f.content_hash
+                                    AND c.caption_model_id = \(captionModelId))
+                GROUP BY f.content_hash ORDER BY min(f.path)
+                """, "cannot read the contents to caption").map { row in
+                let (hash, path) = try row.decode((String, String).self)
+                return CaptionCandidate(contentHash: hash, path: path)
+            }
+        }
     }
 
     // MARK: Reads for searches and checks

@@ -47,23 +47,55 @@ extension PostgresCatalog {
         }
     }
 
+    /// The newest caption of the content of each of these files, by path.
+    public func captions(ofPaths paths: [String]) throws -> [String: String] {
+        guard !paths.isEmpty else { return [:] }
+        return try sessions.with { session in
+            try session.query("""
+                SELECT DISTINCT ON (f.path) f.path, c.text FROM file f JOIN caption c ON c.content_hash = f.content_hash
+                WHERE f.path = ANY(\(paths)) ORDER BY f.path, c.captioned_at DESC
+                """, "cannot read the captions").reduce(into: [:]) { captions, row in
+                let (path, text) = try row.decode((String, String).self)
+                captions[path] = text
+            }
+        }
+    }
+
     /// What each image's content says about itself (date taken, camera, …), by image id.
     public func metadata(ofImages ids: [Int64]) throws -> [Int64: PhotoMetadata] {
         guard !ids.isEmpty else { return [:] }
+        return try metadata(keyedBy: "i.id", from: "image i JOIN metadata m ON m.content_hash = i.content_hash",
+                            where: "i.id = ANY($1)", ids)
+    }
+
+    /// What the content of each of these files says about itself, by path.
+    public func metadata(ofPaths paths: [String]) throws -> [String: PhotoMetadata] {
+        guard !paths.isEmpty else { return [:] }
+        return try metadata(keyedBy: "f.path", from: "file f JOIN metadata m ON m.content_hash = f.content_hash",
+                            where: "f.path = ANY($1)", paths)
+    }
+
+    /// The metadata rows (`m`) that `tables` and `condition` (on `value`, bound as $1) select,
+    /// by the `key` column.
+    private func metadata<Key: Hashable & PostgresDecodable>(keyedBy key: String, from tables: String, where condition: String,
+                                                           _ value: some PostgresDynamicTypeEncodable) throws -> [Key: PhotoMetadata] {
+        var binds = PostgresBindings()
+        binds.append(value)
+        let sql = """
+            SELECT \(key), m.content_hash, m.format, m.width, m.height, m.taken_at, m.taken_at_source, m.utc_offset,
+                   m.camera_make, m.camera_model, m.latitude, m.longitude
+            FROM \(tables) WHERE \(condition)
+            """
         return try sessions.with { session in
-            try session.query("""
-                SELECT i.id, m.content_hash, m.format, m.width, m.height, m.taken_at, m.taken_at_source, m.utc_offset,
-                       m.camera_make, m.camera_model, m.latitude, m.longitude
-                FROM image i JOIN metadata m ON m.content_hash = i.content_hash WHERE i.id = ANY(\(ids))
-                """, "cannot read the photos' metadata").reduce(into: [:]) { found, row in
-                let (id, hash, format, width, height, taken, source, offset, make, model, latitude, longitude)
-                    = try row.decode((Int64, String, String, Int?, Int?, String, String, String?, String?, String?, Double?, Double?).self)
+            try session.query(PostgresQuery(unsafeSQL: sql, binds: binds), "cannot read the photos' metadata").reduce(into: [:]) { found, row in
+                let (key, hash, format, width, height, taken, source, offset, make, model, latitude, longitude)
+                    = try row.decode((Key, String, String, Int?, Int?, String, String, String?, String?, String?, Double?, Double?).self)
                 guard let source = PhotoMetadata.DateSource(rawValue: source) else {
                     throw PostgresStoreError(store: location, "content \(hash) has an unknown date source \"\(source)\"")
                 }
-                found[id] = PhotoMetadata(contentHash: hash, format: format, width: width, height: height, takenAt: taken,
-                                          takenAtSource: source, utcOffset: offset, cameraMake: make, cameraModel: model,
-                                          latitude: latitude, longitude: longitude)
+                found[key] = PhotoMetadata(contentHash: hash, format: format, width: width, height: height, takenAt: taken,
+                                           takenAtSource: source, utcOffset: offset, cameraMake: make, cameraModel: model,
+                                           latitude: latitude, longitude: longitude)
             }
         }
     }

@@ -85,17 +85,32 @@ enum PostgresSchema {
             // Partition 0 is this server; shard i is the postgres_fdw server imgsearch_shard_i.
             "CREATE TABLE shard (number integer PRIMARY KEY, url text NOT NULL)",
         ]),
+        ("v2: caption words", [
+            // A caption's words as keyword searches match them (`KeywordWords`: case and
+            // diacritics folded by imgsearch, so the server needs no unaccent extension).
+            // No earlier build stored captions in a store: the default fills no row.
+            "ALTER TABLE caption ADD COLUMN words text NOT NULL DEFAULT ''",
+            "ALTER TABLE caption ALTER COLUMN words DROP DEFAULT",
+            "CREATE INDEX caption_words ON caption USING gin (to_tsvector('simple', words))",
+        ]),
     ]
 
     /// Lock id of the schema's advisory lock ("imgsearch" in ASCII).
     static let lockID: Int64 = 0x696D_6773_6561_7263
 
-    /// Brings the store's schema up to date; when the store is new, lays its vectors out over
-    /// `shards` (ignored otherwise). Fails when the server's schema is newer than this build's.
-    static func migrate(_ sessions: PostgresSessions, shards: [PostgresAddress]) throws {
+    /// Brings the store's schema up to date; when the store is new, makes it if `create`
+    /// (laying its vectors out over `shards`, ignored otherwise) and fails otherwise. Fails
+    /// when the server's schema is newer than this build's.
+    static func migrate(_ sessions: PostgresSessions, shards: [PostgresAddress], create: Bool) throws {
         try sessions.with { session in
             try session.query("SELECT pg_advisory_lock(\(lockID))", "cannot lock the schema")
             defer { _ = try? session.query("SELECT pg_advisory_unlock(\(lockID))", "cannot unlock the schema") }
+            let exists = try session.query("SELECT to_regclass('imgsearch_migration') IS NOT NULL", "cannot read the schema")
+                .first!.decode(Bool.self)
+            guard exists || create else {
+                throw PostgresStoreError(store: session.server, "no imgsearch store in this database: "
+                                             + "`imgsearch index --store URL FOLDER` makes one (check the database name)")
+            }
             try session.query("CREATE TABLE IF NOT EXISTS imgsearch_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
                               "cannot create the migrations table")
             let applied = Set(try session.query("SELECT name FROM imgsearch_migration", "cannot read the migrations")

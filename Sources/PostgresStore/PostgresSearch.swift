@@ -21,9 +21,19 @@ extension PostgresCatalog {
     /// files; `candidates` is how many nearest vectors each partition gives an approximate
     /// search per search vector (default `defaultCandidates(limit:)`). With `roots`, the best
     /// among the images a file inside one of them holds, each with those files only (a daemon
-    /// serving some folders of a shared store).
+    /// serving some folders of a shared store). With `allowed` (a filter's images), the best
+    /// among those: scored exactly, in either mode, when they are at most
+    /// `directlyScoredLimit`; otherwise `mode`'s search, reading on past the others.
     public func search(vectors: [Float], modelId: String, limit: Int, minScore: Float? = nil,
-                       mode: PostgresSearchMode, candidates: Int? = nil, under roots: [String]? = nil) throws -> [SearchResult] {
+                       mode: PostgresSearchMode, candidates: Int? = nil, under roots: [String]? = nil,
+                       among allowed: Set<Int64>? = nil) throws -> [SearchResult] {
+        try search(vectors: vectors, modelId: modelId, limit: limit, minScore: minScore, mode: mode, candidates: candidates,
+                   under: roots, among: allowed, directlyScoringUpTo: Self.directlyScoredLimit)
+    }
+
+    /// `search`, scoring `allowed` directly when they are at most `directLimit`.
+    func search(vectors: [Float], modelId: String, limit: Int, minScore: Float?, mode: PostgresSearchMode, candidates: Int?,
+                under roots: [String]?, among allowed: Set<Int64>?, directlyScoringUpTo directLimit: Int) throws -> [SearchResult] {
         guard limit >= 1 else { throw PostgresStoreError(store: location, "the limit must be at least 1, not \(limit)") }
         let model = try storedModel(modelId)
         let texts: [String]
@@ -34,13 +44,18 @@ extension PostgresCatalog {
         }
         guard !texts.isEmpty else { throw PostgresStoreError(store: location, "no search vector") }
         do {
+            let scope = SearchScope(roots: roots, allowed: allowed.map(Array.init))
             var ranked: [ScoredImage]
-            switch mode {
-            case .exact:
-                ranked = try exactTop(texts, model: model, modelId: modelId, limit: limit, roots: roots)
-            case .approximate:
-                ranked = try approximateTop(texts, model: model, modelId: modelId, limit: limit,
-                                            candidates: candidates ?? Self.defaultCandidates(limit: limit), roots: roots)
+            if let allowed, allowed.count <= directLimit {
+                ranked = try exactTop(texts, model: model, limit: limit, among: allowed, roots: roots)
+            } else {
+                switch mode {
+                case .exact:
+                    ranked = try exactTop(texts, model: model, modelId: modelId, limit: limit, scope: scope)
+                case .approximate:
+                    ranked = try approximateTop(texts, model: model, modelId: modelId, limit: limit,
+                                                candidates: candidates ?? Self.defaultCandidates(limit: limit), scope: scope)
+                }
             }
             if let minScore { ranked = ranked.filter { $0.score >= minScore } }
             let paths = try paths(ofImages: ranked.map(\.imageID), under: roots)
@@ -71,16 +86,28 @@ extension PostgresCatalog {
         return binds
     }
 
-    /// Exact top `limit` among the searchable images: the top (limit + unsearchable images)
-    /// of every image of the model, then the unsearchable ones dropped.
+    /// A filter's images scored directly (each through the vectors' primary key) when they
+    /// are at most this many: ~0.3 s of vectors at ~1 µs each.
+    public static let directlyScoredLimit = 10_000
+
+    /// Which images a search may return besides the searchable ones: those a file under
+    /// `roots` holds, and those among `allowed`; nil: no such condition.
+    struct SearchScope {
+        let roots: [String]?
+        let allowed: [Int64]?
+    }
+
+    /// Exact top `limit` among the searchable images in `scope`: the top (limit + the others)
+    /// of every image of the model, then the others dropped.
     private func exactTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int,
-                          roots: [String]?) throws -> [ScoredImage] {
+                          scope: SearchScope) throws -> [ScoredImage] {
         try sessions.transaction("cannot search") { session in
             var binds = PostgresBindings()
             binds.append(modelId)
-            binds.append(roots)
+            binds.append(scope.roots)
+            binds.append(scope.allowed)
             let hidden = try session.query(PostgresQuery(unsafeSQL: """
-                SELECT count(*) FROM image i WHERE i.model_id = $1 AND NOT (\(Self.searchable(rootsBind: 2)))
+                SELECT count(*) FROM image i WHERE i.model_id = $1 AND NOT (\(Self.searchable(scopeBinds: 2)))
                 """, binds: binds), "cannot count the unsearchable images").first!.decode(Int.self)
             try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
             var fetched = limit + hidden
@@ -94,7 +121,7 @@ extension PostgresCatalog {
                         let (id, score) = try row.decode((Int64, Float).self)
                         return ScoredImage(imageID: id, score: score)
                     }
-                let kept = try searchableOnly(scored, under: roots, session: session)
+                let kept = try searchableOnly(scored, in: scope, session: session)
                 // Vector rows whose image was never committed (a shard that committed when
                 // the store did not: postgres_fdw's commits are not two-phase) are dropped
                 // above and not counted in `hidden`: read on past them.
@@ -104,16 +131,36 @@ extension PostgresCatalog {
         }
     }
 
+    /// Exact top `limit` among `allowed` (a filter's images): their vectors scored through the
+    /// primary key, grouped by image on each server, the searchable ones kept.
+    private func exactTop(_ texts: [String], model: StoredModel, limit: Int, among allowed: Set<Int64>,
+                          roots: [String]?) throws -> [ScoredImage] {
+        guard !allowed.isEmpty else { return [] }
+        return try sessions.transaction("cannot search") { session in
+            try session.query("SET LOCAL enable_partitionwise_aggregate = on", "cannot search")
+            var binds = Self.bindings(texts)
+            binds.append(Array(allowed))
+            let scored = try session.query(PostgresQuery(unsafeSQL: """
+                SELECT image_id, \(Self.scoreSQL(searchVectors: texts.count)) FROM image_vector
+                WHERE model_key = \(model.key) AND image_id = ANY($\(texts.count + 1)::bigint[]) GROUP BY image_id
+                """, binds: binds), "cannot search").map { row in
+                let (id, score) = try row.decode((Int64, Float).self)
+                return ScoredImage(imageID: id, score: score)
+            }.sorted(by: ScoredImage.ranking)
+            return Array(try searchableOnly(scored, in: SearchScope(roots: roots, allowed: nil), session: session).prefix(limit))
+        }
+    }
+
     /// Nearest vectors from each partition's HNSW index, their images re-scored exactly on
     /// the same partition (an image's vectors all live on one: the table is partitioned by
     /// image), every server at once over its own connection; a deeper pass when too few of
     /// them are searchable.
     private func approximateTop(_ texts: [String], model: StoredModel, modelId: String, limit: Int,
-                                candidates: Int, roots: [String]?) throws -> [ScoredImage] {
+                                candidates: Int, scope: SearchScope) throws -> [ScoredImage] {
         var depth = max(candidates, limit)
         while true {
             let reached = try nearestScored(texts, model: model, depth: depth).sorted(by: ScoredImage.ranking)
-            let scored = try sessions.with { try searchableOnly(reached, under: roots, session: $0) }
+            let scored = try sessions.with { try searchableOnly(reached, in: scope, session: $0) }
             // Enough searchable images, or every vector reached: done.
             if scored.count >= limit { return Array(scored.prefix(limit)) }
             if depth >= model.queryCount * (try imageCount(modelId: modelId)) { return scored }
@@ -182,26 +229,28 @@ extension PostgresCatalog {
           AND f.state = 'indexed' AND f.offline_since IS NULL)
         """
 
-    /// `searchable`, and with roots bound (text[], or NULL for all) as $`rootsBind`: a file
-    /// of the image lies inside one of them.
-    private static func searchable(rootsBind: Int) -> String {
+    /// `searchable`, and within a `SearchScope` whose roots (text[], or NULL for all) are bound
+    /// as $`first` and allowed images (bigint[], or NULL) as the next: a file of the image lies
+    /// inside one of the roots, and the image is allowed.
+    private static func searchable(scopeBinds first: Int) -> String {
         """
-        \(searchable) AND ($\(rootsBind)::text[] IS NULL OR EXISTS (
-          SELECT 1 FROM file f, unnest($\(rootsBind)::text[]) r WHERE f.content_hash = i.content_hash AND f.state = 'indexed'
+        \(searchable) AND ($\(first)::text[] IS NULL OR EXISTS (
+          SELECT 1 FROM file f, unnest($\(first)::text[]) r WHERE f.content_hash = i.content_hash AND f.state = 'indexed'
             AND f.offline_since IS NULL AND starts_with(f.path, rtrim(r, '/') || '/')))
+          AND ($\(first + 1)::bigint[] IS NULL OR i.id = ANY($\(first + 1)::bigint[]))
         """
     }
 
-    /// `scored` without the images that are not searchable (or that no file under `roots`
-    /// holds), in order.
-    private func searchableOnly(_ scored: [ScoredImage], under roots: [String]?, session: PostgresSession) throws -> [ScoredImage] {
+    /// `scored` without the images that are not searchable or not in `scope`, in order.
+    private func searchableOnly(_ scored: [ScoredImage], in scope: SearchScope, session: PostgresSession) throws -> [ScoredImage] {
         guard !scored.isEmpty else { return [] }
         let ids = scored.map(\.imageID)
         var binds = PostgresBindings()
         binds.append(ids)
-        binds.append(roots)
+        binds.append(scope.roots)
+        binds.append(scope.allowed)
         let keep = Set(try session.query(PostgresQuery(unsafeSQL: """
-            SELECT i.id FROM image i WHERE i.id = ANY($1) AND \(Self.searchable(rootsBind: 2))
+            SELECT i.id FROM image i WHERE i.id = ANY($1) AND \(Self.searchable(scopeBinds: 2))
             """, binds: binds), "cannot check which images are searchable").map { try $0.decode(Int64.self) })
         return scored.filter { keep.contains($0.imageID) }
     }

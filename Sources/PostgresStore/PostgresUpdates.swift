@@ -138,8 +138,9 @@ struct PostgresUpdates: CatalogUpdates {
     func store(captions: [StoredCaption], at date: Date) throws {
         for caption in captions {
             try session.query("""
-                INSERT INTO caption (content_hash, caption_model_id, text, prompt, captioned_at)
-                VALUES (\(caption.contentHash), \(caption.captionModelId), \(caption.text), \(caption.prompt), \(date))
+                INSERT INTO caption (content_hash, caption_model_id, text, words, prompt, captioned_at)
+                VALUES (\(caption.contentHash), \(caption.captionModelId), \(caption.text),
+                        \(KeywordWords.of(caption.text).joined(separator: " ")), \(caption.prompt), \(date))
                 ON CONFLICT DO NOTHING
                 """, "cannot store the caption of \(caption.contentHash)")
         }

@@ -20,28 +20,53 @@ public struct StoredCaption: Sendable, Equatable {
 public struct CaptionCandidate: Sendable, Equatable {
     public let contentHash: String
     public let path: String
+
+    public init(contentHash: String, path: String) {
+        self.contentHash = contentHash
+        self.path = path
+    }
 }
 
-/// A keyword hit: a content whose caption matches, with the caption and its BM25 score
-/// (SQLite's `bm25()`, lower is better; the order is best first).
+/// A keyword hit: a content whose caption matches, with the caption and its score, higher
+/// is better (minus SQLite's `bm25()`, or PostgreSQL's `ts_rank`; the order is best first).
 public struct KeywordHit: Sendable, Equatable {
     public let contentHash: String
     public let caption: String
-    public let bm25: Double
+    public let score: Double
+
+    public init(contentHash: String, caption: String, score: Double) {
+        self.contentHash = contentHash
+        self.caption = caption
+        self.score = score
+    }
+}
+
+/// The words a keyword search matches: runs of letters and digits, case and diacritics
+/// folded ("Café au LAIT" → cafe, au, lait), as SQLite's FTS5 `unicode61` tokenizer reads them.
+public enum KeywordWords {
+    public static func of(_ text: String) -> [String] {
+        text.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
+            .split { !$0.isLetter && !$0.isNumber }.map(String.init)
+    }
 }
 
 extension Catalog {
-    /// The indexed contents without a caption by `captionModelId`, each with one of its
-    /// files, in path order (so a pass that stops resumes where it was).
-    public func uncaptioned(captionModelId: String) throws -> [CaptionCandidate] {
-        try read { db in
+    /// See `IndexingStore.uncaptioned(captionModelId:under:)`.
+    public func uncaptioned(captionModelId: String, under roots: [String]? = nil) throws -> [CaptionCandidate] {
+        // Paths under a root sort between "root/" and "root0" ('0' follows '/').
+        let prefixes = (roots ?? []).map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+        let under = roots == nil ? "" : "AND (" + (prefixes.isEmpty ? "0" : prefixes.map { _ in "(file.path >= ? AND file.path < ?)" }
+            .joined(separator: " OR ")) + ")"
+        let bounds = prefixes.flatMap { [$0, String($0.dropLast()) + "0"] }
+        return try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT file.contentHash AS contentHash, MIN(file.path) AS path FROM file
-                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL
+                WHERE file.state = 'indexed' AND file.offlineSince IS NULL AND file.contentHash IS NOT NULL \(under)
                   AND NOT EXISTS (SELECT 1 FROM caption WHERE caption.contentHash = file.contentHash
                                     AND caption.captionModelId = ?)
                 GROUP BY file.contentHash ORDER BY MIN(file.path)
-                """, arguments: [captionModelId]).map { CaptionCandidate(contentHash: $0["contentHash"], path: $0["path"]) }
+                """, arguments: StatementArguments(bounds + [captionModelId]))
+                .map { CaptionCandidate(contentHash: $0["contentHash"], path: $0["path"]) }
         }
     }
 
@@ -68,8 +93,8 @@ extension Catalog {
 
     /// The contents whose caption holds every word of `text` (prefixes of none: whole
     /// words, case and diacritics ignored), best BM25 first, at most `limit`.
-    public func keywordSearch(_ text: String, limit: Int) throws -> [KeywordHit] {
-        let words = Self.keywordWords(text)
+    public func captionMatches(_ text: String, limit: Int) throws -> [KeywordHit] {
+        let words = KeywordWords.of(text)
         guard !words.isEmpty else { return [] }
         // Every word quoted: the user's text is never read as FTS5 query syntax.
         let query = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " ")
@@ -84,15 +109,10 @@ extension Catalog {
                 // One hit per content: a content captioned by two models counts once, at its best.
                 let hash: String = row["contentHash"]
                 if hits.count < limit, !hits.contains(where: { $0.contentHash == hash }) {
-                    hits.append(KeywordHit(contentHash: hash, caption: row["text"], bm25: row["score"]))
+                    hits.append(KeywordHit(contentHash: hash, caption: row["text"], score: -(row["score"] as Double)))
                 }
             }
         }
-    }
-
-    /// The words of a keyword query: runs of letters and digits.
-    static func keywordWords(_ text: String) -> [String] {
-        text.split { !$0.isLetter && !$0.isNumber }.map(String.init)
     }
 
     /// The indexed, online files holding each content, sorted by path.

@@ -11,6 +11,10 @@ public protocol IndexingStore: Sendable {
     func indexedRoots() throws -> [String: IndexedRoot]
     /// The hashes among `hashes` that `captionModelId` has captioned.
     func captionedHashes(_ hashes: [String], captionModelId: String) throws -> Set<String>
+    /// The indexed, online contents without a caption by `captionModelId`, each with one of its
+    /// files; with `roots`, only contents a file inside one of them holds (and one of those
+    /// files). In path order, so a pass that stops resumes where it was.
+    func uncaptioned(captionModelId: String, under roots: [String]?) throws -> [CaptionCandidate]
     /// See `Catalog.contentsWithoutMetadata(after:limit:)`.
     func contentsWithoutMetadata(after hash: String?, limit: Int) throws -> [MetadataCandidate]
     /// Runs `body`'s writes in one transaction: all of them are committed, or none.
@@ -18,7 +22,10 @@ public protocol IndexingStore: Sendable {
     /// Takes the right to embed each of `hashes` with `modelId` that no other indexing process
     /// holds (with `waiting`, waits for those they hold instead) and that has no embedding yet.
     /// The right lasts until the claim commits, is released, or its process dies.
-    func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any EmbeddingClaim
+    func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any ContentClaim
+    /// Takes the right to caption each of `hashes` with `captionModelId` that no other process
+    /// holds and that has no such caption yet; the others are `heldElsewhere` or done.
+    func claimCaptioning(of hashes: [String], captionModelId: String) throws -> any ContentClaim
 }
 
 /// The writes of one store transaction, in the domain's terms (see `CatalogTransaction`).
@@ -65,12 +72,13 @@ extension CatalogUpdates {
     public func store(captions: [StoredCaption]) throws { try store(captions: captions, at: Date()) }
 }
 
-/// The right to embed some contents (see `IndexingStore.claimEmbedding`), committed with
-/// their embeddings in one transaction. Dropping it uncommitted gives the right back.
-public protocol EmbeddingClaim: AnyObject {
-    /// The hashes this process may embed now.
+/// The right to embed or caption some contents (see `IndexingStore.claimEmbedding` and
+/// `claimCaptioning`), committed with their embeddings or captions in one transaction.
+/// Dropping it uncommitted gives the right back.
+public protocol ContentClaim: AnyObject {
+    /// The hashes this process may embed (or caption) now.
     var claimed: Set<String> { get }
-    /// The hashes another process holds the right to embed (never any when claimed `waiting`).
+    /// The hashes another process holds the right to (never any when claimed `waiting`).
     var heldElsewhere: Set<String> { get }
     /// Runs `body`'s writes in the claim's transaction and commits them with the claim.
     func commit<T>(_ body: (any CatalogUpdates) throws -> T) throws -> T
@@ -87,13 +95,18 @@ extension Catalog: IndexingStore {
 
     /// A SQLite catalog is written by one process at a time (its writes are serialised, and
     /// `storeImage` keeps the first embedding of a content): every unembedded hash is claimed.
-    public func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any EmbeddingClaim {
+    public func claimEmbedding(of hashes: [String], modelId: String, waiting: Bool) throws -> any ContentClaim {
         SoleWriterClaim(catalog: self, claimed: Set(hashes).subtracting(try embeddedHashes(hashes, modelId: modelId)))
+    }
+
+    /// As `claimEmbedding`: every uncaptioned hash is claimed.
+    public func claimCaptioning(of hashes: [String], captionModelId: String) throws -> any ContentClaim {
+        SoleWriterClaim(catalog: self, claimed: Set(hashes).subtracting(try captionedHashes(hashes, captionModelId: captionModelId)))
     }
 }
 
 /// A claim on a SQLite catalog: nothing to lock, the commit is an ordinary transaction.
-final class SoleWriterClaim: EmbeddingClaim {
+final class SoleWriterClaim: ContentClaim {
     let catalog: Catalog
     let claimed: Set<String>
     var heldElsewhere: Set<String> { [] }

@@ -114,7 +114,7 @@ public struct Place: Sendable, Equatable {
 
     /// Latitudes and longitudes that hold the circle (a pre-filter); no longitude bound near
     /// a pole or across the antimeridian.
-    var boundingBox: (latitudes: ClosedRange<Double>, longitudes: ClosedRange<Double>?) {
+    public var boundingBox: (latitudes: ClosedRange<Double>, longitudes: ClosedRange<Double>?) {
         let degrees = kilometres / Self.earthRadius * 180 / .pi
         let latitudes = max(-90, latitude - degrees)...min(90, latitude + degrees)
         let cosine = cos(max(abs(latitudes.lowerBound), abs(latitudes.upperBound)) * .pi / 180)

@@ -134,12 +134,12 @@ struct Daemon: AsyncParsableCommand {
             guard index == nil && config.index == nil else {
                 throw ValidationError("--index (or `index` in the config) is the SQLite catalog's in-memory index: a store is searched on its servers (--store-search)")
             }
-            guard captions == nil && config.captions == nil else {
-                throw ValidationError("--captions (or `captions` in the config) is not available on a PostgreSQL store yet")
-            }
         }
-        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
-            let indexRun = try library.indexRun(in: store, model: modelOptions, config: config, extraParts: [.text, .matching])
+        if let store = try storeOptions.postgres(config, besides: catalogOptions, create: true) {
+            var indexRun = try library.indexRun(in: store, model: modelOptions, config: config, extraParts: [.text, .matching])
+            let captionRun = try (captions ?? config.captions).map {
+                try library.captionRun(named: $0, sharingWith: &indexRun, modelOptions: modelOptions, config: config)
+            }
             let catalog = PostgresServedCatalog(store: store, model: indexRun.modelRecord, mode: storeSearch ?? .approximate)
             // The status file and thumbnails of a store's daemon live in the data folder, named after the store.
             let name = "\(store.address.host)-\(store.address.port)-\(store.address.database)".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }
@@ -147,7 +147,7 @@ struct Daemon: AsyncParsableCommand {
                 .appendingPathComponent("postgres-" + String(name)))
             try FileManager.default.createDirectory(atPath: (files.database as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            return Served(catalog: catalog, indexRun: indexRun, captionRun: nil, files: files, follow: {}, saveCache: {})
+            return Served(catalog: catalog, indexRun: indexRun, captionRun: captionRun, files: files, follow: {}, saveCache: {})
         }
         if storeSearch != nil { throw ValidationError("--store-search applies to a PostgreSQL store (--store)") }
         let photoLibrary = try catalogOptions.library(config, create: true)

@@ -60,7 +60,7 @@ struct Index: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        let store = try storeOptions.postgres(config, besides: catalogOptions)
+        let store = try storeOptions.postgres(config, besides: catalogOptions, create: true)
         if bulkLoad, store == nil { throw ValidationError("--bulk-load applies to a PostgreSQL store (--store)") }
         var indexRun = try store.map { try library.indexRun(in: $0, model: modelOptions, config: config) }
             ?? library.indexRun(in: catalogOptions.library(config, create: true), model: modelOptions, config: config)

@@ -64,17 +64,15 @@ struct LibraryOptions: ParsableArguments {
         return run
     }
 
-    /// The captioning pass of `model` (a folder or hub id, loaded here) over `indexRun`'s
-    /// catalog, set up by `adjust`, and shared with `indexRun`'s vision pass when their
-    /// vision encoders are the same (said in the log).
+    /// The captioning pass of `model` (a folder or hub id, loaded here) over the photos under
+    /// the folders indexed, in `indexRun`'s catalog or store, set up by `adjust`, and shared
+    /// with `indexRun`'s vision pass when their vision encoders are the same (said in the log).
     func captionRun(named model: String, sharingWith indexRun: inout IndexRun, modelOptions: ModelOptions,
                     config: Configuration, adjust: (inout CaptionRun) throws -> Void = { _ in }) throws -> CaptionRun {
-        guard let catalog = indexRun.catalog as? Catalog else {
-            throw CommandError("captions are not kept in a PostgreSQL store yet: index with --captions into a SQLite catalog (--db)")
-        }
         let generator = try modelOptions.loadGenerator(named: model, config: config)
-        var run = CaptionRun(catalog: catalog, generator: generator,
+        var run = CaptionRun(catalog: indexRun.catalog, generator: generator,
                              captionModelId: try ModelIdentity(captionSnapshot: generator.snapshot).id)
+        run.roots = try crawler(config).roots
         run.batchSize = batch ?? config.batch ?? 4
         try adjust(&run)
         if try indexRun.shareVisionPass(with: run) {

@@ -31,9 +31,10 @@ struct Search: AsyncParsableCommand {
             there is one (no model load; it checks that the daemon uses the same model), else
             this command loads only the model's text side. --no-daemon always searches here.
             --mode keyword searches the captions (`index --captions`) for every word of TEXT
-            (whole words, case and accents ignored; score = −BM25, higher is better) and needs
-            no model; --mode hybrid fuses the semantic and keyword rankings by reciprocal rank,
-            score = Σ 1/(60 + rank) over the two lists (the top max(3 × limit, 100) of each).
+            (whole words, case and accents ignored; score = −BM25, or ts_rank on a PostgreSQL
+            store; higher is better) and needs no model; --mode hybrid fuses the semantic and
+            keyword rankings by reciprocal rank, score = Σ 1/(60 + rank) over the two lists
+            (the top max(3 × limit, 100) of each).
             With --json, rows gain "caption" when the photo has one, and "taken" (its date).
             Filters (--after, --before, --under, --camera, --format, --near) are applied inside
             the search: the results are the exact top K among the photos they keep. Dates are
@@ -115,53 +116,67 @@ struct Search: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
+        if let store = try storeOptions.postgres(config, besides: catalogOptions, create: false) {
+            defer { store.close() }
             try searchStore(store, config: config)
             return
         }
         let library = try catalogOptions.library(config)
         let catalog = library.catalog
         let filter = try filters.filter()
-        let folders = filter.folder.map { [$0] }
-        // The contents the filter keeps, for the caption searches.
-        func contents() throws -> Set<String>? { filter.isEmpty ? nil : try catalog.contentHashes(matching: filter) }
-        switch mode {
-        case .semantic where rerank != nil:
+        if mode == .semantic && rerank != nil {
             try printReranked(library: library, config: config, filter: filter)
-        case .semantic:
-            if filter.isEmpty, let hits = try await searchThroughDaemon(library: library, config: config) {
-                try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
-                return
-            }
-            let results = try semanticSearch(library: library, config: config, limit: limit, filter: filter)
-            try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: catalog)
-        case .keyword:
-            let hits = try library.keywordSearch(text ?? "", limit: limit, under: folders, among: try contents())
-            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
-        case .hybrid:
-            let depth = ReciprocalRankFusion.depth(forLimit: limit)
-            let semantic = try semanticSearch(library: library, config: config, limit: min(depth, Self.maxLimit), filter: filter)
-            let fused = try library.hybridSearch(text ?? "", semantic: semantic, limit: limit, under: folders, among: try contents())
-            try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, catalog: catalog)
+            return
+        }
+        if mode == .semantic, filter.isEmpty, let hits = try await searchThroughDaemon(library: library, config: config) {
+            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: catalog)
+            return
+        }
+        try printSearch(filter: filter, captions: catalog, details: catalog) { limit in
+            try semanticSearch(library: library, config: config, limit: limit, filter: filter)
         }
     }
 
-    /// A semantic search of a PostgreSQL store (`--store`).
+    /// Prints the --mode search among the photos `filter` keeps: `semantic` gives the BLIP-2
+    /// ranking to a depth, `captions` the caption searches, `details` captions and dates.
+    private func printSearch(filter: PhotoFilter, captions: some CaptionedCatalog, details: any ResultDetails,
+                             semantic: (Int) throws -> [SearchResult]) throws {
+        let folders = filter.folder.map { [$0] }
+        // The contents the filter keeps, for the caption searches.
+        let contents = filter.isEmpty ? nil : try details.contentHashes(matching: filter)
+        switch mode {
+        case .semantic:
+            let results = try semantic(limit)
+            try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, details: details)
+        case .keyword:
+            let hits = try captions.keywordSearch(text ?? "", limit: limit, under: folders, among: contents)
+            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: details)
+        case .hybrid:
+            let depth = ReciprocalRankFusion.depth(forLimit: limit)
+            let ranked = try semantic(min(depth, Self.maxLimit))
+            let fused = try captions.hybridSearch(text ?? "", semantic: ranked, limit: limit, under: folders, among: contents)
+            try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: details)
+        }
+    }
+
+    /// A search of a PostgreSQL store (`--store`), on its servers.
     private func searchStore(_ store: PostgresCatalog, config: Configuration) throws {
-        defer { store.close() }
-        guard mode == .semantic, rerank == nil, index == nil, try filters.filter().isEmpty, filters.sort == .score else {
-            throw ValidationError("with --store, searches are semantic, without filters, --sort, --rerank or --index (not yet built)")
+        guard rerank == nil, index == nil else {
+            throw ValidationError("with --store, --rerank and --index are not available yet (a store is searched on its servers: --store-search)")
         }
         if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1") }
-        let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
-        let record = try ModelRecord(model: model)
-        guard try store.model(id: record.id) != nil else {
-            throw CommandError("\(store.location) has no embeddings from \(model.snapshot.directory.path) (\(record.id)). Index with this model first.")
+        let filter = try filters.filter()
+        try printSearch(filter: filter, captions: store, details: store) { limit in
+            let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
+            let record = try ModelRecord(model: model)
+            guard try store.model(id: record.id) != nil else {
+                throw CommandError("\(store.location) has no embeddings from \(model.snapshot.directory.path) (\(record.id)). Index with this model first.")
+            }
+            let request = try subject.request(with: model, limit: limit, minScore: minScore)
+            let allowed = filter.isEmpty ? nil : try store.imageIDs(modelId: record.id, matching: filter)
+            return try store.search(vectors: request.vectors, modelId: record.id, limit: limit, minScore: minScore,
+                                    mode: storeSearch, candidates: candidates, under: filter.folder.map { [$0] }, among: allowed)
         }
-        let request = try subject.request(with: model, limit: limit, minScore: minScore)
-        let results = try store.search(vectors: request.vectors, modelId: record.id, limit: limit, minScore: minScore,
-                                       mode: storeSearch, candidates: candidates)
-        try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, catalog: nil)
     }
 
     /// The semantic ranking with its top --rerank re-ordered by ITM, both scores printed.
@@ -177,7 +192,7 @@ struct Search: AsyncParsableCommand {
         log.info("re-ranked \(min(reranker.count, results.count)) photos by ITM in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         try print(reranked.prefix(limit).flatMap { result, itm in
             result.paths.map { ResultLine(path: $0, score: result.score, itm: itm) }
-        }, catalog: library.catalog)
+        }, details: library.catalog)
     }
 
     /// The exact (or --index) BLIP-2 ranking among the photos `filter` keeps, searched in this
@@ -214,12 +229,12 @@ struct Search: AsyncParsableCommand {
         return hits
     }
 
-    /// Prints `lines`, with their captions and dates from `catalog` (none without one).
-    private func print(_ lines: [ResultLine], catalog: Catalog?) throws {
+    /// Prints `lines`, with their captions and dates from `details`.
+    private func print(_ lines: [ResultLine], details: any ResultDetails) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let captions = json ? try catalog?.captions(ofPaths: lines.map(\.path)) ?? [:] : [:]
-        let metadata = json || filters.sort == .date ? try catalog?.metadata(ofPaths: lines.map(\.path)) ?? [:] : [:]
+        let captions = json ? try details.captions(ofPaths: lines.map(\.path)) : [:]
+        let metadata = json || filters.sort == .date ? try details.metadata(ofPaths: lines.map(\.path)) : [:]
         let ordered = filters.sort == .date ? PhotoMetadata.newestFirst(lines) { metadata[$0.path]?.takenAt } : lines
         for var line in ordered {
             line.caption = captions[line.path]
@@ -261,3 +276,17 @@ struct Search: AsyncParsableCommand {
         var taken: String?
     }
 }
+
+/// Where `query` reads the filter's contents and what it prints beside each path: the SQLite
+/// catalog, or a PostgreSQL store.
+protocol ResultDetails {
+    /// The contents of indexed, online files that `filter` keeps.
+    func contentHashes(matching filter: PhotoFilter) throws -> Set<String>
+    /// The newest caption of the content of each of these files, by path.
+    func captions(ofPaths paths: [String]) throws -> [String: String]
+    /// What the content of each of these files says about itself, by path.
+    func metadata(ofPaths paths: [String]) throws -> [String: PhotoMetadata]
+}
+
+extension Catalog: ResultDetails {}
+extension PostgresCatalog: ResultDetails {}

@@ -20,7 +20,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        if let store = try storeOptions.postgres(config, besides: catalogOptions) {
+        if let store = try storeOptions.postgres(config, besides: catalogOptions, create: false) {
             defer { store.close() }
             return try report(store)
         }

@@ -27,8 +27,11 @@ struct StoreOptions: ParsableArguments {
         return url
     }
 
-    /// The PostgreSQL store named (see `url`), opened.
-    func postgres(_ config: Configuration, besides catalog: CatalogOptions) throws -> PostgresCatalog? {
-        try url(config, besides: catalog).map { try PostgresCatalog(url: $0, shards: shard.isEmpty ? config.storeShards ?? [] : shard) }
+    /// The PostgreSQL store named (see `url`), opened; made in an empty database when
+    /// `create` (the indexing commands), otherwise an empty database is an error.
+    func postgres(_ config: Configuration, besides catalog: CatalogOptions, create: Bool) throws -> PostgresCatalog? {
+        try url(config, besides: catalog).map {
+            try PostgresCatalog(url: $0, shards: shard.isEmpty ? config.storeShards ?? [] : shard, create: create)
+        }
     }
 }

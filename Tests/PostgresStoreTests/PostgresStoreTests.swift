@@ -111,6 +111,36 @@ import Testing
         #expect(try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact) == before)
     }
 
+    /// A filter's images (`among`): the exact top 10 among them, scored directly (few) or
+    /// through either mode's search (many), searchable ones only.
+    @Test func filteredSearchesAreTheExactTopAmongTheAllowedImages() throws {
+        let library = Library(count: 300)
+        let (store, databases) = try Self.makeStore()
+        defer { store.close(); databases.forEach(TestPostgres.dropDatabase) }
+        try store.register(library.model)
+        try library.write(to: store)
+        let ids = try store.imageIDs(ofContents: library.hashes, modelId: library.model.id)
+        var generator = SeededGenerator(state: 17)
+        for trial in 0..<4 {
+            // Every third image (some offline or failed, never found), or one image in 30.
+            let kept = library.hashes.indices.filter { trial < 2 ? $0 % 3 == trial : $0 % 30 == trial }
+            let allowed = Set(kept.compactMap { ids[library.hashes[$0]] })
+            let query = Library.unitVector(64, using: &generator)
+            let allowedPaths = Set(kept.map { "/photos/\($0).jpg" })
+            let expected = library.bruteForce(query, limit: 300).filter { allowedPaths.contains($0.path) }.prefix(10)
+            for mode in PostgresSearchMode.allCases {
+                for directLimit in [0, 10_000] {
+                    let found = try store.search(vectors: query, modelId: library.model.id, limit: 10, minScore: nil, mode: mode,
+                                                 candidates: nil, under: nil, among: allowed, directlyScoringUpTo: directLimit)
+                    #expect(found.map { $0.paths[0] } == expected.map(\.path), "trial \(trial), \(mode), direct up to \(directLimit)")
+                    for (hit, truth) in zip(found, expected) { #expect(abs(hit.score - truth.score) < 1e-4) }
+                }
+            }
+        }
+        #expect(try store.search(vectors: Library.unitVector(64, using: &generator), modelId: library.model.id, limit: 10,
+                                 mode: .approximate, among: []).isEmpty)
+    }
+
     @Test func approximateSearchReachesTheExactTop10() throws {
         let library = Library(count: 300)
         let (store, databases) = try Self.makeStore()
@@ -146,7 +176,7 @@ import Testing
 
         let a = try first.claimEmbedding(of: Array(hashes[0...2]), modelId: library.model.id, waiting: false)
         #expect(a.claimed == Set(hashes[0...2]))
-        var b: (any EmbeddingClaim)? = try second.claimEmbedding(of: Array(hashes[1...3]), modelId: library.model.id, waiting: false)
+        var b: (any ContentClaim)? = try second.claimEmbedding(of: Array(hashes[1...3]), modelId: library.model.id, waiting: false)
         #expect(b?.claimed == [hashes[3]])
         #expect(b?.heldElsewhere == Set(hashes[1...2]))
         try a.commit { tx in
@@ -251,6 +281,15 @@ import Testing
             return text.contains(name) && text.contains("extension \"vector\" is not available")
                 && text.contains("needs the pgvector extension")
         }
+        // A database without a store: only an indexing command makes one.
+        let empty = try TestPostgres.createDatabase(on: server)
+        defer { TestPostgres.dropDatabase(empty) }
+        #expect { _ = try PostgresCatalog(url: empty, create: false) } throws: { error in
+            "\(error)".contains("no imgsearch store in this database") && "\(error)".contains(String(URLComponents(string: empty)!.path))
+        }
+        #expect(try TestPostgres.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", on: empty) == "0")
+        try PostgresCatalog(url: empty).close()
+        try PostgresCatalog(url: empty, create: false).close()
         #expect { _ = try PostgresCatalog(url: "mysql://x@y/z") } throws: { error in "\(error)".contains("not a PostgreSQL URL") }
         #expect { _ = try PostgresCatalog(url: "postgres://me:secret@127.0.0.1:1/db?sslmode=require") } throws: { error in
             !"\(error)".contains("secret") && "\(error)".contains("TLS")

@@ -207,6 +207,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = PostgresStoreCommandTests.model
         let daemon = try RunningDaemon(folder: photos, directory: directory, model: model, store: store,
+                                       arguments: ["--captions", PostgresStoreCaptionTests.captioner],
                                        environment: ["XDG_DATA_HOME": directory.path])
         try daemon.waitFor("the first pass", seconds: 120) { $0.embedded == contents }
 
@@ -252,10 +253,15 @@ import Testing
                 "\(String(describing: status?["catalog"]))")
         #expect(status?["index"] as? String == "postgresql approximate")
         #expect((status?["files"] as? [String: Int])?["indexed"] == contents * 3)
-        let keyword = try daemon.get("/api/search?q=circle&mode=keyword")
-        #expect(keyword.status == 501 && keyword.text.contains("PostgreSQL store"), "\(keyword.status) \(keyword.text)")
-        let filtered = try daemon.get("/api/search?q=circle&camera=x")
-        #expect(filtered.status == 501, "\(filtered.status) \(filtered.text)")
+        // Captions (made with the embeddings, from the same vision pass), searched by keyword
+        // as `query --store` searches them in the daemon's folder; filters.
+        let keyword = try results("/api/search?q=circle&mode=keyword&limit=100")
+        let keywordQuery = try CommandRunner.imgsearch(["query", "circle", "--mode", "keyword", "--store", store, "--under", photos.path,
+                                                        "--json", "--limit", "100"])
+        #expect(!keyword.isEmpty && Set(keyword.map { $0.paths[0] }) == Set(Self.queryLines(keywordQuery.standardOutput).map(\.path)),
+                "\(keyword) vs \(keywordQuery.standardOutput)")
+        #expect(try results("/api/search?q=a+red+circle&limit=10&format=jpeg") == served)
+        #expect(try results("/api/search?q=a+red+circle&camera=x").isEmpty)
         let duplicates = try daemon.get("/api/duplicates")
         #expect(duplicates.status == 501)
 
