@@ -272,6 +272,34 @@ public final class PostgresCatalog: IndexingStore {
         }
     }
 
+    /// Deletes the vector rows whose image is not in the store (a shard that committed when
+    /// the store did not: postgres_fdw's commits are not two-phase); returns how many, per
+    /// partition with any. Indexers' inserts into `image` wait meanwhile: the share lock is
+    /// granted once every transaction writing images has ended, so the rows of an image
+    /// whose store commit is still on its way are not taken for orphans.
+    public func removeOrphanedVectorRows() throws -> [Int: Int] {
+        do {
+            return try deleteOrphanedVectorRows()
+        } catch let error as PostgresStoreError {
+            throw PostgresStoreError(store: error.store, layout.naming(error.reason), sqlState: error.sqlState)
+        }
+    }
+
+    private func deleteOrphanedVectorRows() throws -> [Int: Int] {
+        try sessions.transaction("cannot remove orphaned vector rows") { session in
+            try session.query("LOCK TABLE image IN SHARE MODE", "cannot lock the images")
+            var removed: [Int: Int] = [:]
+            for (number, _) in partitions {
+                let what = number == 0 ? "cannot remove orphaned vector rows" : "cannot remove orphaned vector rows on shard \(number)"
+                let rows = try session.query("""
+                    DELETE FROM \(unescaped: "image_vector_\(number)") v WHERE NOT EXISTS (SELECT 1 FROM image i WHERE i.id = v.image_id)
+                    """, what).metadata.rows ?? 0
+                if rows > 0 { removed[number] = rows }
+            }
+            return removed
+        }
+    }
+
     /// Closes the idle connections (a claim or a transaction in flight keeps its own).
     public func close() {
         for (_, sessions) in partitions { sessions.closeAll() }

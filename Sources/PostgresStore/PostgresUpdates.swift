@@ -123,6 +123,14 @@ struct PostgresUpdates: CatalogUpdates {
     }
 
     @discardableResult
+    func removeOfflineFiles(under folder: String?) throws -> Int {
+        try session.query("""
+            DELETE FROM file WHERE offline_since IS NOT NULL
+              AND (\(folder)::text IS NULL OR starts_with(path, rtrim(\(folder)::text, '/') || '/'))
+            """, "cannot remove offline files").metadata.rows ?? 0
+    }
+
+    @discardableResult
     func markOnline(paths: [String]) throws -> Int {
         try session.query("UPDATE file SET offline_since = NULL WHERE offline_since IS NOT NULL AND path = ANY(\(paths))",
                           "cannot mark files online").metadata.rows ?? 0

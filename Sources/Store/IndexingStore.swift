@@ -46,6 +46,8 @@ public protocol CatalogUpdates {
     @discardableResult func markOffline(root: String, now: Date) throws -> Int
     /// Marks these files offline; returns how many were not already.
     @discardableResult func markOffline(paths: [String], now: Date) throws -> Int
+    /// Removes the offline files (under `folder`, when given); returns how many.
+    @discardableResult func removeOfflineFiles(under folder: String?) throws -> Int
     /// Brings offline files back; returns how many.
     @discardableResult func markOnline(paths: [String]) throws -> Int
     /// Records the file system `root` is on now.

@@ -25,7 +25,7 @@ struct CatalogOptions: ParsableArguments {
         // in the commands that cannot use the store yet.
         if db == nil, let store = config.store {
             throw CommandError("the config file names a PostgreSQL store (store: \(PostgresAddress.redacted(store))), which only "
-                + "`index`, `query`, `daemon` and `status` use yet: give --db to use a SQLite catalog instead")
+                + "`index`, `query`, `daemon`, `status` and `prune` use yet: give --db to use a SQLite catalog instead")
         }
         return try PhotoLibrary(path: path(config), create: create)
     }

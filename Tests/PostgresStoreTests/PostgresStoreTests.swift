@@ -232,6 +232,18 @@ import Testing
             """, on: databases[0])
         #expect(plan.contains("Async Foreign Scan") && plan.contains("GROUP BY"), "\(plan)")
 
+        // Vector rows of images that never committed, on both partitions (ids hash over
+        // them): pruning removes them and nothing else.
+        #expect(try sharded.removeOrphanedVectorRows().isEmpty)
+        try TestPostgres.sql("""
+            INSERT INTO image_vector (image_id, model_key, k, v)
+            SELECT 900000000 + n, model_key, k, v FROM image_vector, generate_series(1, 8) n WHERE image_id = (SELECT min(id) FROM image)
+            """, on: databases[0])
+        let orphaned = try sharded.vectorRowsPerPartition().merging(rows) { $0 - $1 }
+        #expect(orphaned.values.allSatisfy { $0 > 0 } && orphaned.values.reduce(0, +) == 8 * 32, "\(orphaned)")
+        #expect(try sharded.removeOrphanedVectorRows() == orphaned)
+        #expect(try sharded.vectorRowsPerPartition() == rows)
+
         // The shard becomes unreachable: both searches fail, naming it.
         try TestPostgres.sql("ALTER SERVER imgsearch_shard_1 OPTIONS (SET port '1'); UPDATE shard SET url = replace(url, ':\(URLComponents(string: shard)!.port!)/', ':1/')",
                              on: databases[0])

@@ -134,10 +134,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("config.yaml")
         try "store: postgres://someone:secret@127.0.0.1:1/photos\n".write(to: config, atomically: true, encoding: .utf8)
-        for command in [["prune"], ["duplicates"]] {
+        for command in [["duplicates"]] {
             let outcome = try CommandRunner.imgsearch(command + ["--config", config.path])
             #expect(outcome.status != 0, "\(command)")
-            #expect(outcome.standardError.contains("only `index`, `query`, `daemon` and `status`")
+            #expect(outcome.standardError.contains("only `index`, `query`, `daemon`, `status` and `prune`")
                     && !outcome.standardError.contains("secret"), "\(command): \(outcome.standardError)")
         }
         let unreachable = try CommandRunner.imgsearch(["status", "--config", config.path])
@@ -156,6 +156,29 @@ import Testing
         let both = try CommandRunner.imgsearch(["query", "a red circle", "--config", config.path, "--db", database,
                                                 "--store", "postgres://someone:secret@127.0.0.1:1/photos", "--model", Self.model])
         #expect(both.status != 0 && both.standardError.contains("not both"), "\(both.standardError)")
+    }
+
+    /// A folder that went away is kept offline; `prune --store` forgets its files, their
+    /// embeddings and vectors. A database without a store is not pruned (nor made one).
+    @Test func pruneForgetsAStoresOfflineFiles() throws {
+        let store = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(store) }
+        let empty = try CommandRunner.imgsearch(["prune", "--store", store])
+        #expect(empty.status != 0 && empty.standardError.contains("no imgsearch store"), "\(empty.standardError)")
+        let (directory, photos, contents) = try Self.photoFolder(copies: 1)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let index = try CommandRunner.imgsearch(["index", "--store", store, "--model", Self.model, photos.path])
+        #expect(index.status == 0, "\(index.standardError)")
+        try FileManager.default.moveItem(at: photos, to: directory.appendingPathComponent("unplugged"))
+        _ = try CommandRunner.imgsearch(["index", "--store", store, "--model", Self.model, photos.path])
+        #expect(try Self.count("SELECT count(*) FROM file WHERE offline_since IS NOT NULL", in: store) == contents)
+        #expect(try Self.count("SELECT count(*) FROM image", in: store) == contents)
+        let prune = try CommandRunner.imgsearch(["prune", "--store", store])
+        #expect(prune.status == 0 && prune.standardOutput.contains("\(contents) offline files, \(contents) unused embeddings"),
+                "\(prune.standardOutput) \(prune.standardError)")
+        for table in ["file", "image", "image_vector"] {
+            #expect(try Self.count("SELECT count(*) FROM \(table)", in: store) == 0, "\(table)")
+        }
     }
 
     /// --bulk-load indexes without the vector index and builds it once at the end.
