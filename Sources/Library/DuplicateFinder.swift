@@ -1,4 +1,5 @@
 import Foundation
+import PostgresStore
 import Synchronization
 import Query
 import Store
@@ -52,7 +53,7 @@ public struct DuplicateFinder: Sendable {
 
     /// The groups among the files under `roots` (nil: all), largest first; `modelId` names
     /// the embeddings of the scene level (needed when it is on).
-    public func groups(in catalog: Catalog, under roots: [String]? = nil, modelId: String? = nil) throws -> [DuplicateGroup] {
+    public func groups(in catalog: any PictureCatalog, under roots: [String]? = nil, modelId: String? = nil) throws -> [DuplicateGroup] {
         let pictures = try catalog.pictures(under: roots)
         var contentIndex: [String: Int] = [:]
         var contents: [[CatalogPicture]] = []
@@ -141,23 +142,48 @@ public struct DuplicateFinder: Sendable {
 
     /// The normalised mean of the query vectors of each content that has embeddings from
     /// `modelId`, by content index.
-    static func pooledVectors(catalog: Catalog, modelId: String, contentIndex: [String: Int]) throws -> [Int: [Float]] {
-        guard let model = try catalog.model(id: modelId) else {
-            throw LibraryError(.modelNotIndexed, "\(catalog.path) has no embeddings from model \(modelId)")
+    static func pooledVectors(catalog: any PictureCatalog, modelId: String, contentIndex: [String: Int]) throws -> [Int: [Float]] {
+        guard try catalog.model(id: modelId) != nil else {
+            throw LibraryError(.modelNotIndexed, "\(catalog.location) has no embeddings from model \(modelId)")
         }
-        let (count, dimension) = (model.queryCount, model.dimension)
         var pooled: [Int: [Float]] = [:]
-        try catalog.forEachContent(modelId: modelId) { hash, data in
-            guard let index = contentIndex[hash] else { return }
-            let vectors = try StoredVectors.floats(data, count: count * dimension, image: -1, catalogPath: catalog.path)
-            var mean = [Float](repeating: 0, count: dimension)
-            for q in 0..<count { for d in 0..<dimension { mean[d] += vectors[q * dimension + d] } }
+        for (hash, mean) in try catalog.meanVectors(modelId: modelId) {
+            guard let index = contentIndex[hash] else { continue }
             let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
             pooled[index] = norm > 0 ? mean.map { $0 / norm } : mean
         }
         return pooled
     }
 }
+
+/// What finding duplicates reads: the SQLite catalog, or a PostgreSQL store.
+public protocol PictureCatalog {
+    /// Where it is, for messages.
+    var location: String { get }
+    /// Every indexed, online file under `roots` (nil: all), with its picture's metadata.
+    func pictures(under roots: [String]?) throws -> [CatalogPicture]
+    func model(id: String) throws -> ModelRecord?
+    func models() throws -> [ModelRecord]
+    /// The mean of the query vectors of each searchable content `modelId` embedded, by hash.
+    func meanVectors(modelId: String) throws -> [String: [Float]]
+}
+
+extension Catalog: PictureCatalog {
+    public func meanVectors(modelId: String) throws -> [String: [Float]] {
+        guard let model = try model(id: modelId) else { return [:] }
+        let (count, dimension) = (model.queryCount, model.dimension)
+        var means: [String: [Float]] = [:]
+        try forEachContent(modelId: modelId) { hash, data in
+            let vectors = try StoredVectors.floats(data, count: count * dimension, image: -1, catalogPath: path)
+            var mean = [Float](repeating: 0, count: dimension)
+            for q in 0..<count { for d in 0..<dimension { mean[d] += vectors[q * dimension + d] } }
+            means[hash] = mean.map { $0 / Float(count) }
+        }
+        return means
+    }
+}
+
+extension PostgresCatalog: PictureCatalog {}
 
 /// Disjoint sets of 0..<count, joined pairwise (path halving, union by size).
 struct UnionFind {

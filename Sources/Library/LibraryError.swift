@@ -21,9 +21,6 @@ public struct LibraryError: Error, CustomStringConvertible {
         case busy
         /// The caption or answer was stopped on request.
         case cancelled
-        /// What a daemon serving a PostgreSQL store cannot do yet (filters, keyword and
-        /// hybrid search, duplicates).
-        case notOnStore
     }
 
     public let kind: Kind

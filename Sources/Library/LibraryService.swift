@@ -44,14 +44,6 @@ public final class LibraryService: Sendable {
     /// The model's identity as the catalog knows it.
     public var modelID: String { catalog.model.id }
 
-    /// The SQLite catalog, for what a PostgreSQL store cannot do yet: `feature` names it.
-    private func sqliteLibrary(for feature: String) throws -> PhotoLibrary {
-        guard let library = catalog.library else {
-            throw LibraryError(.notOnStore, "\(feature) is not available on a PostgreSQL store yet (\(catalog.location))")
-        }
-        return library
-    }
-
     /// The most results a search gives.
     public static let maxLimit = 500
 
@@ -193,9 +185,8 @@ public final class LibraryService: Sendable {
             guard Catalog.path(folder, isUnderAnyOf: roots) else { throw LibraryError(.forbidden, "\(folder) is not under the served folders") }
             return [folder]
         } ?? roots
-        let catalog = try sqliteLibrary(for: "finding duplicates").catalog
         let groups = try DuplicateFinder(threshold: threshold, sceneThreshold: sceneThreshold)
-            .groups(in: catalog, under: scope, modelId: modelID)
+            .groups(in: catalog.pictures, under: scope, modelId: modelID)
         let ids = try catalog.imageIDs(ofContents: Array(Set(groups.flatMap { $0.photos.map(\.picture.contentHash) })), modelId: modelID)
         return groups.map { group in
             DuplicateGroup(photos: group.photos.map { photo in

@@ -14,9 +14,8 @@ public protocol ServedCatalog: CaptionedCatalog, Sendable {
     var searchKind: String { get }
     /// The embeddings' model.
     var model: ModelRecord { get }
-    /// The SQLite catalog, for what only it does yet (finding duplicates); nil for a
-    /// PostgreSQL store.
-    var library: PhotoLibrary? { get }
+    /// What finding duplicates reads.
+    var pictures: any PictureCatalog { get }
 
     /// The images searched: every searchable one of the model.
     func searchableImageCount() throws -> Int
@@ -56,7 +55,7 @@ public struct SQLiteServedCatalog: ServedCatalog {
     public var location: String { photoLibrary.catalog.path }
     public var searchKind: String { search.search.kind.description }
     public var model: ModelRecord { search.search.model }
-    public var library: PhotoLibrary? { photoLibrary }
+    public var pictures: any PictureCatalog { photoLibrary.catalog }
 
     public func searchableImageCount() throws -> Int { search.imageCount }
 
@@ -134,7 +133,7 @@ public struct PostgresServedCatalog: ServedCatalog {
     /// The store's URL without password: the same for every daemon sharing it.
     public var catalogID: String { store.location }
     public var searchKind: String { "postgresql \(mode.rawValue)" }
-    public var library: PhotoLibrary? { nil }
+    public var pictures: any PictureCatalog { store }
 
     public func searchableImageCount() throws -> Int { try store.imageCount(modelId: model.id) }
 

@@ -16,7 +16,7 @@ public final class PostgresCatalog: IndexingStore {
     /// Every partition of the vectors with the connections to its server: 0 on this server,
     /// then each shard's.
     let partitions: [(number: Int, sessions: PostgresSessions)]
-    private let models = Mutex<[String: StoredModel]>([:])
+    private let storedModels = Mutex<[String: StoredModel]>([:])
 
     /// A model as the store keys its vectors.
     struct StoredModel: Sendable {
@@ -117,7 +117,7 @@ public final class PostgresCatalog: IndexingStore {
 
     /// The key, query count and dimension of a registered model (cached).
     func storedModel(_ id: String, session: PostgresSession? = nil) throws -> StoredModel {
-        if let known = models.withLock({ $0[id] }) { return known }
+        if let known = storedModels.withLock({ $0[id] }) { return known }
         let lookup = { (session: PostgresSession) throws -> StoredModel in
             guard let row = try session.query("SELECT key, query_count, dimension FROM model WHERE id = \(id)",
                                               "cannot read the models").first else {
@@ -127,7 +127,7 @@ public final class PostgresCatalog: IndexingStore {
             return StoredModel(key: key, queryCount: queries, dimension: dimension)
         }
         let found = try session.map(lookup) ?? sessions.with(lookup)
-        models.withLock { $0[id] = found }
+        storedModels.withLock { $0[id] = found }
         return found
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import Store
+import Synchronization
 
 /// What a daemon serving a PostgreSQL store reads besides searches: contents, captions,
 /// metadata, folders and file counts, as the SQLite catalog answers them.
@@ -54,6 +55,21 @@ extension PostgresCatalog {
             try session.query("""
                 SELECT DISTINCT ON (f.path) f.path, c.text FROM file f JOIN caption c ON c.content_hash = f.content_hash
                 WHERE f.path = ANY(\(paths)) ORDER BY f.path, c.captioned_at DESC
+                """, "cannot read the captions").reduce(into: [:]) { captions, row in
+                let (path, text) = try row.decode((String, String).self)
+                captions[path] = text
+            }
+        }
+    }
+
+    /// The caption `captionModelId` made with `prompt` of the content of each of these
+    /// indexed files, by path.
+    public func captions(ofPaths paths: [String], captionModelId: String, prompt: String) throws -> [String: String] {
+        guard !paths.isEmpty else { return [:] }
+        return try sessions.with { session in
+            try session.query("""
+                SELECT f.path, c.text FROM file f JOIN caption c ON c.content_hash = f.content_hash
+                WHERE f.state = 'indexed' AND c.caption_model_id = \(captionModelId) AND c.prompt = \(prompt) AND f.path = ANY(\(paths))
                 """, "cannot read the captions").reduce(into: [:]) { captions, row in
                 let (path, text) = try row.decode((String, String).self)
                 captions[path] = text
@@ -178,5 +194,71 @@ extension PostgresCatalog {
             return PostgresStoreStatus(schemaVersion: schema, models: models, keptEmbeddings: kept, offlineByRoot: offline,
                                        captionsByModel: captions)
         }
+    }
+}
+
+/// What finding duplicates reads from a PostgreSQL store, as from the SQLite catalog.
+extension PostgresCatalog {
+    /// Every indexed, online file under `roots` (nil: all), with its picture's metadata, by path.
+    public func pictures(under roots: [String]?) throws -> [CatalogPicture] {
+        try sessions.with { session in
+            try session.query("""
+                SELECT f.path, f.content_hash, f.size, m.width, m.height, m.taken_at, m.signature
+                FROM file f LEFT JOIN metadata m ON m.content_hash = f.content_hash
+                WHERE f.state = 'indexed' AND f.offline_since IS NULL AND f.content_hash IS NOT NULL
+                  AND (\(roots)::text[] IS NULL OR EXISTS (
+                    SELECT 1 FROM unnest(\(roots)::text[]) r WHERE starts_with(f.path, rtrim(r, '/') || '/')))
+                ORDER BY f.path
+                """, "cannot read the pictures").map { row in
+                let (path, hash, size, width, height, taken, signature)
+                    = try row.decode((String, String, Int64, Int?, Int?, String?, Data?).self)
+                return CatalogPicture(path: path, contentHash: hash, bytes: size, width: width, height: height, takenAt: taken,
+                                      signature: signature.flatMap(PerceptualSignature.init(data:)))
+            }
+        }
+    }
+
+    /// Every model the store holds embeddings of, oldest first.
+    public func models() throws -> [ModelRecord] {
+        try sessions.with { session in
+            try session.query("""
+                SELECT id, description, query_count, dimension, registered_at FROM model ORDER BY registered_at, id
+                """, "cannot read the models").map { row in
+                let (id, description, queries, dimension, registered) = try row.decode((String, String, Int, Int, Date).self)
+                return ModelRecord(id: id, description: description, queryCount: queries, dimension: dimension, registeredAt: registered)
+            }
+        }
+    }
+
+    /// The mean of the query vectors of each searchable content `modelId` embedded, by
+    /// content hash: averaged on each partition's server (pgvector's `avg`), at once.
+    public func meanVectors(modelId: String) throws -> [String: [Float]] {
+        let model = try storedModel(modelId)
+        let means = Mutex<[Int64: [Float]]>([:]), failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: partitions.count) { index in
+            let (number, sessions) = partitions[index]
+            do {
+                let found = try sessions.with { session in
+                    try session.query("""
+                        SELECT image_id, avg(v)::real[] FROM \(unescaped: "image_vector_\(number)")
+                        WHERE model_key = \(model.key) GROUP BY image_id
+                        """, number == 0 ? "cannot average the vectors" : "cannot average the vectors on shard \(number)")
+                        .map { try $0.decode((Int64, [Float]).self) }
+                }
+                means.withLock { for (id, mean) in found { $0[id] = mean } }
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+        }
+        if let error = failure.withLock({ $0 }) {
+            guard let error = error as? PostgresStoreError else { throw error }
+            throw PostgresStoreError(store: error.store, layout.naming(error.reason), sqlState: error.sqlState)
+        }
+        let hashes = try sessions.with { session in
+            try session.query("SELECT i.id, i.content_hash FROM image i WHERE i.model_id = \(modelId) AND \(unescaped: Self.searchable)",
+                              "cannot read the images").map { try $0.decode((Int64, String).self) }
+        }
+        let byImage = means.withLock { $0 }
+        return hashes.reduce(into: [:]) { found, image in found[image.1] = byImage[image.0] }
     }
 }

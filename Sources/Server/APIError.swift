@@ -23,7 +23,6 @@ struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         case .unreadableImage: .unprocessableContent
         case .busy: .tooManyRequests
         case .cancelled: .conflict
-        case .notOnStore: .notImplemented
         }
         self.init(status, error.message)
     }

@@ -29,9 +29,10 @@ struct Caption: AsyncParsableCommand {
     @Option(help: "Text the caption continues (e.g. \"a photo of\", as the COCO-finetuned models were trained); default none.")
     var prompt = ""
 
-    /// A catalog whose stored captions (`index --captions`, same model and prompt) are
-    /// printed instead of captioning those photos again; used when it exists.
+    /// A catalog (or PostgreSQL store) whose stored captions (`index --captions`, same model
+    /// and prompt) are printed instead of captioning those photos again; used when it exists.
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup(title: "PostgreSQL store") var storeOptions: StoreOptions
 
     @Flag(help: "Caption every image anew, even one with a stored caption.")
     var refresh = false
@@ -78,12 +79,16 @@ struct Caption: AsyncParsableCommand {
 
     /// Captions the catalog holds for these images by this model and prompt, by absolute path.
     private func storedCaptions(generator: Blip2Generator, config: Configuration) throws -> [String: String] {
+        let identity = try ModelIdentity(captionSnapshot: generator.snapshot)
+        if let store = try storeOptions.postgres(config, besides: catalogOptions, create: false) {
+            defer { store.close() }
+            return try store.captions(ofPaths: images.map(Self.absolute), captionModelId: identity.id, prompt: prompt)
+        }
         let path = catalogOptions.path(config)
         guard FileManager.default.fileExists(atPath: path) else {
             if catalogOptions.db != nil { throw CommandError("no catalog at \(path)") }
             return [:]
         }
-        let identity = try ModelIdentity(captionSnapshot: generator.snapshot)
         return try Catalog(path: path).captions(ofPaths: images.map(Self.absolute), captionModelId: identity.id, prompt: prompt)
     }
 

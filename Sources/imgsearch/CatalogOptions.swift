@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Library
-import PostgresStore
 
 /// The `--db` option shared by commands that read or write the catalog.
 struct CatalogOptions: ParsableArguments {
@@ -21,12 +20,6 @@ struct CatalogOptions: ParsableArguments {
     /// Opens the catalog, creating it when `create` (an index run); otherwise a missing one
     /// is an error rather than an empty result.
     func library(_ config: Configuration, create: Bool = false) throws -> PhotoLibrary {
-        // A config naming a PostgreSQL store must not quietly fall back to a SQLite catalog
-        // in the commands that cannot use the store yet.
-        if db == nil, let store = config.store {
-            throw CommandError("the config file names a PostgreSQL store (store: \(PostgresAddress.redacted(store))), which only "
-                + "`index`, `query`, `daemon`, `status` and `prune` use yet: give --db to use a SQLite catalog instead")
-        }
-        return try PhotoLibrary(path: path(config), create: create)
+        try PhotoLibrary(path: path(config), create: create)
     }
 }

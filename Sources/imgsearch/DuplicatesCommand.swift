@@ -2,6 +2,7 @@ import ArgumentParser
 import Embeddings
 import Foundation
 import Library
+import PostgresStore
 import Store
 
 /// `imgsearch duplicates`: groups of copies, re-encodes, resizes, crops and (with --scene)
@@ -16,6 +17,7 @@ struct Duplicates: AsyncParsableCommand {
             """)
 
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup(title: "PostgreSQL store") var storeOptions: StoreOptions
     @OptionGroup var configOption: ConfigOption
     @OptionGroup var modelOptions: ModelOptions
 
@@ -41,12 +43,14 @@ struct Duplicates: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
-        let library = try catalogOptions.library(config)
+        let store = try storeOptions.postgres(config, besides: catalogOptions, create: false)
+        defer { store?.close() }
+        let catalog: any PictureCatalog = try store ?? catalogOptions.library(config).catalog
         let roots = under.isEmpty ? nil : under.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let finder = DuplicateFinder(threshold: threshold,
                                      sceneThreshold: scene || sceneThreshold != nil ? sceneThreshold ?? DuplicateFinder.defaultSceneThreshold : nil)
-        let modelId = finder.sceneThreshold == nil ? nil : try sceneModel(library.catalog, config: config)
-        let groups = try finder.groups(in: library.catalog, under: roots, modelId: modelId)
+        let modelId = finder.sceneThreshold == nil ? nil : try sceneModel(catalog, config: config)
+        let groups = try finder.groups(in: catalog, under: roots, modelId: modelId)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -64,7 +68,7 @@ struct Duplicates: AsyncParsableCommand {
 
     /// The model whose embeddings --scene compares: --model (or the config's), else the
     /// catalog's only one.
-    private func sceneModel(_ catalog: Catalog, config: Configuration) throws -> String {
+    private func sceneModel(_ catalog: any PictureCatalog, config: Configuration) throws -> String {
         if let directory = try modelOptions.directory(config) {
             return try modelOptions.embeddingID(directory: directory, config: config)
         }

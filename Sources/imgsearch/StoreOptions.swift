@@ -3,8 +3,8 @@ import PostgresStore
 
 extension PostgresSearchMode: ExpressibleByArgument {}
 
-/// `--store`: a PostgreSQL store instead of the SQLite catalog, for `index`, `query`, `daemon`,
-/// `status` and `prune`.
+/// `--store`: a PostgreSQL store instead of the SQLite catalog, for every command that reads
+/// or writes the catalog.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Keep the catalog in PostgreSQL with pgvector instead of SQLite: postgres://USER[:PASSWORD]@HOST:PORT/DATABASE (default: `store` in the config file). Several indexing processes may share one.",

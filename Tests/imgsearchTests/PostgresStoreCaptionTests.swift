@@ -2,9 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Captions, keyword and hybrid search and photo filters on a PostgreSQL store (`--store`),
-/// with the toy model and captioner: the store answers as the SQLite catalog indexed from the
-/// same folder, and processes captioning one store at once caption each content once.
+/// Captions, keyword and hybrid search, photo filters and duplicates on a PostgreSQL store
+/// (`--store`), with the toy model and captioner: the store answers as the SQLite catalog
+/// indexed from the same folder, and processes captioning one store at once caption each
+/// content once.
 @Suite(.serialized) struct PostgresStoreCaptionTests {
     static let captioner = PostgresStoreCommandTests.resources.appendingPathComponent("toy-captioner").path
     static let model = PostgresStoreCommandTests.model
@@ -123,5 +124,50 @@ import Testing
         let red = try Self.lines(["--mode", "keyword", "red circle", "--store", store, "--limit", "100"])
         #expect(red.count >= 2 && red.allSatisfy { $0.caption?.contains("red") == true && $0.caption?.contains("circle") == true },
                 "\(red)")
+    }
+
+    /// A `duplicates --json` photo.
+    struct DuplicatePhoto: Decodable {
+        let path: String
+        let match: String
+        let width: Int?
+        let taken: String?
+        let distance: Int?
+        let similarity: Float?
+    }
+
+    @Test func duplicatesOnAStoreAreTheSQLiteCatalogs() throws {
+        let store = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(store) }
+        let (directory, photos) = try Fixtures.photoFolder(copying: ["metadata/colorful-cups.jpg", "images/photo.jpg",
+                                                                    "images/orient_1.jpg", "images/orient_6.jpg",
+                                                                    "images/chelsea.png", "images/coffee.png"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let album = photos.appendingPathComponent("album")
+        try FileManager.default.createDirectory(at: album, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: photos.appendingPathComponent("chelsea.png"), to: album.appendingPathComponent("cat.png"))
+        let database = directory.appendingPathComponent("catalog.sqlite").path
+        for target in [["--db", database], ["--store", store]] {
+            let index = try CommandRunner.imgsearch(["index", "--model", Self.model] + target + [photos.path])
+            #expect(index.status == 0, "\(target): \(index.standardError)")
+        }
+        func groups(_ arguments: [String]) throws -> [[DuplicatePhoto]] {
+            let run = try CommandRunner.imgsearch(["duplicates", "--json"] + arguments)
+            #expect(run.status == 0, "\(arguments): \(run.standardError)")
+            return try run.standardOutput.split(separator: "\n").map {
+                try JSONDecoder().decode([String: [DuplicatePhoto]].self, from: Data($0.utf8))["photos"] ?? []
+            }
+        }
+        var found = 0
+        for options in [[], ["--under", album.path], ["--scene-threshold", "0.8"], ["--scene-threshold=-1"], ["--threshold", "3"]] {
+            let sqlite = try groups(["--db", database] + options), stored = try groups(["--store", store] + options)
+            #expect(sqlite.map { $0.map(\.path) } == stored.map { $0.map(\.path) }, "\(options)")
+            for (a, b) in zip(sqlite.joined(), stored.joined()) {
+                #expect(a.match == b.match && a.width == b.width && a.taken == b.taken && a.distance == b.distance
+                        && abs((a.similarity ?? 0) - (b.similarity ?? 0)) < 1e-5, "\(options): \(a) vs \(b)")
+            }
+            found += stored.count
+        }
+        #expect(found >= 7)
     }
 }

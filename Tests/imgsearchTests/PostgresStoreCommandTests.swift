@@ -126,30 +126,29 @@ import Testing
         try Self.expectComplete(store, contents: contents)
     }
 
-    /// A config naming a store is used by `index`, `query`, `daemon` and `status`; the commands that cannot use a
-    /// store yet refuse it rather than quietly open a SQLite catalog. A --db flag picks a
-    /// SQLite catalog over the configured store in every command; --db with --store is refused.
-    @Test func commandsWithoutStoreSupportRefuseAConfiguredStore() throws {
+    /// A config naming a store is used by every command that reads or writes the catalog
+    /// (here, one it cannot reach: each says so, without the password), rather than a SQLite
+    /// catalog. A --db flag picks a SQLite catalog over the configured store in every
+    /// command; --db with --store is refused.
+    @Test func aConfiguredStoreIsUsedUnlessDbIsGiven() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("config.yaml")
         try "store: postgres://someone:secret@127.0.0.1:1/photos\n".write(to: config, atomically: true, encoding: .utf8)
-        for command in [["duplicates"]] {
+        let image = Fixtures.root.appendingPathComponent("images/chelsea.png").path
+        for command in [["status"], ["prune"], ["duplicates"], ["query", "a cat", "--model", Self.model], ["index", "--model", Self.model, directory.path],
+                        ["caption", "--model", PostgresStoreCaptionTests.captioner, image]] {
             let outcome = try CommandRunner.imgsearch(command + ["--config", config.path])
-            #expect(outcome.status != 0, "\(command)")
-            #expect(outcome.standardError.contains("only `index`, `query`, `daemon`, `status` and `prune`")
-                    && !outcome.standardError.contains("secret"), "\(command): \(outcome.standardError)")
+            #expect(outcome.status != 0 && outcome.standardError.contains("127.0.0.1:1")
+                    && outcome.standardError.contains("cannot connect") && !outcome.standardError.contains("secret"),
+                    "\(command): \(outcome.standardError)")
         }
-        let unreachable = try CommandRunner.imgsearch(["status", "--config", config.path])
-        #expect(unreachable.status != 0 && unreachable.standardError.contains("127.0.0.1:1")
-                && unreachable.standardError.contains("cannot connect") && !unreachable.standardError.contains("secret"),
-                "\(unreachable.standardError)")
         let (folder, photos, contents) = try Self.photoFolder(copies: 1)
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = directory.appendingPathComponent("catalog.sqlite").path
         let index = try CommandRunner.imgsearch(["index", "--config", config.path, "--db", database, "--model", Self.model, photos.path])
         #expect(index.status == 0 && index.standardOutput.hasPrefix("\(contents) embedded"), "\(index.standardError)")
-        for command in [["query", "a red circle", "--no-daemon", "--model", Self.model], ["status"]] {
+        for command in [["query", "a red circle", "--no-daemon", "--model", Self.model], ["status"], ["duplicates"], ["prune"]] {
             let outcome = try CommandRunner.imgsearch(command + ["--config", config.path, "--db", database])
             #expect(outcome.status == 0, "\(command): \(outcome.standardError)")
         }
@@ -285,8 +284,21 @@ import Testing
                 "\(keyword) vs \(keywordQuery.standardOutput)")
         #expect(try results("/api/search?q=a+red+circle&limit=10&format=jpeg") == served)
         #expect(try results("/api/search?q=a+red+circle&camera=x").isEmpty)
-        let duplicates = try daemon.get("/api/duplicates")
-        #expect(duplicates.status == 501)
+        // Duplicates among the daemon's photos: those `duplicates --store` finds under its folder.
+        struct Groups: Decodable {
+            struct Photo: Decodable { let path: String }
+            struct Group: Decodable { let photos: [Photo] }
+            let groups: [Group]
+        }
+        let duplicates = try daemon.get("/api/duplicates?scene_threshold=0.5")
+        #expect(duplicates.status == 200, "\(duplicates.text)")
+        let cli = try CommandRunner.imgsearch(["duplicates", "--store", store, "--under", photos.path, "--scene-threshold", "0.5",
+                                               "--model", model, "--json"])
+        let servedGroups = try JSONDecoder().decode(Groups.self, from: duplicates.body).groups.map { $0.photos.map(\.path) }
+        let printed = try cli.standardOutput.split(separator: "\n").map {
+            try JSONDecoder().decode(Groups.Group.self, from: Data($0.utf8)).photos.map(\.path)
+        }
+        #expect(!servedGroups.isEmpty && servedGroups == printed, "\(servedGroups) vs \(printed)")
 
         // `status --store`: the whole store, both folders (the second's first copies have the
         // first folder's bytes: 3 × contents files, 2 × contents images).
