@@ -22,9 +22,10 @@ final class PostgresSession: Sendable {
 
     static func open(_ address: PostgresAddress) throws(PostgresStoreError) -> PostgresSession {
         let id = connectionIDs.add(1, ordering: .relaxed).newValue
+        let configuration = try address.configuration()
         do {
             let connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: address.configuration, id: id,
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: id,
                 logger: logger).wait()
             return PostgresSession(connection: connection, server: address.description)
         } catch {

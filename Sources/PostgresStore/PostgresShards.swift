@@ -40,6 +40,7 @@ public struct PostgresShards: Sendable {
                 """
                 CREATE SERVER imgsearch_shard_\(number) FOREIGN DATA WRAPPER postgres_fdw OPTIONS (
                   host \(literal(shard.host)), port \(literal(String(shard.port))), dbname \(literal(shard.database)),
+                  sslmode \(literal(shard.tls.rawValue)),\(shard.rootCertificates.map { " sslrootcert \(literal($0))," } ?? "")
                   extensions 'vector', async_capable 'true', fetch_size '10000')
                 """,
                 "CREATE USER MAPPING FOR CURRENT_USER SERVER imgsearch_shard_\(number) OPTIONS (\(userOptions))",
@@ -65,7 +66,7 @@ public struct PostgresShards: Sendable {
         return PostgresShards(shards: try rows.map { row in
             let (number, url, password) = try row.decode((Int, String, String?).self)
             let address = try PostgresAddress(url)
-            return (number, password.map { address.with(password: $0) } ?? address)
+            return (number, password.map { PostgresAddress(address, password: $0) } ?? address)
         })
     }
 
@@ -94,8 +95,3 @@ public struct PostgresShards: Sendable {
     }
 }
 
-extension PostgresAddress {
-    func with(password: String) -> PostgresAddress {
-        PostgresAddress(host: host, port: port, user: user, password: password, database: database)
-    }
-}

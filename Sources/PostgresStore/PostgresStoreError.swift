@@ -31,6 +31,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         case .connectionError:
             let cause = error.underlying.map { "\($0)" } ?? "no answer"
             return PostgresStoreError(store: store, "cannot connect: \(cause); is the server running and listening there?")
+        case .sslUnsupported:
+            return PostgresStoreError(store: store, "\(what): the server does not offer TLS, which the URL's sslmode requires "
+                                          + "(turn ssl on in the server's postgresql.conf, or use sslmode=prefer or disable)")
         case .serverClosedConnection, .clientClosedConnection:
             return PostgresStoreError(store: store, "\(what): the connection closed (the server stopped or restarted)")
         default:

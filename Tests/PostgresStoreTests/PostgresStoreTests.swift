@@ -259,6 +259,42 @@ import Testing
         }
     }
 
+    /// `sslmode` and `sslrootcert` as libpq reads them: through a TLS front (the test servers
+    /// have no SSL), the server's certificate checked against the authority given; a plain
+    /// server refused where TLS is required and used in plain text by default (prefer).
+    @Test func tlsConnectionsAreEncryptedAndVerified() throws {
+        let database = try TestPostgres.createDatabase(on: try TestPostgres.server())
+        defer { TestPostgres.dropDatabase(database) }
+        var front = URLComponents(string: database)!
+        front.port = URLComponents(string: try TestPostgres.tlsFront())!.port
+        let authority = try TestPostgres.certificateAuthority()
+        func open(_ url: String) throws -> Int {
+            let store = try PostgresCatalog(url: url, create: true)
+            defer { store.close() }
+            return try store.imageCount(modelId: "none")
+        }
+        for parameters in ["", "?sslmode=disable", "?sslmode=require", "?sslmode=verify-ca&sslrootcert=\(authority)",
+                           "?sslmode=verify-full&sslrootcert=\(authority)"] {
+            #expect(try open(front.string! + parameters) == 0, "\(parameters)")
+        }
+        #expect { _ = try open(database + "?sslmode=require") } throws: { error in
+            "\(error)".contains("cannot connect: the server does not offer TLS")
+        }
+        let other = try TestPostgres.otherCertificateAuthority()
+        #expect { _ = try open(front.string! + "?sslmode=verify-full&sslrootcert=\(other)") } throws: { error in
+            "\(error)".contains("cannot connect") && "\(error)".lowercased().contains("certificate")
+        }
+        #expect { _ = try open(front.string! + "?sslmode=verify-full&sslrootcert=/no/such.crt") } throws: { error in
+            "\(error)".contains("cannot set up TLS with sslrootcert /no/such.crt")
+        }
+        #expect { _ = try open(database + "?sslmode=maybe") } throws: { error in
+            "\(error)".contains("sslmode=maybe") && "\(error)".contains("verify-full")
+        }
+        #expect { _ = try open(database + "?sslrootcert=\(authority)") } throws: { error in
+            "\(error)".contains("sslrootcert is read with sslmode=verify-ca or verify-full")
+        }
+    }
+
     @Test func clearErrors() throws {
         let server = try TestPostgres.server()
         var wrongPort = URLComponents(string: server)!
@@ -303,8 +339,8 @@ import Testing
         try PostgresCatalog(url: empty).close()
         try PostgresCatalog(url: empty, create: false).close()
         #expect { _ = try PostgresCatalog(url: "mysql://x@y/z") } throws: { error in "\(error)".contains("not a PostgreSQL URL") }
-        #expect { _ = try PostgresCatalog(url: "postgres://me:secret@127.0.0.1:1/db?sslmode=require") } throws: { error in
-            !"\(error)".contains("secret") && "\(error)".contains("TLS")
+        #expect { _ = try PostgresCatalog(url: "postgres://me:secret@127.0.0.1:1/db?application_name=x") } throws: { error in
+            !"\(error)".contains("secret") && "\(error)".contains("only sslmode and sslrootcert")
         }
     }
 }

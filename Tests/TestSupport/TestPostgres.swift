@@ -17,6 +17,16 @@ public enum TestPostgres {
     /// The second server's URL (`IMGSEARCH_TEST_POSTGRES_SHARD`).
     public static func shardServer() throws -> String { try variable("IMGSEARCH_TEST_POSTGRES_SHARD") }
 
+    /// The first server behind a TLS front (`IMGSEARCH_TEST_POSTGRES_TLS`): the servers
+    /// are built without SSL.
+    public static func tlsFront() throws -> String { try variable("IMGSEARCH_TEST_POSTGRES_TLS") }
+
+    /// The authority that signed the TLS front's certificate (`IMGSEARCH_TEST_POSTGRES_CA`).
+    public static func certificateAuthority() throws -> String { try variable("IMGSEARCH_TEST_POSTGRES_CA") }
+
+    /// An authority that signed none of them (`IMGSEARCH_TEST_POSTGRES_OTHER_CA`).
+    public static func otherCertificateAuthority() throws -> String { try variable("IMGSEARCH_TEST_POSTGRES_OTHER_CA") }
+
     private static func variable(_ name: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw Missing(variable: name) }
         return value
