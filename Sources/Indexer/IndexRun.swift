@@ -280,9 +280,10 @@ public struct IndexRun: Sendable {
     /// as indexed or failed.
     private func commit(prepared: [PreparedFile], embedded: [(String, ImageEmbedding)], captions: [StoredCaption],
                         in tx: any CatalogUpdates) throws {
-        for (hash, embedding) in embedded {
-            try tx.storeImage(StoredImage(contentHash: hash, modelId: modelRecord.id, vectors: embedding.values))
-        }
+        try tx.storeImages(embedded.map { hash, embedding in
+            StoredImage(contentHash: hash, modelId: modelRecord.id, vectors: embedding.values)
+        })
+        var records: [CatalogFile] = []
         for item in prepared {
             let file = item.file
             var record = CatalogFile(root: file.root, path: file.path, device: file.device, inode: file.inode,
@@ -295,8 +296,9 @@ public struct IndexRun: Sendable {
                 try tx.removeFiles(paths: [file.path])  // not an image (any more)
                 continue
             }
-            try tx.upsert(record)
+            records.append(record)
         }
+        try tx.upsert(files: records)
         try tx.store(captions: captions)
     }
 

@@ -41,7 +41,7 @@ public struct PostgresShards: Sendable {
                 CREATE SERVER imgsearch_shard_\(number) FOREIGN DATA WRAPPER postgres_fdw OPTIONS (
                   host \(literal(shard.host)), port \(literal(String(shard.port))), dbname \(literal(shard.database)),
                   sslmode \(literal(shard.tls.rawValue)),\(shard.rootCertificates.map { " sslrootcert \(literal($0))," } ?? "")
-                  extensions 'vector', async_capable 'true', fetch_size '10000')
+                  extensions 'vector', async_capable 'true', fetch_size '10000', batch_size '1000')
                 """,
                 "CREATE USER MAPPING FOR CURRENT_USER SERVER imgsearch_shard_\(number) OPTIONS (\(userOptions))",
                 """

@@ -74,6 +74,114 @@ struct PostgresUpdates: CatalogUpdates {
         return stored
     }
 
+    /// Two statements per model, whatever the count: the images' rows, then every new one's
+    /// query vectors cut on the server from one binary float4[] (~N× fewer statements than
+    /// `storeImage` each).
+    @discardableResult
+    func storeImages(_ images: [StoredImage]) throws -> [StoredImage] {
+        var stored = images
+        for (modelId, indexes) in Dictionary(grouping: images.indices, by: { images[$0].modelId }) {
+            let model = try catalog.storedModel(modelId, session: session)
+            var floats: [Float] = []
+            floats.reserveCapacity(indexes.count * model.queryCount * model.dimension)
+            for index in indexes {
+                let image = images[index]
+                let values = image.vectors.count / MemoryLayout<Float>.size
+                guard values == model.queryCount * model.dimension else {
+                    throw PostgresStoreError(store: catalog.location, "the embedding of \(image.contentHash) has \(values) values, "
+                                                 + "model \(modelId) makes \(model.queryCount) × \(model.dimension)")
+                }
+                do {
+                    floats += try PostgresVectors.floats(image.vectors, dimension: model.dimension)
+                } catch {
+                    throw PostgresStoreError(store: catalog.location, "the embedding of \(image.contentHash): \(error.reason)")
+                }
+            }
+            let hashes = indexes.map { images[$0].contentHash }, dates = indexes.map { images[$0].embeddedAt }
+            var inserted: [String: Int64] = [:]
+            for row in try session.query("""
+                INSERT INTO image (content_hash, model_id, embedded_at)
+                SELECT h, \(modelId), d FROM unnest(\(hashes)::text[], \(dates)::timestamptz[]) WITH ORDINALITY AS t(h, d, n) ORDER BY n
+                ON CONFLICT (content_hash, model_id) DO NOTHING RETURNING id, content_hash
+                """, "cannot store \(hashes.count) embeddings") {
+                let (id, hash) = try row.decode((Int64, String).self)
+                inserted[hash] = id
+            }
+            let existing = hashes.filter { inserted[$0] == nil }
+            var kept: [String: (Int64, Date, Date?)] = [:]
+            if !existing.isEmpty {
+                for row in try session.query("""
+                    SELECT content_hash, id, embedded_at, orphaned_since FROM image
+                    WHERE model_id = \(modelId) AND content_hash = ANY(\(existing))
+                    """, "cannot read \(existing.count) embeddings") {
+                    let (hash, id, embedded, orphaned) = try row.decode((String, Int64, Date, Date?).self)
+                    kept[hash] = (id, embedded, orphaned)
+                }
+            }
+            // The new images' vectors: image i's k-th vector is slice (i·queries + k) of the array.
+            var newIDs: [Int64] = [], newFloats: [Float] = []
+            let perImage = model.queryCount * model.dimension
+            for (position, index) in indexes.enumerated() {
+                let hash = images[index].contentHash
+                if let id = inserted[hash], !newIDs.contains(id) {
+                    stored[index].id = id
+                    newIDs.append(id)
+                    newFloats += floats[(position * perImage)..<((position + 1) * perImage)]
+                } else if let id = inserted[hash] {
+                    stored[index].id = id
+                } else if let (id, embedded, orphaned) = kept[hash] {
+                    (stored[index].id, stored[index].embeddedAt, stored[index].orphanedSince) = (id, embedded, orphaned)
+                }
+            }
+            guard !newIDs.isEmpty else { continue }
+            try session.query("""
+                INSERT INTO image_vector (image_id, model_key, k, v)
+                SELECT p.ids[i], \(model.key), k::smallint,
+                       (p.vals)[((i - 1) * \(model.queryCount) + k) * \(model.dimension) + 1 : ((i - 1) * \(model.queryCount) + k + 1) * \(model.dimension)]::vector
+                FROM (SELECT \(newIDs)::bigint[] AS ids, \(newFloats)::real[] AS vals) p,
+                     generate_series(1, cardinality(p.ids)) AS i, generate_series(0, \(model.queryCount - 1)) AS k
+                """, "cannot store the vectors of \(newIDs.count) embeddings")
+        }
+        return stored
+    }
+
+    /// One statement for every file (the last record of a path given twice); arrays cannot
+    /// hold NULL here, so each optional column comes with a "has" flag.
+    @discardableResult
+    func upsert(files: [CatalogFile]) throws -> [CatalogFile] {
+        guard !files.isEmpty else { return [] }
+        var last: [String: Int] = [:]
+        for (index, file) in files.enumerated() { last[file.path] = index }
+        let unique = files.indices.filter { last[files[$0].path] == $0 }.map { files[$0] }
+        let ids = try session.query("""
+            INSERT INTO file (root, path, device, inode, size, modified_nanoseconds, content_hash, state, last_error,
+                              updated_at, offline_since)
+            SELECT root, path, device, inode, size, modified, CASE WHEN has_hash THEN hash END, state, CASE WHEN has_error THEN error END,
+                   updated, CASE WHEN is_offline THEN offline END
+            FROM unnest(\(unique.map(\.root))::text[], \(unique.map(\.path))::text[], \(unique.map(\.device))::bigint[],
+                        \(unique.map(\.inode))::bigint[], \(unique.map(\.size))::bigint[], \(unique.map(\.modifiedNanoseconds))::bigint[],
+                        \(unique.map { $0.contentHash != nil })::boolean[], \(unique.map { $0.contentHash ?? "" })::text[],
+                        \(unique.map(\.state.rawValue))::text[],
+                        \(unique.map { $0.lastError != nil })::boolean[], \(unique.map { $0.lastError ?? "" })::text[],
+                        \(unique.map(\.updatedAt))::timestamptz[], \(unique.map { $0.offlineSince != nil })::boolean[],
+                        \(unique.map { $0.offlineSince ?? $0.updatedAt })::timestamptz[])
+                 AS t(root, path, device, inode, size, modified, has_hash, hash, state, has_error, error, updated, is_offline, offline)
+            ON CONFLICT (path) DO UPDATE SET root = EXCLUDED.root, device = EXCLUDED.device, inode = EXCLUDED.inode,
+              size = EXCLUDED.size, modified_nanoseconds = EXCLUDED.modified_nanoseconds,
+              content_hash = EXCLUDED.content_hash, state = EXCLUDED.state, last_error = EXCLUDED.last_error,
+              updated_at = EXCLUDED.updated_at, offline_since = EXCLUDED.offline_since
+            RETURNING path, id
+            """, "cannot record \(unique.count) files").reduce(into: [String: Int64]()) { ids, row in
+            let (path, id) = try row.decode((String, Int64).self)
+            ids[path] = id
+        }
+        return files.map { file in
+            var stored = file
+            stored.id = ids[file.path]
+            return stored
+        }
+    }
+
     @discardableResult
     func removeFiles(paths: [String]) throws -> Int {
         try session.query("DELETE FROM file WHERE path = ANY(\(paths))", "cannot remove files").metadata.rows ?? 0

@@ -36,6 +36,11 @@ public protocol CatalogUpdates {
     @discardableResult func upsert(_ file: CatalogFile) throws -> CatalogFile
     /// The embedding of the image's content by its model: the existing one, or this new one.
     @discardableResult func storeImage(_ image: StoredImage) throws -> StoredImage
+    /// `storeImage` of each, in order (a store may write them in fewer statements).
+    @discardableResult func storeImages(_ images: [StoredImage]) throws -> [StoredImage]
+    /// `upsert` of each, in order (a store may write them in fewer statements); a path given
+    /// twice ends as its last record.
+    @discardableResult func upsert(files: [CatalogFile]) throws -> [CatalogFile]
     /// Removes files by path; returns how many existed.
     @discardableResult func removeFiles(paths: [String]) throws -> Int
     /// See `CatalogTransaction.removeOrphanImages(keepingFor:now:)`.
@@ -59,6 +64,14 @@ public protocol CatalogUpdates {
 }
 
 extension CatalogUpdates {
+    @discardableResult public func storeImages(_ images: [StoredImage]) throws -> [StoredImage] {
+        try images.map { try storeImage($0) }
+    }
+
+    @discardableResult public func upsert(files: [CatalogFile]) throws -> [CatalogFile] {
+        try files.map { try upsert($0) }
+    }
+
     @discardableResult public func removeOrphanImages(keepingFor grace: TimeInterval) throws -> [Int64] {
         try removeOrphanImages(keepingFor: grace, now: Date())
     }

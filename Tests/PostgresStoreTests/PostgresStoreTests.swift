@@ -13,7 +13,9 @@ import Testing
     struct Library {
         let model: ModelRecord
         let vectors: [[Float]]
-        var hashes: [String] { vectors.indices.map { String(format: "%064x", $0 + 1) } }
+        var hashes: [String] { vectors.indices.map(hash) }
+
+        func hash(_ index: Int) -> String { String(format: "%064x", index + 1) }
 
         init(count: Int, dimension: Int = 64, seed: UInt64 = 7) {
             model = ModelRecord(id: "synthetic-\(dimension)", description: "random unit vectors", queryCount: 32, dimension: dimension)
@@ -31,17 +33,27 @@ import Testing
 
         func isSearchable(_ index: Int) -> Bool { index % 10 != 3 && index % 10 != 7 }
 
-        /// Writes the library through the store-neutral `IndexingStore` interface.
+        /// Writes the library through the store-neutral `IndexingStore` interface: the first
+        /// half one by one, the rest in batches of 64 (`storeImages`, `upsert(files:)`).
         func write(to store: any IndexingStore) throws {
             try store.update { tx in
                 try tx.register(model)
-                for (index, hash) in hashes.enumerated() {
-                    try tx.storeImage(StoredImage(contentHash: hash, modelId: model.id, vectors: vectors[index]))
+                let files = hashes.indices.map { index in
                     var file = CatalogFile(root: "/photos", path: "/photos/\(index).jpg", device: 1, inode: Int64(index),
-                                           size: 1, modifiedNanoseconds: 0, contentHash: hash,
+                                           size: 1, modifiedNanoseconds: 0, contentHash: hash(index),
                                            state: index % 10 == 7 ? .failed : .indexed)
                     if index % 10 == 7 { file.lastError = "broken" }
-                    try tx.upsert(file)
+                    return file
+                }
+                let half = hashes.count / 2
+                for index in 0..<half {
+                    try tx.storeImage(StoredImage(contentHash: hashes[index], modelId: model.id, vectors: vectors[index]))
+                    try tx.upsert(files[index])
+                }
+                for first in stride(from: half, to: hashes.count, by: 64) {
+                    let batch = first..<min(first + 64, hashes.count)
+                    try tx.storeImages(batch.map { StoredImage(contentHash: hashes[$0], modelId: model.id, vectors: vectors[$0]) })
+                    try tx.upsert(files: Array(files[batch]))
                 }
                 try tx.markOffline(paths: hashes.indices.filter { $0 % 10 == 3 }.map { "/photos/\($0).jpg" })
             }
@@ -109,6 +121,40 @@ import Testing
             SELECT 999999999, model_key, k, v FROM image_vector WHERE image_id = \(before[0].imageID)
             """, on: databases[0])
         #expect(try store.search(vectors: query, modelId: library.model.id, limit: 10, mode: .exact) == before)
+    }
+
+    /// `storeImages` and `upsert(files:)` as `storeImage` and `upsert` one by one: a content
+    /// stored before keeps its embedding, a path given twice ends as its last record.
+    @Test func batchedWritesAreOneByOneWrites() throws {
+        let library = Library(count: 12, seed: 3)
+        let (store, databases) = try Self.makeStore()
+        defer { store.close(); databases.forEach(TestPostgres.dropDatabase) }
+        try store.register(library.model)
+        let images = library.hashes.indices.map { StoredImage(contentHash: library.hashes[$0], modelId: library.model.id, vectors: library.vectors[$0]) }
+        let first = try store.update { try $0.storeImage(images[4]) }
+        let stored = try store.update { try $0.storeImages(images + [images[7]]) }
+        #expect(stored.count == 13 && stored[4].id == first.id && stored[12].id == stored[7].id)
+        #expect(Set(stored.compactMap(\.id)).count == 12)
+        #expect(try store.vectorRowsPerPartition()[0] == 12 * 32)
+        for (index, image) in stored.prefix(12).enumerated() {
+            #expect(try store.vectors(ofImage: image.id!, modelId: library.model.id) == library.vectors[index])
+        }
+        var moved = CatalogFile(root: "/p", path: "/p/a.jpg", device: 1, inode: 1, size: 1, modifiedNanoseconds: 0,
+                                contentHash: nil, state: .pending)
+        let pending = moved
+        moved.contentHash = library.hashes[0]
+        moved.state = .failed
+        moved.lastError = "broken"
+        moved.offlineSince = Date(timeIntervalSince1970: 1_700_000_000)
+        let other = CatalogFile(root: "/p", path: "/p/b.jpg", device: 1, inode: 2, size: 5, modifiedNanoseconds: 9,
+                                contentHash: library.hashes[1], state: .indexed)
+        let files = try store.update { try $0.upsert(files: [pending, other, moved]) }
+        #expect(files.allSatisfy { $0.id != nil } && files[0].id == files[2].id)
+        let read = try store.files(inRoots: ["/p"]).sorted { $0.path < $1.path }
+        #expect(read.count == 2 && read[0].contentHash == library.hashes[0] && read[0].state == .failed
+                && read[0].lastError == "broken" && read[0].offlineSince == moved.offlineSince, "\(read)")
+        #expect(read[1].contentHash == library.hashes[1] && read[1].lastError == nil && read[1].offlineSince == nil
+                && read[1].size == 5 && read[1].modifiedNanoseconds == 9)
     }
 
     /// A filter's images (`among`): the exact top 10 among them, scored directly (few) or

@@ -5,6 +5,11 @@
 //
 //   .build/release/StoreBenchmark --store postgres://USER@HOST:PORT/EMPTY_DB --images 10000
 //       [--shard URL]... [--queries 30] [--candidates N[,N...]] [--sqlite PATH | --no-sqlite]
+//       [--writes batched|one-by-one] [--insert-only]
+//
+// --writes one-by-one stores each image and file with its own statements (storeImage,
+// upsert), as index runs did before batched writes; --insert-only stops after the bulk load
+// (an A/B of the two).
 //
 // The store is loaded as a bulk load runs: its HNSW index dropped, every image inserted
 // through the same path `imgsearch index` uses (64 images a transaction), then the index
@@ -25,12 +30,14 @@ struct Options {
     var candidates: [Int?] = [nil]
     var sqlite: String?
     var compareSQLite = true
+    var batchedWrites = true
+    var insertOnly = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
         while let flag = iterator.next() {
-            if flag == "--no-sqlite" {
-                compareSQLite = false
+            if flag == "--no-sqlite" || flag == "--insert-only" {
+                if flag == "--no-sqlite" { compareSQLite = false } else { insertOnly = true }
                 continue
             }
             guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
@@ -42,6 +49,9 @@ struct Options {
             case "--limit": limit = Int(value)!
             case "--candidates": candidates = value.split(separator: ",").map { Int($0)! }
             case "--sqlite": sqlite = value
+            case "--writes":
+                guard ["batched", "one-by-one"].contains(value) else { fatalError("--writes batched|one-by-one") }
+                batchedWrites = value == "batched"
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -65,17 +75,24 @@ func file(_ image: Int) -> CatalogFile {
 
 /// Inserts images `range` into `store`, `batch` a transaction; returns images per second.
 func insert(_ range: Range<Int>, into store: any IndexingStore, model: ModelRecord, data: SyntheticEmbeddings,
-            batch: Int = 64) throws -> Double {
+            batch: Int = 64, batched: Bool = true) throws -> Double {
     let start = now()
     for first in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
         let images = first..<min(first + batch, range.upperBound)
         let vectors = data.images(images)
         let floats = queriesPerImage * dimension
+        let stored = images.enumerated().map { i, image in
+            StoredImage(contentHash: hash(image), modelId: model.id, vectors: Array(vectors[(i * floats)..<((i + 1) * floats)]))
+        }
         try store.update { tx in
-            for (i, image) in images.enumerated() {
-                try tx.storeImage(StoredImage(contentHash: hash(image), modelId: model.id,
-                                              vectors: Array(vectors[(i * floats)..<((i + 1) * floats)])))
-                try tx.upsert(file(image))
+            if batched {
+                try tx.storeImages(stored)
+                try tx.upsert(files: images.map(file))
+            } else {
+                for (image, embedding) in zip(images, stored) {
+                    try tx.storeImage(embedding)
+                    try tx.upsert(file(image))
+                }
             }
         }
     }
@@ -96,7 +113,12 @@ let extra = 256
 let store = try PostgresCatalog(url: options.store, shards: options.shards)
 try store.register(model)
 try store.dropSearchIndexes(modelId: model.id)
-let bulkRate = try insert(0..<options.images, into: store, model: model, data: data)
+let bulkRate = try insert(0..<options.images, into: store, model: model, data: data, batched: options.batchedWrites)
+if options.insertOnly {
+    report(["store": "postgresql", "writes": options.batchedWrites ? "batched" : "one-by-one", "images": options.images,
+            "insert_images_per_second": bulkRate.rounded()])
+    exit(0)
+}
 var start = now()
 try store.makeSearchIndexes(modelId: model.id)
 let indexSeconds = now() - start
