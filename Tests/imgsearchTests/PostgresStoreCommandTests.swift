@@ -228,8 +228,10 @@ import Testing
         let (directory, photos, contents) = try PostgresStoreCommandTests.photoFolder(copies: 1)
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = PostgresStoreCommandTests.model
+        // Exact searches: the daemon's results must not change when another indexer adds a
+        // folder, which an approximate search does not promise (its HNSW graph changes).
         let daemon = try RunningDaemon(folder: photos, directory: directory, model: model, store: store,
-                                       arguments: ["--captions", PostgresStoreCaptionTests.captioner],
+                                       arguments: ["--captions", PostgresStoreCaptionTests.captioner, "--store-search", "exact"],
                                        environment: ["XDG_DATA_HOME": directory.path])
         try daemon.waitFor("the first pass", seconds: 120) { $0.embedded == contents }
 
@@ -239,7 +241,8 @@ import Testing
             return try JSONDecoder().decode(Results.self, from: reply.body).results
         }
         let served = try results("/api/search?q=a+red+circle&limit=10")
-        let query = try CommandRunner.imgsearch(["query", "a red circle", "--store", store, "--model", model, "--json", "--limit", "10"])
+        let query = try CommandRunner.imgsearch(["query", "a red circle", "--store", store, "--store-search", "exact", "--model", model,
+                                                 "--json", "--limit", "10"])
         #expect(query.status == 0, "\(query.standardError)")
         let local = Self.queryLines(query.standardOutput)
         #expect(served.count == 10 && served.map { $0.paths[0] } == local.map(\.path), "\(served) vs \(local)")
@@ -273,7 +276,7 @@ import Testing
         let database = URLComponents(string: store)!.path
         #expect((status?["catalog"] as? String).map { $0.hasPrefix("postgres://") && $0.hasSuffix(database) } == true,
                 "\(String(describing: status?["catalog"]))")
-        #expect(status?["index"] as? String == "postgresql approximate")
+        #expect(status?["index"] as? String == "postgresql exact")
         #expect((status?["files"] as? [String: Int])?["indexed"] == contents * 3)
         // Captions (made with the embeddings, from the same vision pass), searched by keyword
         // as `query --store` searches them in the daemon's folder; filters.
