@@ -132,30 +132,30 @@ struct Search: AsyncParsableCommand {
             try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: catalog)
             return
         }
-        try printSearch(filter: filter, captions: catalog, details: catalog) { limit in
+        try printSearch(filter: filter, catalog: catalog) { limit in
             try semanticSearch(library: library, config: config, limit: limit, filter: filter)
         }
     }
 
     /// Prints the --mode search among the photos `filter` keeps: `semantic` gives the BLIP-2
-    /// ranking to a depth, `captions` the caption searches, `details` captions and dates.
-    private func printSearch(filter: PhotoFilter, captions: some CaptionedCatalog, details: any ResultDetails,
+    /// ranking to a depth, `catalog` the caption searches, captions and dates.
+    private func printSearch(filter: PhotoFilter, catalog: any ResultDetails,
                              semantic: (Int) throws -> [SearchResult]) throws {
         let folders = filter.folder.map { [$0] }
         // The contents the filter keeps, for the caption searches.
-        let contents = filter.isEmpty ? nil : try details.contentHashes(matching: filter)
+        func contents() throws -> Set<String>? { filter.isEmpty ? nil : try catalog.contentHashes(matching: filter) }
         switch mode {
         case .semantic:
             let results = try semantic(limit)
-            try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, details: details)
+            try print(results.flatMap { result in result.paths.map { ResultLine(path: $0, score: result.score) } }, details: catalog)
         case .keyword:
-            let hits = try captions.keywordSearch(text ?? "", limit: limit, under: folders, among: contents)
-            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: details)
+            let hits = try catalog.keywordSearch(text ?? "", limit: limit, under: folders, among: try contents())
+            try print(hits.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: catalog)
         case .hybrid:
             let depth = ReciprocalRankFusion.depth(forLimit: limit)
             let ranked = try semantic(min(depth, Self.maxLimit))
-            let fused = try captions.hybridSearch(text ?? "", semantic: ranked, limit: limit, under: folders, among: contents)
-            try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: details)
+            let fused = try catalog.hybridSearch(text ?? "", semantic: ranked, limit: limit, under: folders, among: try contents())
+            try print(fused.flatMap { hit in hit.paths.map { ResultLine(path: $0, score: hit.score) } }, details: catalog)
         }
     }
 
@@ -166,7 +166,7 @@ struct Search: AsyncParsableCommand {
         }
         if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1") }
         let filter = try filters.filter()
-        try printSearch(filter: filter, captions: store, details: store) { limit in
+        try printSearch(filter: filter, catalog: store) { limit in
             let model = try modelOptions.load(parts: image == nil ? .text : .image, config: config)
             let record = try ModelRecord(model: model)
             guard try store.model(id: record.id) != nil else {
@@ -277,9 +277,9 @@ struct Search: AsyncParsableCommand {
     }
 }
 
-/// Where `query` reads the filter's contents and what it prints beside each path: the SQLite
-/// catalog, or a PostgreSQL store.
-protocol ResultDetails {
+/// What `query` reads besides the semantic ranking (caption searches, the filter's contents,
+/// what it prints beside each path): the SQLite catalog, or a PostgreSQL store.
+protocol ResultDetails: CaptionedCatalog {
     /// The contents of indexed, online files that `filter` keeps.
     func contentHashes(matching filter: PhotoFilter) throws -> Set<String>
     /// The newest caption of the content of each of these files, by path.

@@ -36,9 +36,10 @@ struct Options {
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
         while let flag = iterator.next() {
-            if flag == "--no-sqlite" || flag == "--insert-only" {
-                if flag == "--no-sqlite" { compareSQLite = false } else { insertOnly = true }
-                continue
+            switch flag {
+            case "--no-sqlite": compareSQLite = false; continue
+            case "--insert-only": insertOnly = true; continue
+            default: break
             }
             guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
             switch flag {
