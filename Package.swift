@@ -52,6 +52,7 @@ let package = Package(
                 .linkedLibrary("torch"),
                 .linkedLibrary("torch_cpu"),
                 .linkedLibrary("c10"),
+                .linkedLibrary("dnnl"),
             ]
         ),
         .target(

@@ -50,6 +50,7 @@ let loadSeconds = try seconds {
     model = try Blip2Model(directory: URL(fileURLWithPath: arguments.model),
                            options: ComputeOptions(device: arguments.device, precision: arguments.precision, parts: .image))
 }
+let loadedResidentMegabytes = peakResidentMegabytes()
 let pixelData = try Data(contentsOf: URL(fileURLWithPath: arguments.pixels))
 let pixels = pixelData.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
 let batch = pixels.count / model.pixelsPerImage
@@ -65,7 +66,7 @@ if let out = arguments.embeddingsOut {
 let median = runSeconds.sorted()[runSeconds.count / 2]
 let report: [String: Any] = [
     "images_per_s": Double(batch) / median, "seconds": median, "run_seconds": runSeconds,
-    "load_seconds": loadSeconds, "peak_rss_mb": peakResidentMegabytes(), "batch": batch,
+    "load_seconds": loadSeconds, "peak_rss_mb": peakResidentMegabytes(), "peak_rss_after_load_mb": loadedResidentMegabytes, "batch": batch,
     "threads": ComputeThreads.count, "device": model.device, "precision": model.precision,
     "blas": "\(BlasBackend.current())",
 ]

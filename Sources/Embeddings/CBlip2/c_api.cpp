@@ -93,6 +93,7 @@ blip2_model *blip2_model_load(const char *snapshot_dir, const blip2_config *conf
         }
         blip2::check_config(*config);
         const blip2::Placement placement = blip2::resolve_placement(chosen);
+        if (placement.device.is_cpu()) blip2::keep_activations_in_heap();
         c10::InferenceMode inference;
         blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), placement.device,
                                    placement.compute, placement.format);

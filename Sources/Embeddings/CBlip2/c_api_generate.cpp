@@ -119,6 +119,7 @@ blip2_generator *blip2_generator_load(const char *snapshot_dir, const blip2_conf
                         "Flan-T5 overflows in fp16 (transformers keeps parts of it in fp32; LAVIS runs it in "
                         "bf16): use bf16 or fp32");
         }
+        if (placement.device.is_cpu()) blip2::keep_activations_in_heap();
         c10::InferenceMode inference;
         blip2::WeightStore weights(blip2::SafetensorsArchive::open_snapshot(snapshot_dir), placement.device,
                                    placement.compute, placement.format);

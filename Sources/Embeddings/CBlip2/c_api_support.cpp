@@ -1,5 +1,10 @@
 #include "c_api_support.hpp"
 
+#include <mutex>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace blip2 {
 
 namespace {
@@ -104,6 +109,13 @@ void check_config(const blip2_config &c) {
         throw Error(BLIP2_ERROR_INVALID_ARGUMENT,
                     "qformer_config.encoder_hidden_size differs from vision_config.hidden_size");
     }
+}
+
+void keep_activations_in_heap() {
+#if defined(__GLIBC__)
+    static std::once_flag once;
+    std::call_once(once, [] { mallopt(M_MMAP_THRESHOLD, 64 << 20); });
+#endif
 }
 
 }  // namespace blip2

@@ -41,21 +41,60 @@ struct Linear {
     }
     torch::Tensor operator()(const torch::Tensor &x) const {
         if (int8) return int8->forward(x, bias);
-        const torch::Tensor &w = weight.scalar_type() == x.scalar_type() ? weight : widen_bf16(weight);
+        if (weight.scalar_type() != x.scalar_type()) return widened_product(x);
         const int64_t rows = x.numel() / x.size(-1);
-        if (!x.is_cpu() || rows > kMatrixVectorRows) return torch::linear(x, w, bias);
-        torch::Tensor flat = x.reshape({rows, x.size(-1)});
-        std::vector<torch::Tensor> outputs;
-        outputs.reserve(rows);
-        for (int64_t row = 0; row < rows; ++row) {
-            outputs.push_back(bias.defined() ? torch::addmv(bias, w, flat[row]) : torch::mv(w, flat[row]));
-        }
-        std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-        shape.back() = w.size(0);
-        return torch::stack(outputs).view(shape);
+        if (!x.is_cpu() || rows > kMatrixVectorRows) return torch::linear(x, weight, bias);
+        return matrix_vector_rows(x.reshape({rows, x.size(-1)}), weight, bias).view(output_shape(x));
     }
     /** What identifies the weights for a fingerprint: the weight, or an int8 layer's scales. */
     const torch::Tensor &identity() const { return int8 ? int8->scales() : weight; }
+
+private:
+    /** A bf16 weight is widened at most this many elements at a time (12 MB of fp32). */
+    static constexpr int64_t kWidenedElements = 3 << 20;
+
+    std::vector<int64_t> output_shape(const torch::Tensor &x) const {
+        std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+        shape.back() = weight.size(0);
+        return shape;
+    }
+
+    /** x [rows, in] times wᵀ (+ b) one row at a time. */
+    static torch::Tensor matrix_vector_rows(const torch::Tensor &x, const torch::Tensor &w, const torch::Tensor &b) {
+        std::vector<torch::Tensor> outputs;
+        outputs.reserve(x.size(0));
+        for (int64_t row = 0; row < x.size(0); ++row) {
+            outputs.push_back(b.defined() ? torch::addmv(b, w, x[row]) : torch::mv(w, x[row]));
+        }
+        return torch::stack(outputs);
+    }
+
+    /**
+     * x Wᵀ + bias for a bf16 W on the CPU: W is widened to fp32 a block of output features
+     * at a time, and each block's product written straight into its columns of the result,
+     * so the fp32 copy is never a whole weight (35 MB for ViT-g's MLP).
+     */
+    torch::Tensor widened_product(const torch::Tensor &x) const {
+        const int64_t out = weight.size(0), in = weight.size(1), rows = x.numel() / in;
+        const int64_t blocks = (out * in + kWidenedElements - 1) / kWidenedElements;
+        const int64_t block = (out + blocks - 1) / blocks;
+        torch::Tensor flat = x.reshape({rows, in});
+        torch::Tensor y = torch::empty({rows, out}, x.options());
+        for (int64_t first = 0; first < out; first += block) {
+            const int64_t count = std::min(block, out - first);
+            torch::Tensor w = widen_bf16(weight.narrow(0, first, count));
+            torch::Tensor b = bias.defined() ? bias.narrow(0, first, count) : torch::Tensor();
+            torch::Tensor columns = y.narrow(1, first, count);
+            if (rows <= kMatrixVectorRows) {
+                columns.copy_(matrix_vector_rows(flat, w, b));
+            } else if (b.defined()) {
+                torch::addmm_out(columns, b, flat, w.t());
+            } else {
+                torch::mm_out(columns, flat, w.t());
+            }
+        }
+        return y.view(output_shape(x));
+    }
 };
 
 /** nn.LayerNorm over the last dimension, with the config's epsilon. */
@@ -100,9 +139,19 @@ inline torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k,
         q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt,
         /*dropout_p=*/0.0, /*is_causal=*/false, scale);
 #else
-    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) * scale;
-    if (mask.defined()) scores = scores + mask;
-    return torch::matmul(torch::softmax(scores, -1), v);
+    // One batch item at a time: its scores are the only [heads, T, S] ones alive, not B of
+    // them twice over (score and softmax; 68 MB of ViT-g's peak at batch 8).
+    // A [B or 1, ...] operand's item, as broadcasting would pick it.
+    auto item_of = [](const torch::Tensor &t, int64_t item) { return t[t.size(0) == 1 ? 0 : item]; };
+    const int64_t batch = std::max({q.size(0), k.size(0), v.size(0)});
+    torch::Tensor context = torch::empty({batch, q.size(1), q.size(2), v.size(3)}, q.options());
+    for (int64_t item = 0; item < batch; ++item) {
+        torch::Tensor scores = torch::matmul(item_of(q, item), item_of(k, item).transpose(-1, -2)).mul_(scale);
+        if (mask.defined()) scores = scores + (mask.dim() == 4 ? item_of(mask, item) : mask);
+        torch::Tensor out = context[item];
+        torch::matmul_out(out, torch::softmax(scores, -1), item_of(v, item));
+    }
+    return context;
 #endif
 }
 

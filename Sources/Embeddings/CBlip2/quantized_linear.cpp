@@ -1,81 +1,157 @@
 #include "quantized_linear.hpp"
 
 #include <ATen/Parallel.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/native/quantized/PackedParams.h>
 
 #include <cmath>
 #include <cstring>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
 #include <vector>
+
+#ifndef BLIP2_NO_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
 
 #include "blip2_error.hpp"
 
 namespace blip2 {
-namespace {
 
-using PackedLinear = c10::intrusive_ptr<LinearPackedParamsBase>;
-
-/** Picks oneDNN, else FBGEMM, for the packing that follows; throws when neither exists. */
-void select_quantized_engine() {
-    const auto &engines = at::globalContext().supportedQEngines();
-    for (at::QEngine engine : {at::QEngine::ONEDNN, at::QEngine::FBGEMM}) {
-        if (std::find(engines.begin(), engines.end(), engine) != engines.end()) {
-            if (at::globalContext().qEngine() != engine) at::globalContext().setQEngine(engine);
-            return;
-        }
-    }
-    throw Error(BLIP2_ERROR_DEVICE,
-                "int8 needs a libtorch built with the oneDNN or FBGEMM quantized engine; this one has neither");
-}
-
-PackedLinear prepack(const torch::Tensor &quantized) {
-    static auto op = c10::Dispatcher::singleton()
-                         .findSchemaOrThrow("quantized::linear_prepack", "")
-                         .typed<PackedLinear(at::Tensor, c10::optional<at::Tensor>)>();
-    return op.call(quantized, c10::nullopt);
-}
+#ifndef BLIP2_NO_ONEDNN
 
 /**
- * oneDNN's packed weights keep the int8 tensor they were packed from, for `unpack`, beside
- * their own reordered copy: twice the memory. Nothing here unpacks, so that tensor's bytes
- * are freed when `unpack` shows it is the one passed in (FBGEMM's unpack makes a new one).
+ * One layer's int8 weights in the layout oneDNN chose for them, and its products
+ * y = x Wᵀ in int32 for x int8 [rows, in]. The scales are applied by the caller, so a
+ * product's primitive depends only on its shape and is shared by every layer of that shape
+ * (made once per row count seen and kept): primitives made per layer during the first
+ * pass interleave with its activations in the heap, which then grew to 4 GB.
  */
-void free_retained_source(const PackedLinear &packed, const torch::Tensor &source) {
-    torch::Tensor retained = std::get<0>(packed->unpack());
-    if (!retained.storage().is_alias_of(source.storage())) return;
-    c10::Storage storage = source.storage();
-    storage.set_data_ptr_noswap(at::DataPtr(nullptr, source.device()));
-    storage.set_nbytes(0);
-}
+class Int8Product {
+public:
+    explicit Int8Product(const torch::Tensor &quantized) : in_(quantized.size(1)), out_(quantized.size(0)) {
+        dnnl::memory::desc chosen = describe(kLayoutRows, weights_desc(dnnl::memory::format_tag::any)).weights_desc();
+        dnnl::memory plain(weights_desc(dnnl::memory::format_tag::ba), engine(), quantized.data_ptr());
+        weights_ = dnnl::memory(chosen, engine());
+        dnnl::stream stream(engine());
+        dnnl::reorder(plain, weights_).execute(stream, plain, weights_);
+        stream.wait();
+    }
 
-}  // namespace
+    /** y [rows, out] int32 from x [rows, in] int8, both contiguous. */
+    void run(const int8_t *x, int64_t rows, int32_t *y) const {
+        at::internal::lazy_init_num_threads();  // oneDNN's OpenMP threads: libtorch's count
+        const Primitive &product = primitive(rows);
+        dnnl::memory source(rows_desc(rows, in_, dnnl::memory::data_type::s8), engine(), const_cast<int8_t *>(x));
+        dnnl::memory destination(rows_desc(rows, out_, dnnl::memory::data_type::s32), engine(), y);
+        dnnl::memory scratchpad(product.scratchpad, engine(), scratchpad_buffer(product.scratchpad.get_size()));
+        dnnl::stream stream(engine());
+        product.matmul.execute(stream, {{DNNL_ARG_SRC, source}, {DNNL_ARG_WEIGHTS, weights_},
+                                        {DNNL_ARG_DST, destination}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+        stream.wait();
+    }
 
-Int8Linear::Int8Linear(PackedLinear packed, torch::Tensor scales, int64_t in_features)
-    : packed_(std::move(packed)), scales_(std::move(scales)), in_features_(in_features) {}
+private:
+    /** The row count the weights' layout is chosen for; every count uses that layout. */
+    static constexpr int64_t kLayoutRows = 256;
+
+    /** A product and the scratch memory it needs. */
+    struct Primitive {
+        dnnl::matmul matmul;
+        dnnl::memory::desc scratchpad;
+    };
+
+    static const dnnl::engine &engine() {
+        static const dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+        return cpu;
+    }
+
+    static dnnl::memory::desc rows_desc(int64_t rows, int64_t columns, dnnl::memory::data_type type) {
+        return dnnl::memory::desc({rows, columns}, type, dnnl::memory::format_tag::ab);
+    }
+
+    /** W as the product's [in, out] operand: `ba` is PyTorch's [out, in] row-major. */
+    dnnl::memory::desc weights_desc(dnnl::memory::format_tag layout) const {
+        return dnnl::memory::desc({in_, out_}, dnnl::memory::data_type::s8, layout);
+    }
+
+    /** The product for `rows` rows; refuses oneDNN's reference code (hundreds of times slower). */
+    dnnl::matmul::primitive_desc describe(int64_t rows, const dnnl::memory::desc &weights) const {
+        dnnl::primitive_attr attributes;
+        attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        dnnl::matmul::desc product(rows_desc(rows, in_, dnnl::memory::data_type::s8), weights,
+                                   rows_desc(rows, out_, dnnl::memory::data_type::s32));
+        dnnl::matmul::primitive_desc chosen(product, attributes, engine());
+        const std::string implementation = chosen.impl_info_str();
+        if (implementation.rfind("ref", 0) == 0) {
+            throw Error(BLIP2_ERROR_DEVICE, "int8: oneDNN has no fast int8 matrix product for this CPU (it offers " +
+                                                implementation + "); use --precision fp32 or bf16");
+        }
+        return chosen;
+    }
+
+    /**
+     * Scratch memory for a product, shared by every product the calling thread runs (left
+     * to oneDNN, each primitive would keep its own).
+     */
+    static void *scratchpad_buffer(size_t bytes) {
+        thread_local std::vector<uint8_t> buffer;
+        if (buffer.size() < bytes) buffer.resize(bytes);
+        return buffer.data();
+    }
+
+    /** The shared primitive for this layer's shape and `rows`; kept for the process's life. */
+    const Primitive &primitive(int64_t rows) const {
+        static std::mutex mutex;
+        static std::map<std::array<int64_t, 3>, Primitive> primitives;
+        std::lock_guard<std::mutex> lock(mutex);
+        const std::array<int64_t, 3> shape{rows, in_, out_};
+        auto found = primitives.find(shape);
+        if (found != primitives.end()) return found->second;
+        dnnl::matmul::primitive_desc chosen = describe(rows, weights_.get_desc());
+        return primitives.emplace(shape, Primitive{dnnl::matmul(chosen), chosen.scratchpad_desc()}).first->second;
+    }
+
+    int64_t in_, out_;
+    dnnl::memory weights_;
+};
+
+#else
+
+/** This build has no oneDNN (BLIP2_NO_ONEDNN): int8 is refused at load. */
+class Int8Product {
+public:
+    explicit Int8Product(const torch::Tensor &) {
+        throw Error(BLIP2_ERROR_DEVICE, "int8 needs imgsearch built with oneDNN (libdnnl-dev); this build has none");
+    }
+    void run(const int8_t *, int64_t, int32_t *) const {}
+};
+
+#endif
+
+Int8Linear::Int8Linear(std::unique_ptr<Int8Product> product, torch::Tensor scales, int64_t in_features)
+    : product_(std::move(product)), scales_(std::move(scales)), in_features_(in_features) {}
+
+Int8Linear::~Int8Linear() = default;
 
 std::shared_ptr<const Int8Linear> Int8Linear::quantize(const torch::Tensor &weight) {
-    select_quantized_engine();
-    torch::Tensor scales = (weight.abs().amax(1) / 127.0).clamp_min(1e-12).to(torch::kDouble);
-    torch::Tensor quantized = torch::quantize_per_channel(
-        weight, scales, torch::zeros({weight.size(0)}, torch::kLong), 0, torch::kQInt8);
-    PackedLinear packed = prepack(quantized);
-    free_retained_source(packed, quantized);
+    torch::Tensor scales = (weight.abs().amax(1) / 127.0).clamp_min(1e-12).to(torch::kFloat32).contiguous();
+    torch::Tensor quantized;
+    {
+        torch::NoGradGuard no_grad;
+        quantized = weight.div(scales.unsqueeze(1)).round_().clamp_(-127, 127).to(torch::kInt8).contiguous();
+    }
+    auto product = std::make_unique<Int8Product>(quantized);
+    quantized = torch::Tensor();
 #if defined(__GLIBC__)
-    // glibc keeps the freed source in its heap, where later layers' allocations leave it
-    // unused: resident memory was twice the int8 weights (2.4 GB for ViT-g) without this.
+    // glibc keeps the freed fp32 and int8 copies in its heap, where later layers'
+    // allocations leave them unused: give them back to the system now.
     malloc_trim(0);
 #endif
-    return std::shared_ptr<const Int8Linear>(
-        new Int8Linear(std::move(packed), scales.to(torch::kFloat32), weight.size(1)));
-}
-
-torch::Tensor Int8Linear::weight_columns(const torch::Tensor &columns) const {
-    torch::Tensor one_hot = torch::zeros({columns.size(0), in_features_}, torch::kFloat32);
-    one_hot.scatter_(1, columns.unsqueeze(1), 1.0);
-    return packed_->apply_dynamic(one_hot, /*reduce_range=*/false);
+    return std::shared_ptr<const Int8Linear>(new Int8Linear(std::move(product), scales, weight.size(1)));
 }
 
 namespace {
@@ -122,62 +198,82 @@ torch::Tensor column_peaks(const torch::Tensor &x) {
 }
 
 /**
- * A float buffer of at least `count` elements owned by the calling thread and reused from
+ * A buffer of at least `count` elements of `T` owned by the calling thread and reused from
  * call to call: a fresh 50 MB tensor per layer costs more in page faults than its use.
- * What it holds is valid until the thread's next call.
+ * What it holds is valid until the thread's next call for the same `T`.
  */
+template <typename T>
 torch::Tensor thread_scratch(int64_t count, const std::vector<int64_t> &shape) {
     thread_local torch::Tensor scratch;
-    if (!scratch.defined() || scratch.numel() < count) scratch = torch::empty({count}, torch::kFloat32);
+    if (!scratch.defined() || scratch.numel() < count) scratch = torch::empty({count}, c10::CppTypeToScalarType<T>::value);
     return scratch.narrow(0, 0, count).view(shape);
 }
 
 /**
- * Each row of `x` times `keep` (1 for a column kept, 0 for an outlier), divided by its
- * largest remaining magnitude (written to `scales` [rows, 1]), so every row spans [-1, 1].
+ * Each row of `x` times `keep` (1 for a column kept, 0 for an outlier), quantised to int8
+ * with its own scale (its largest remaining magnitude / 127, written to `scales` [rows]).
  */
-torch::Tensor scaled_rows(const torch::Tensor &x, const std::vector<float> &keep, torch::Tensor &scales) {
+torch::Tensor quantized_rows(const torch::Tensor &x, const std::vector<float> &keep, torch::Tensor &scales) {
     const int64_t rows = x.size(0), columns = x.size(1);
-    torch::Tensor scaled = thread_scratch(rows * columns, {rows, columns});
-    scales = torch::empty({rows, 1}, torch::kFloat32);
+    torch::Tensor quantized = thread_scratch<int8_t>(rows * columns, {rows, columns});
+    scales = torch::empty({rows}, torch::kFloat32);
     const float *from = x.data_ptr<float>();
-    float *to = scaled.data_ptr<float>();
+    int8_t *to = quantized.data_ptr<int8_t>();
     float *row_scales = scales.data_ptr<float>();
     const float *kept = keep.data();
     at::parallel_for(0, rows, 16, [&](int64_t first, int64_t last) {
         for (int64_t row = first; row < last; ++row) {
             const float *values = from + row * columns;
-            float *out = to + row * columns;
+            int8_t *out = to + row * columns;
             uint32_t peak = 0;
             for (int64_t column = 0; column < columns; ++column) {
                 peak = std::max(peak, magnitude_bits(values[column] * kept[column]));
             }
-            const float scale = std::max(from_bits(peak), 1e-30f);
+            const float scale = std::max(from_bits(peak), 1e-30f) / 127.0f;
             const float inverse = 1.0f / scale;
-            for (int64_t column = 0; column < columns; ++column) out[column] = values[column] * kept[column] * inverse;
+            for (int64_t column = 0; column < columns; ++column) {
+                out[column] = static_cast<int8_t>(__builtin_rintf(values[column] * kept[column] * inverse));
+            }
             row_scales[row] = scale;
         }
     });
-    return scaled;
+    return quantized;
 }
 
-/** y[r] = y[r] · scales[r] + bias, in place, in one pass; `bias` may be undefined. */
-void rescale_rows(torch::Tensor &y, const torch::Tensor &scales, const torch::Tensor &bias) {
+/**
+ * The int32 products in `y` [rows, columns] turned, in place, into floats:
+ * y[r][c] · row_scales[r] · column_scales[c] + bias[c]; `bias` may be undefined.
+ */
+void scale_products(torch::Tensor &y, const torch::Tensor &row_scales, const torch::Tensor &column_scales,
+                    const torch::Tensor &bias) {
     const int64_t rows = y.size(0), columns = y.size(1);
-    float *values = y.data_ptr<float>();
-    const float *row_scales = scales.data_ptr<float>();
+    const int32_t *products = y.data_ptr<int32_t>();
+    float *values = static_cast<float *>(y.data_ptr());
+    const float *row_scale = row_scales.data_ptr<float>();
+    const float *column_scale = column_scales.data_ptr<float>();
     torch::Tensor offsets = bias.defined() ? bias.to(torch::kFloat32).contiguous() : torch::zeros({columns});
     const float *offset = offsets.data_ptr<float>();
     at::parallel_for(0, rows, 16, [&](int64_t first, int64_t last) {
         for (int64_t row = first; row < last; ++row) {
+            const int32_t *in = products + row * columns;
             float *out = values + row * columns;
-            const float scale = row_scales[row];
-            for (int64_t column = 0; column < columns; ++column) out[column] = out[column] * scale + offset[column];
+            const float scale = row_scale[row];
+            for (int64_t column = 0; column < columns; ++column) {
+                out[column] = static_cast<float>(in[column]) * scale * column_scale[column] + offset[column];
+            }
         }
     });
 }
 
 }  // namespace
+
+torch::Tensor Int8Linear::weight_columns(const torch::Tensor &columns) const {
+    torch::Tensor one_hot = torch::zeros({columns.size(0), in_features_}, torch::kInt8);
+    one_hot.scatter_(1, columns.unsqueeze(1), 1);
+    torch::Tensor weights = torch::empty({columns.size(0), scales_.size(0)}, torch::kInt32);
+    product_->run(one_hot.data_ptr<int8_t>(), columns.size(0), weights.data_ptr<int32_t>());
+    return weights.to(torch::kFloat32).mul_(scales_);
+}
 
 torch::Tensor Int8Linear::forward(const torch::Tensor &x, const torch::Tensor &bias) const {
     const int64_t rows = x.numel() / in_features_;
@@ -192,9 +288,11 @@ torch::Tensor Int8Linear::forward(const torch::Tensor &x, const torch::Tensor &b
     const auto *outlier_index = outliers.data_ptr<int64_t>();
     for (int64_t i = 0; i < outliers.size(0); ++i) keep[outlier_index[i]] = 0.0f;
     torch::Tensor token_scales;
-    torch::Tensor scaled = scaled_rows(flat, keep, token_scales);
-    torch::Tensor y = packed_->apply_dynamic(scaled, /*reduce_range=*/false).contiguous();
-    rescale_rows(y, token_scales, bias);
+    torch::Tensor quantized = quantized_rows(flat, keep, token_scales);
+    torch::Tensor products = torch::empty({rows, scales_.size(0)}, torch::kInt32);
+    product_->run(quantized.data_ptr<int8_t>(), rows, products.data_ptr<int32_t>());
+    scale_products(products, token_scales, scales_, bias);
+    torch::Tensor y = products.view(torch::kFloat32);
     if (outliers.size(0) > 0) y.add_(flat.index_select(1, outliers).matmul(weight_columns(outliers)));
 
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
@@ -204,7 +302,7 @@ torch::Tensor Int8Linear::forward(const torch::Tensor &x, const torch::Tensor &b
 
 torch::Tensor widen_bf16(const torch::Tensor &tensor) {
     torch::Tensor source = tensor.contiguous();
-    torch::Tensor widened = thread_scratch(source.numel(), source.sizes().vec());
+    torch::Tensor widened = thread_scratch<float>(source.numel(), source.sizes().vec());
     const auto *from = static_cast<const uint16_t *>(source.data_ptr());
     auto *to = static_cast<uint32_t *>(widened.data_ptr());
     at::parallel_for(0, source.numel(), 1 << 16, [&](int64_t begin, int64_t end) {

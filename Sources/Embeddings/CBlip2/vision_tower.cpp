@@ -102,7 +102,8 @@ VisionLayer::VisionLayer(const WeightScope &scope, const blip2_config &config)
 
 torch::Tensor VisionLayer::forward(torch::Tensor x) const {
     x = x + attention_.forward(layer_norm1_(x));
-    return x + fc2_(torch::gelu(fc1_(layer_norm2_(x))));
+    torch::Tensor hidden = fc1_(layer_norm2_(x));
+    return x + fc2_(torch::gelu_(hidden));
 }
 
 VisionTower::VisionTower(const WeightScope &scope, const blip2_config &config)
