@@ -50,7 +50,10 @@ out = "bench/out/precision"
 reports = {p: json.load(open(f"{out}/{p}.json")) for p in ("fp32", "bf16", "int8")}
 vectors = {p: np.fromfile(f"{out}/{p}.f32", dtype="<f4").reshape(count, -1, 256) for p in reports}
 base = reports["fp32"]
-print(f"{count} real photos, batch {base['batch']}, {base['threads']} threads, BLAS {base['blas']}")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+isa = "AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-VNNI" if "avx_vnni" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+print(f"{cpu} ({isa}); {count} real photos, batch {base['batch']}, {base['threads']} threads, BLAS {base['blas']}")
 print(f"fp32: {base['images_per_s']:.4f} images/s, peak RSS {base['peak_rss_mb']:.0f} MB, load {base['load_seconds']:.1f} s")
 for p in ("bf16", "int8"):
     r = reports[p]
