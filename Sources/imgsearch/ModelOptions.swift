@@ -96,12 +96,18 @@ struct ModelOptions: ParsableArguments {
 
     /// The precision from the flag, then the config file (default auto).
     func precision(_ config: Configuration) throws -> Precision {
-        try self.precision ?? config.precision.map { text in
+        try self.precision ?? Self.configuredCompute(config).precision
+    }
+
+    /// Device and precision from the config file alone (default auto); what `status` reports.
+    static func configuredCompute(_ config: Configuration) throws -> ComputeOptions {
+        let precision = try config.precision.map { text in
             guard let value = Precision(rawValue: text) else {
                 throw CommandError("config: precision \"\(text)\" is not one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return value
         } ?? .auto
+        return ComputeOptions(device: config.device ?? "auto", precision: precision)
     }
 
     /// The catalog id of the embeddings the model in `directory` makes at the asked precision.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Embeddings
 import Foundation
 import Library
 import PostgresStore
@@ -20,9 +21,10 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let config = try configOption.load()
+        let compute = AutoCompute.resolve(try ModelOptions.configuredCompute(config))
         if let store = try storeOptions.postgres(config, besides: catalogOptions, create: false) {
             defer { store.close() }
-            return try report(store)
+            return try report(store, compute: compute)
         }
         let library = try catalogOptions.library(config)
         let status = try library.status()
@@ -41,9 +43,11 @@ struct Status: AsyncParsableCommand {
             captions: status.captionsByModel,
             taken: status.metadata.earliest.map { Report.DateRange(earliest: $0, latest: status.metadata.latest ?? $0,
                                                                    fromFileTimes: status.metadata.datedByFile) },
-            cameras: status.metadata.cameras)
+            cameras: status.metadata.cameras,
+            compute: compute)
         if json { return try Self.printJSON(report) }
         print("catalog  \(report.catalog) (schema \(report.schema))")
+        Self.printCompute(compute)
         Self.printFilesAndModels(report.files, report.models)
         for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
             print("offline  \(root): \(count) files kept while it is missing or empty (`imgsearch prune` forgets them)")
@@ -68,7 +72,7 @@ struct Status: AsyncParsableCommand {
     }
 
     /// A PostgreSQL store's files, models, captions, partitions and sizes.
-    private func report(_ store: PostgresCatalog) throws {
+    private func report(_ store: PostgresCatalog, compute: AutoCompute) throws {
         let status = try store.status()
         let files = try store.fileStatus(recentFailures: 20)
         let rows = try store.vectorRowsPerPartition()
@@ -87,9 +91,11 @@ struct Status: AsyncParsableCommand {
             captions: status.captionsByModel,
             partitions: rows.keys.sorted().map { StoreReport.Partition(number: $0, server: shards[$0] ?? store.location,
                                                                        vectorRows: rows[$0] ?? 0) },
-            bytes: StoreReport.Bytes(vectors: storage.vectors, vectorIndexes: storage.vectorIndexes, catalog: storage.catalog))
+            bytes: StoreReport.Bytes(vectors: storage.vectors, vectorIndexes: storage.vectorIndexes, catalog: storage.catalog),
+            compute: compute)
         if json { return try Self.printJSON(report) }
         print("store    \(report.store) (schema \(report.schema))")
+        Self.printCompute(compute)
         Self.printFilesAndModels(report.files, report.models)
         for (root, count) in report.offline.sorted(by: { $0.key < $1.key }) {
             print("offline  \(root): \(count) files kept while it is missing or empty")
@@ -111,6 +117,12 @@ struct Status: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    }
+
+    /// The "compute" line: where and in which precision models would run, and on what.
+    private static func printCompute(_ compute: AutoCompute) {
+        print("compute  \(compute.device), \(compute.precision) (what commands use without --device/--precision; "
+              + "\(compute.processor), int8 instructions: \(compute.int8Instructions))")
     }
 
     /// The "files" line and a "model" line per model.
@@ -147,6 +159,7 @@ struct Status: AsyncParsableCommand {
         let captions: [String: Int]
         let partitions: [Partition]
         let bytes: Bytes
+        let compute: AutoCompute
     }
 
     /// What a cached index is, in words.
@@ -201,5 +214,7 @@ struct Status: AsyncParsableCommand {
         let taken: DateRange?
         /// Photos per camera (EXIF make and model).
         let cameras: [String: Int]
+        /// What the config's device and precision (or auto) resolve to here, and the processor.
+        let compute: AutoCompute
     }
 }

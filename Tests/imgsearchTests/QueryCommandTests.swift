@@ -151,11 +151,23 @@ import Testing
         struct Report: Decodable {
             struct Model: Decodable { let images: Int; let vectorsPerImage: Int }
             struct Index: Decodable { let file: String; let bytes: Int }
+            struct Compute: Decodable { let device: String; let precision: String; let int8Instructions: String }
             let files: [String: Int]
             let models: [Model]
             let indexes: [Index]
+            let compute: Compute
         }
         let report = try JSONDecoder().decode(Report.self, from: Data(run.standardOutput.utf8))
+        // Where a model would run: auto is fp32 on this CPU (fp16 on a GPU), a config's precision wins.
+        let expectedAuto = ComputeThreads.cudaAvailable ? ("cuda:0", "fp16") : ("cpu", "fp32")
+        #expect((report.compute.device, report.compute.precision) == expectedAuto)
+        #expect(report.compute.int8Instructions == AutoCompute.resolve(ComputeOptions()).int8Instructions)
+        let config = directory.appendingPathComponent("config.yaml")
+        try "precision: bf16\n".write(to: config, atomically: true, encoding: .utf8)
+        let configured = try CommandRunner.imgsearch(["status", "--db", database, "--json", "--config", config.path])
+        #expect(try JSONDecoder().decode(Report.self, from: Data(configured.standardOutput.utf8)).compute.precision == "bf16")
+        let text = try CommandRunner.imgsearch(["status", "--db", database])
+        #expect(text.standardOutput.contains("compute  \(expectedAuto.0), \(expectedAuto.1) ("))
         #expect(report.files == ["indexed": 3, "pending": 0, "failed": 0])
         #expect(report.models.map(\.images) == [3])
         #expect(report.models.map(\.vectorsPerImage) == [32])

@@ -32,6 +32,9 @@ namespace blip2 {
  */
 class Int8Product {
 public:
+    /** What uint8 activations hold for 0. */
+    static constexpr int32_t kZeroPoint = 128;
+
     explicit Int8Product(const torch::Tensor &quantized) : in_(quantized.size(1)), out_(quantized.size(0)) {
         dnnl::memory::desc chosen = describe(kLayoutRows, weights_desc(dnnl::memory::format_tag::any)).weights_desc();
         dnnl::memory plain(weights_desc(dnnl::memory::format_tag::ba), engine(), quantized.data_ptr());
@@ -41,11 +44,15 @@ public:
         stream.wait();
     }
 
-    /** y [rows, out] int32 from x [rows, in] int8, both contiguous. */
-    void run(const int8_t *x, int64_t rows, int32_t *y) const {
+    /**
+     * y [rows, out] int32 from x [rows, in], both contiguous: x's int8 values stored as
+     * uint8 plus kZeroPoint, the operand oneDNN's AVX2 code multiplies fastest (~7 % over int8;
+     * the same with VNNI).
+     */
+    void run(const uint8_t *x, int64_t rows, int32_t *y) const {
         at::internal::lazy_init_num_threads();  // oneDNN's OpenMP threads: libtorch's count
         const Primitive &product = primitive(rows);
-        dnnl::memory source(rows_desc(rows, in_, dnnl::memory::data_type::s8), engine(), const_cast<int8_t *>(x));
+        dnnl::memory source(rows_desc(rows, in_, dnnl::memory::data_type::u8), engine(), const_cast<uint8_t *>(x));
         dnnl::memory destination(rows_desc(rows, out_, dnnl::memory::data_type::s32), engine(), y);
         dnnl::memory scratchpad(product.scratchpad, engine(), scratchpad_buffer(product.scratchpad.get_size()));
         dnnl::stream stream(engine());
@@ -82,7 +89,8 @@ private:
     dnnl::matmul::primitive_desc describe(int64_t rows, const dnnl::memory::desc &weights) const {
         dnnl::primitive_attr attributes;
         attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        dnnl::matmul::desc product(rows_desc(rows, in_, dnnl::memory::data_type::s8), weights,
+        attributes.set_zero_points(DNNL_ARG_SRC, 0, {kZeroPoint});
+        dnnl::matmul::desc product(rows_desc(rows, in_, dnnl::memory::data_type::u8), weights,
                                    rows_desc(rows, out_, dnnl::memory::data_type::s32));
         dnnl::matmul::primitive_desc chosen(product, attributes, engine());
         const std::string implementation = chosen.impl_info_str();
@@ -124,10 +132,12 @@ private:
 /** This build has no oneDNN (BLIP2_NO_ONEDNN): int8 is refused at load. */
 class Int8Product {
 public:
+    static constexpr int32_t kZeroPoint = 128;
+
     explicit Int8Product(const torch::Tensor &) {
         throw Error(BLIP2_ERROR_DEVICE, "int8 needs imgsearch built with oneDNN (libdnnl-dev); this build has none");
     }
-    void run(const int8_t *, int64_t, int32_t *) const {}
+    void run(const uint8_t *, int64_t, int32_t *) const {}
 };
 
 #endif
@@ -211,20 +221,21 @@ torch::Tensor thread_scratch(int64_t count, const std::vector<int64_t> &shape) {
 
 /**
  * Each row of `x` times `keep` (1 for a column kept, 0 for an outlier), quantised to int8
- * with its own scale (its largest remaining magnitude / 127, written to `scales` [rows]).
+ * with its own scale (its largest remaining magnitude / 127, written to `scales` [rows]),
+ * stored as uint8 plus Int8Product's zero point.
  */
 torch::Tensor quantized_rows(const torch::Tensor &x, const std::vector<float> &keep, torch::Tensor &scales) {
     const int64_t rows = x.size(0), columns = x.size(1);
-    torch::Tensor quantized = thread_scratch<int8_t>(rows * columns, {rows, columns});
+    torch::Tensor quantized = thread_scratch<uint8_t>(rows * columns, {rows, columns});
     scales = torch::empty({rows}, torch::kFloat32);
     const float *from = x.data_ptr<float>();
-    int8_t *to = quantized.data_ptr<int8_t>();
+    uint8_t *to = quantized.data_ptr<uint8_t>();
     float *row_scales = scales.data_ptr<float>();
     const float *kept = keep.data();
     at::parallel_for(0, rows, 16, [&](int64_t first, int64_t last) {
         for (int64_t row = first; row < last; ++row) {
             const float *values = from + row * columns;
-            int8_t *out = to + row * columns;
+            uint8_t *out = to + row * columns;
             uint32_t peak = 0;
             for (int64_t column = 0; column < columns; ++column) {
                 peak = std::max(peak, magnitude_bits(values[column] * kept[column]));
@@ -232,7 +243,8 @@ torch::Tensor quantized_rows(const torch::Tensor &x, const std::vector<float> &k
             const float scale = std::max(from_bits(peak), 1e-30f) / 127.0f;
             const float inverse = 1.0f / scale;
             for (int64_t column = 0; column < columns; ++column) {
-                out[column] = static_cast<int8_t>(__builtin_rintf(values[column] * kept[column] * inverse));
+                out[column] = static_cast<uint8_t>(
+                    static_cast<int32_t>(__builtin_rintf(values[column] * kept[column] * inverse)) + Int8Product::kZeroPoint);
             }
             row_scales[row] = scale;
         }
@@ -268,11 +280,14 @@ void scale_products(torch::Tensor &y, const torch::Tensor &row_scales, const tor
 }  // namespace
 
 torch::Tensor Int8Linear::weight_columns(const torch::Tensor &columns) const {
-    torch::Tensor one_hot = torch::zeros({columns.size(0), in_features_}, torch::kInt8);
-    one_hot.scatter_(1, columns.unsqueeze(1), 1);
-    torch::Tensor weights = torch::empty({columns.size(0), scales_.size(0)}, torch::kInt32);
-    product_->run(one_hot.data_ptr<int8_t>(), columns.size(0), weights.data_ptr<int32_t>());
-    return weights.to(torch::kFloat32).mul_(scales_);
+    // Rows padded to a multiple of 32 (zeros), so the outlier counts of a long run need a
+    // few shared primitives, not one per count.
+    const int64_t count = columns.size(0), rows = (count + 31) / 32 * 32;
+    torch::Tensor one_hot = torch::full({rows, in_features_}, Int8Product::kZeroPoint, torch::kUInt8);
+    one_hot.narrow(0, 0, count).scatter_(1, columns.unsqueeze(1), Int8Product::kZeroPoint + 1);
+    torch::Tensor weights = torch::empty({rows, scales_.size(0)}, torch::kInt32);
+    product_->run(one_hot.data_ptr<uint8_t>(), rows, weights.data_ptr<int32_t>());
+    return weights.narrow(0, 0, count).to(torch::kFloat32).mul_(scales_);
 }
 
 torch::Tensor Int8Linear::forward(const torch::Tensor &x, const torch::Tensor &bias) const {
@@ -290,7 +305,7 @@ torch::Tensor Int8Linear::forward(const torch::Tensor &x, const torch::Tensor &b
     torch::Tensor token_scales;
     torch::Tensor quantized = quantized_rows(flat, keep, token_scales);
     torch::Tensor products = torch::empty({rows, scales_.size(0)}, torch::kInt32);
-    product_->run(quantized.data_ptr<int8_t>(), rows, products.data_ptr<int32_t>());
+    product_->run(quantized.data_ptr<uint8_t>(), rows, products.data_ptr<int32_t>());
     scale_products(products, token_scales, scales_, bias);
     torch::Tensor y = products.view(torch::kFloat32);
     if (outliers.size(0) > 0) y.add_(flat.index_select(1, outliers).matmul(weight_columns(outliers)));
