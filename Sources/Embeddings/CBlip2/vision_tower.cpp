@@ -102,8 +102,23 @@ VisionLayer::VisionLayer(const WeightScope &scope, const blip2_config &config)
 
 torch::Tensor VisionLayer::forward(torch::Tensor x) const {
     x = x + attention_.forward(layer_norm1_(x));
-    torch::Tensor hidden = fc1_(layer_norm2_(x));
-    return x + fc2_(torch::gelu_(hidden));
+    return x + mlp(layer_norm2_(x));
+}
+
+torch::Tensor VisionLayer::mlp(const torch::Tensor &x) const {
+    if (fc1_.widens(x) && fc2_.widens(x)) return widened_mlp(fc1_, fc2_, x, kWidenedMlpBlock);
+    const int64_t images = x.size(0);
+    if (!x.is_cpu() || images <= kMlpImages) {
+        torch::Tensor hidden = fc1_(x);
+        return fc2_(torch::gelu_(hidden));
+    }
+    torch::Tensor out = torch::empty_like(x);
+    for (int64_t first = 0; first < images; first += kMlpImages) {
+        const int64_t count = std::min(kMlpImages, images - first);
+        torch::Tensor hidden = fc1_(x.narrow(0, first, count));
+        out.narrow(0, first, count).copy_(fc2_(torch::gelu_(hidden)));
+    }
+    return out;
 }
 
 VisionTower::VisionTower(const WeightScope &scope, const blip2_config &config)
