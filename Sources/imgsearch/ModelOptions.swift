@@ -88,10 +88,11 @@ struct ModelOptions: ParsableArguments {
 
     /// Device and precision from the flags, then the config file; applies the thread count.
     private func computeOptions(parts: ModelParts, config: Configuration) throws -> ComputeOptions {
-        let device = self.device ?? config.device ?? "auto"
+        let configured = try Self.configuredCompute(config)
+        let device = self.device ?? configured.device
         try Self.check(device: device)
         if let threads = threads ?? config.threads { ComputeThreads.set(threads) }
-        return ComputeOptions(device: device, precision: try precision(config), parts: parts)
+        return ComputeOptions(device: device, precision: self.precision ?? configured.precision, parts: parts)
     }
 
     /// The precision from the flag, then the config file (default auto).

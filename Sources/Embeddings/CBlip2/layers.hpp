@@ -19,6 +19,13 @@ namespace blip2 {
  */
 constexpr int64_t kMatrixVectorRows = 5;
 
+/** x's sizes with the last one replaced by `last`: a linear layer's output shape. */
+inline std::vector<int64_t> sizes_with_last(const torch::Tensor &x, int64_t last) {
+    std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+    sizes.back() = last;
+    return sizes;
+}
+
 /**
  * nn.Linear: `weight` [out, in], optional `bias` [out]. The weight is in the compute dtype,
  * or bf16 widened per call (WeightFormat::bf16_linears), or absent with `int8` holding it.
@@ -44,7 +51,7 @@ struct Linear {
         if (widens(x)) return widened_product(x);
         const int64_t rows = x.numel() / x.size(-1);
         if (!x.is_cpu() || rows > kMatrixVectorRows) return torch::linear(x, weight, bias);
-        return matrix_vector_rows(x.reshape({rows, x.size(-1)}), weight, bias).view(output_shape(x));
+        return matrix_vector_rows(x.reshape({rows, x.size(-1)}), weight, bias).view(sizes_with_last(x, weight.size(0)));
     }
     /** Whether x's product widens a bf16 weight to x's fp32 first. */
     bool widens(const torch::Tensor &x) const { return !int8 && weight.scalar_type() != x.scalar_type(); }
@@ -54,12 +61,6 @@ struct Linear {
 private:
     /** A bf16 weight is widened at most this many elements at a time (12 MB of fp32). */
     static constexpr int64_t kWidenedElements = 3 << 20;
-
-    std::vector<int64_t> output_shape(const torch::Tensor &x) const {
-        std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-        shape.back() = weight.size(0);
-        return shape;
-    }
 
     /** x [rows, in] times wᵀ (+ b) one row at a time. */
     static torch::Tensor matrix_vector_rows(const torch::Tensor &x, const torch::Tensor &w, const torch::Tensor &b) {
@@ -95,7 +96,7 @@ private:
                 torch::mm_out(columns, flat, w.t());
             }
         }
-        return y.view(output_shape(x));
+        return y.view(sizes_with_last(x, weight.size(0)));
     }
 };
 
@@ -118,9 +119,7 @@ inline torch::Tensor widened_mlp(const Linear &fc1, const Linear &fc2, const tor
         torch::gelu_(h);
         out.addmm_(h, widen_bf16(fc2.weight.narrow(1, first, count)).t());  // `up` is overwritten: used
     }
-    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-    shape.back() = out_features;
-    return out.view(shape);
+    return out.view(sizes_with_last(x, out_features));
 }
 
 /** nn.LayerNorm over the last dimension, with the config's epsilon. */

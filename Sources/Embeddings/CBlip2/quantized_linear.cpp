@@ -149,11 +149,7 @@ Int8Linear::~Int8Linear() = default;
 
 std::shared_ptr<const Int8Linear> Int8Linear::quantize(const torch::Tensor &weight) {
     torch::Tensor scales = (weight.abs().amax(1) / 127.0).clamp_min(1e-12).to(torch::kFloat32).contiguous();
-    torch::Tensor quantized;
-    {
-        torch::NoGradGuard no_grad;
-        quantized = weight.div(scales.unsqueeze(1)).round_().clamp_(-127, 127).to(torch::kInt8).contiguous();
-    }
+    torch::Tensor quantized = weight.div(scales.unsqueeze(1)).round_().clamp_(-127, 127).to(torch::kInt8).contiguous();
     auto product = std::make_unique<Int8Product>(quantized);
     quantized = torch::Tensor();
 #if defined(__GLIBC__)
